@@ -1,0 +1,1 @@
+"""streamgmm: Gaussian mixture clustering for data larger than memory and for streams."""

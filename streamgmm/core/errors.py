@@ -1,0 +1,27 @@
+"""The exceptions streamgmm raises, in one hierarchy.
+
+Every error is also a ``ValueError`` where scikit-learn raises one, so code that
+catches scikit-learn's errors keeps working.
+"""
+
+from __future__ import annotations
+
+
+class StreamGMMError(Exception):
+    """Base class of every error raised by streamgmm."""
+
+
+class InvalidParameterError(StreamGMMError, ValueError):
+    """A constructor or function parameter has a value outside what is allowed."""
+
+
+class InvalidInputError(StreamGMMError, ValueError):
+    """Input data cannot be used as given (shape, dtype, NaN/inf, too few samples)."""
+
+
+class IllConditionedCovarianceError(StreamGMMError, ValueError):
+    """A covariance matrix is not positive definite and cannot be factorised."""
+
+
+class IncompatibleStatisticsError(StreamGMMError, ValueError):
+    """Two sufficient statistics cannot be merged (different shapes or covariance types)."""

@@ -1,0 +1,243 @@
+"""Sufficient statistics of a Gaussian mixture: a monoid with a scale.
+
+One E-step over any set of rows reduces to this small value; the M-step turns
+it into parameters. Batch EM merges the statistics of every chunk, online
+(stepwise) EM blends running statistics with a batch's using :meth:`scale`.
+
+Shifted accumulation
+--------------------
+Sums are taken about a reference point ``shift`` (c), not about the origin:
+``s1 = sum r (x - c)`` and ``s2 = sum r (x - c)(x - c)^T``. The M-step computes
+``cov = s2/n - m m^T`` with ``m = s1/n``; about the origin this cancels
+catastrophically when the data sit far from zero (relative error
+``eps * (|mu|/sigma)^2``). With ``c`` at the mixture's mean the error is
+``eps * (|mu_k - c|/sigma_k)^2``: it depends on how far apart the clusters
+are, not on where the data are. Statistics about different shifts merge after
+an exact change of reference (:meth:`reshift`).
+
+The second-moment term ``s2`` has a shape per covariance type:
+
+=========  ============  =========================================
+type       s2 shape      meaning
+=========  ============  =========================================
+full       (K, D, D)     sum_i r_ik (x_i - c)(x_i - c)^T
+tied       (D, D)        sum_i w_i (x_i - c)(x_i - c)^T
+diag       (K, D)        sum_i r_ik (x_i - c)**2
+spherical  (K,)          sum_i r_ik |x_i - c|**2
+=========  ============  =========================================
+
+``r_ik`` already includes the sample weight ``w_i``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .covariance import check_covariance_type
+from .errors import IncompatibleStatisticsError
+
+__all__ = ["SufficientStatistics", "second_moment_shape"]
+
+
+def second_moment_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
+    """Shape of ``s2`` for the given covariance type (see module docstring)."""
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+@dataclass(frozen=True, eq=False)
+class SufficientStatistics:
+    """Responsibility-weighted sums of one or more blocks of rows.
+
+    Parameters
+    ----------
+    covariance_type : str
+        Determines the shape of ``s2``.
+    shift : ndarray of shape (D,)
+        Reference point ``c`` the sums are taken about.
+    n : ndarray of shape (K,)
+        Responsibility mass per component, ``sum_i r_ik``.
+    s1 : ndarray of shape (K, D)
+        ``sum_i r_ik (x_i - c)``.
+    s2 : ndarray
+        Second moments about ``c``; shape by covariance type.
+    log_likelihood : float
+        ``sum_i w_i log p(x_i)`` under the parameters used for the E-step.
+    weight_sum : float
+        ``sum_i w_i`` (the number of rows when unweighted).
+    n_samples : int
+        Number of rows seen (independent of weights); scaled values are kept
+        as rows actually read so that BIC and reporting stay honest.
+
+    Notes
+    -----
+    All arrays are float64 whatever the compute dtype: partial sums from
+    float32 kernels are promoted before they are accumulated.
+    """
+
+    covariance_type: str
+    shift: np.ndarray
+    n: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    log_likelihood: float = 0.0
+    weight_sum: float = 0.0
+    n_samples: int = 0
+
+    def __post_init__(self) -> None:
+        check_covariance_type(self.covariance_type)
+        for name in ("shift", "n", "s1", "s2"):
+            array = np.asarray(getattr(self, name), dtype=np.float64)
+            object.__setattr__(self, name, array)
+        n_components, n_features = self.s1.shape
+        if self.n.shape != (n_components,) or self.shift.shape != (n_features,):
+            raise IncompatibleStatisticsError(
+                f"inconsistent statistics: n {self.n.shape}, s1 {self.s1.shape}, "
+                f"shift {self.shift.shape}"
+            )
+        expected = second_moment_shape(self.covariance_type, n_components, n_features)
+        if self.s2.shape != expected:
+            raise IncompatibleStatisticsError(
+                f"s2 has shape {self.s2.shape}; '{self.covariance_type}' needs {expected}"
+            )
+        object.__setattr__(self, "log_likelihood", float(self.log_likelihood))
+        object.__setattr__(self, "weight_sum", float(self.weight_sum))
+        object.__setattr__(self, "n_samples", int(self.n_samples))
+
+    # ----------------------------------------------------------------- monoid
+    @classmethod
+    def zero(
+        cls, covariance_type: str, n_components: int, n_features: int, shift: np.ndarray | None = None
+    ) -> "SufficientStatistics":
+        """The identity of :meth:`merge`: no rows seen."""
+        check_covariance_type(covariance_type)
+        return cls(
+            covariance_type=covariance_type,
+            shift=np.zeros(n_features) if shift is None else shift,
+            n=np.zeros(n_components),
+            s1=np.zeros((n_components, n_features)),
+            s2=np.zeros(second_moment_shape(covariance_type, n_components, n_features)),
+        )
+
+    @property
+    def n_components(self) -> int:
+        """Number of components K."""
+        return int(self.s1.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of features D."""
+        return int(self.s1.shape[1])
+
+    def _check_compatible(self, other: "SufficientStatistics") -> None:
+        if (
+            self.covariance_type != other.covariance_type
+            or self.s1.shape != other.s1.shape
+        ):
+            raise IncompatibleStatisticsError(
+                f"cannot merge '{self.covariance_type}' statistics of shape {self.s1.shape} "
+                f"with '{other.covariance_type}' statistics of shape {other.s1.shape}"
+            )
+
+    def merge(self, other: "SufficientStatistics") -> "SufficientStatistics":
+        """Statistics of the union of both sets of rows (about ``self.shift``)."""
+        self._check_compatible(other)
+        if not np.array_equal(other.shift, self.shift):
+            other = other.reshift(self.shift)
+        return SufficientStatistics(
+            covariance_type=self.covariance_type,
+            shift=self.shift,
+            n=self.n + other.n,
+            s1=self.s1 + other.s1,
+            s2=self.s2 + other.s2,
+            log_likelihood=self.log_likelihood + other.log_likelihood,
+            weight_sum=self.weight_sum + other.weight_sum,
+            n_samples=self.n_samples + other.n_samples,
+        )
+
+    __add__ = merge
+
+    def scale(self, factor: float) -> "SufficientStatistics":
+        """Every weighted sum multiplied by ``factor`` (for stepwise EM blending).
+
+        ``n_samples`` counts rows actually read and is left as it is.
+        """
+        factor = float(factor)
+        return SufficientStatistics(
+            covariance_type=self.covariance_type,
+            shift=self.shift,
+            n=self.n * factor,
+            s1=self.s1 * factor,
+            s2=self.s2 * factor,
+            log_likelihood=self.log_likelihood * factor,
+            weight_sum=self.weight_sum * factor,
+            n_samples=self.n_samples,
+        )
+
+    def reshift(self, new_shift: np.ndarray) -> "SufficientStatistics":
+        """The same statistics expressed about another reference point.
+
+        Exact algebra: with ``d = c_old - c_new``, ``x - c_new = (x - c_old) + d``.
+        """
+        new_shift = np.asarray(new_shift, dtype=np.float64)
+        d = self.shift - new_shift
+        n, s1 = self.n, self.s1
+        if self.covariance_type == "full":
+            cross = s1[:, :, None] * d[None, None, :]
+            s2 = self.s2 + cross + cross.transpose(0, 2, 1) + n[:, None, None] * np.outer(d, d)
+        elif self.covariance_type == "tied":
+            total = s1.sum(axis=0)
+            s2 = self.s2 + np.outer(total, d) + np.outer(d, total) + n.sum() * np.outer(d, d)
+        elif self.covariance_type == "diag":
+            s2 = self.s2 + 2.0 * s1 * d + n[:, None] * d**2
+        else:
+            s2 = self.s2 + 2.0 * (s1 @ d) + n * (d @ d)
+        return SufficientStatistics(
+            covariance_type=self.covariance_type,
+            shift=new_shift,
+            n=n,
+            s1=s1 + n[:, None] * d,
+            s2=s2,
+            log_likelihood=self.log_likelihood,
+            weight_sum=self.weight_sum,
+            n_samples=self.n_samples,
+        )
+
+    @property
+    def mean_log_likelihood(self) -> float:
+        """Weighted mean log-likelihood per sample (scikit-learn's lower bound)."""
+        if self.weight_sum <= 0:
+            return float("-inf")
+        return self.log_likelihood / self.weight_sum
+
+    def allclose(self, other: "SufficientStatistics", rtol: float = 1e-9, atol: float = 1e-9) -> bool:
+        """Whether two statistics agree (after expressing ``other`` about ``self.shift``)."""
+        self._check_compatible(other)
+        other = other.reshift(self.shift)
+        return (
+            np.allclose(self.n, other.n, rtol=rtol, atol=atol)
+            and np.allclose(self.s1, other.s1, rtol=rtol, atol=atol)
+            and np.allclose(self.s2, other.s2, rtol=rtol, atol=atol)
+            and np.isclose(self.log_likelihood, other.log_likelihood, rtol=rtol, atol=atol)
+            and np.isclose(self.weight_sum, other.weight_sum, rtol=rtol, atol=atol)
+            and self.n_samples == other.n_samples
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain arrays and numbers, for checkpoints and transport."""
+        return {
+            "covariance_type": self.covariance_type,
+            "shift": self.shift,
+            "n": self.n,
+            "s1": self.s1,
+            "s2": self.s2,
+            "log_likelihood": self.log_likelihood,
+            "weight_sum": self.weight_sum,
+            "n_samples": self.n_samples,
+        }
