@@ -25,3 +25,7 @@ class IllConditionedCovarianceError(StreamGMMError, ValueError):
 
 class IncompatibleStatisticsError(StreamGMMError, ValueError):
     """Two sufficient statistics cannot be merged (different shapes or covariance types)."""
+
+
+class EmptyComponentWarning(UserWarning):
+    """A mixture component lost all its responsibility mass during EM."""

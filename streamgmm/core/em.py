@@ -1,0 +1,116 @@
+"""The EM loop, in one place for every driver.
+
+A driver supplies one function, ``compute_statistics(params)``, that makes one
+pass over its data (numpy chunks, Dask blocks, a sample) and returns the merged
+sufficient statistics. The loop owns convergence, the lower-bound history,
+emptied-component warnings and the per-iteration callback (progress,
+checkpoints). It resumes from any :class:`EMState`, so a checkpointed fit
+continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from .errors import EmptyComponentWarning
+from .mstep import maximise
+from .params import MixtureParameters
+from .statistics import SufficientStatistics
+
+__all__ = ["EMState", "run_em"]
+
+
+@dataclass(frozen=True)
+class EMState:
+    """Where one EM run stands after a completed iteration.
+
+    Attributes
+    ----------
+    params : MixtureParameters
+        Parameters after the last M-step (the initial ones when ``n_iter == 0``).
+    n_iter : int
+        Completed iterations.
+    lower_bounds : tuple of float
+        Mean log-likelihood per sample computed in each iteration's E-step
+        (scikit-learn's ``lower_bounds_``).
+    converged : bool
+        Whether the last change of the lower bound was below ``tol``.
+    """
+
+    params: MixtureParameters
+    n_iter: int = 0
+    lower_bounds: tuple[float, ...] = field(default_factory=tuple)
+    converged: bool = False
+
+    @property
+    def lower_bound(self) -> float:
+        """The latest lower bound, ``-inf`` before the first iteration."""
+        return self.lower_bounds[-1] if self.lower_bounds else float("-inf")
+
+
+IterationCallback = Callable[[EMState, float], None]
+
+
+def run_em(
+    state: EMState,
+    compute_statistics: Callable[[MixtureParameters], SufficientStatistics],
+    *,
+    reg_covar: float,
+    tol: float,
+    max_iter: int,
+    previous_lower_bound: float | None = None,
+    on_iteration: IterationCallback | None = None,
+) -> EMState:
+    """Iterate E- and M-steps from ``state`` until convergence or ``max_iter``.
+
+    Parameters
+    ----------
+    state : EMState
+        Starting point: freshly initialised (``n_iter=0``) or resumed.
+    compute_statistics : callable
+        One pass over the data: parameters -> merged statistics.
+    reg_covar, tol, max_iter
+        As in scikit-learn's ``GaussianMixture``; ``max_iter`` counts all
+        iterations including those already in ``state``.
+    previous_lower_bound : float, optional
+        Lower bound to measure the first change against (warm start);
+        defaults to the state's latest lower bound.
+    on_iteration : callable, optional
+        Called as ``on_iteration(state, change)`` after every iteration.
+
+    Returns
+    -------
+    EMState
+        The final state; ``converged`` tells whether ``tol`` was reached.
+    """
+    lower_bound = state.lower_bound if previous_lower_bound is None else previous_lower_bound
+    while state.n_iter < max_iter and not state.converged:
+        stats = compute_statistics(state.params)
+        result = maximise(stats, reg_covar, previous=state.params)
+        if result.empty_components:
+            warnings.warn(
+                f"Component(s) {list(result.empty_components)} lost all their responsibility "
+                f"mass in iteration {state.n_iter + 1}; their previous means and covariances "
+                "were kept. Consider fewer components or a different initialisation.",
+                EmptyComponentWarning,
+                stacklevel=3,
+            )
+        new_lower_bound = stats.mean_log_likelihood
+        change = new_lower_bound - lower_bound
+        state = replace(
+            state,
+            params=result.params,
+            n_iter=state.n_iter + 1,
+            lower_bounds=state.lower_bounds + (new_lower_bound,),
+            converged=bool(abs(change) < tol),
+        )
+        lower_bound = new_lower_bound
+        if on_iteration is not None:
+            on_iteration(state, change)
+        if not np.isfinite(new_lower_bound):
+            break
+    return state

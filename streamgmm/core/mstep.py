@@ -1,0 +1,127 @@
+"""The M-step: merged sufficient statistics -> mixture parameters.
+
+The formulas reproduce scikit-learn's ``_estimate_gaussian_parameters``
+exactly (including the ``10 * eps`` added to every component mass), written in
+terms of shifted sums so they stay accurate for data far from the origin.
+
+Emptied components
+------------------
+A component whose responsibility mass falls below ``EMPTY_MASS_FRACTION`` of
+the total has no data to estimate a mean or covariance from; computing one
+anyway yields NaN or an arbitrary point. streamgmm *keeps* such a component's
+previous mean and covariance (its weight becomes its tiny mass, so it stops
+attracting data unless the data move towards it) and reports its index so the
+caller can warn. Without previous parameters (initialisation) the component
+is placed at the reference point with covariance ``reg_covar * I``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import MixtureParameters
+from .statistics import SufficientStatistics
+
+__all__ = ["maximise", "MStepResult", "EMPTY_MASS_FRACTION"]
+
+#: A component with less than this fraction of the total mass counts as empty.
+EMPTY_MASS_FRACTION = 1e-12
+
+_TEN_EPS = 10.0 * np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class MStepResult:
+    """Parameters from one M-step and the components that had no mass.
+
+    Attributes
+    ----------
+    params : MixtureParameters
+    empty_components : tuple of int
+        Indices of components that were kept (or placed) because their mass vanished.
+    """
+
+    params: MixtureParameters
+    empty_components: tuple[int, ...]
+
+
+def _covariances(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
+    """Covariances about the component means, from sums about the shift.
+
+    ``mass`` is ``n + 10 eps`` (K,), ``nu`` the means about the shift (K, D).
+    """
+    ctype = stats.covariance_type
+    n_features = stats.n_features
+    if ctype == "full":
+        # sum r (y - nu)(y - nu)^T / mass = s2/mass - (2 - n/mass) nu nu^T  (exact algebra)
+        correction = 2.0 - stats.n / mass
+        cov = stats.s2 / mass[:, None, None] - correction[:, None, None] * (
+            nu[:, :, None] * nu[:, None, :]
+        )
+        cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+        cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+        return cov
+    if ctype == "tied":
+        cov = (stats.s2 - (mass[:, None] * nu).T @ nu) / mass.sum()
+        cov = 0.5 * (cov + cov.T)
+        cov[np.diag_indices(n_features)] += reg_covar
+        return cov
+    if ctype == "diag":
+        # Clipped at zero: rounding must never produce a negative variance.
+        return np.maximum(stats.s2 / mass[:, None] - nu**2, 0.0) + reg_covar
+    # spherical: the mean of the per-feature variances, as scikit-learn defines it
+    total = np.maximum(stats.s2 / mass - np.einsum("kd,kd->k", nu, nu), 0.0)
+    return total / n_features + reg_covar
+
+
+def maximise(
+    stats: SufficientStatistics,
+    reg_covar: float,
+    previous: MixtureParameters | None = None,
+) -> MStepResult:
+    """New parameters from merged statistics.
+
+    Parameters
+    ----------
+    stats : SufficientStatistics
+        Merged statistics of every row (or the running statistics in online EM).
+    reg_covar : float
+        Non-negative value added to the covariance diagonals.
+    previous : MixtureParameters, optional
+        Parameters the statistics were computed with; supplies the mean and
+        covariance of any emptied component.
+
+    Returns
+    -------
+    MStepResult
+
+    Raises
+    ------
+    IllConditionedCovarianceError
+        If a covariance is not positive definite even after ``reg_covar``.
+    """
+    mass = stats.n + _TEN_EPS
+    nu = stats.s1 / mass[:, None]
+    means = stats.shift + nu
+    weights = mass / mass.sum()
+    covariances = _covariances(stats, mass, nu, reg_covar)
+
+    total = max(float(stats.n.sum()), np.finfo(np.float64).tiny)
+    empty = np.flatnonzero(stats.n < EMPTY_MASS_FRACTION * total)
+    if empty.size and stats.covariance_type != "tied":
+        if previous is not None:
+            means[empty] = previous.means[empty]
+            covariances[empty] = previous.covariances[empty]
+        else:
+            means[empty] = stats.shift
+            identity = np.eye(stats.n_features) if stats.covariance_type == "full" else 1.0
+            covariances[empty] = reg_covar * identity if reg_covar > 0 else identity
+    elif empty.size:
+        if previous is not None:
+            means[empty] = previous.means[empty]
+        else:
+            means[empty] = stats.shift
+    params = MixtureParameters.from_covariances(weights, means, covariances, stats.covariance_type)
+    return MStepResult(params=params, empty_components=tuple(int(k) for k in empty))

@@ -1,0 +1,87 @@
+"""Chunked EM passes over an array held in memory, parallel over threads.
+
+The array is cut into fixed ``chunk_size`` row ranges. Each chunk's kernel runs
+on a worker thread (numpy's BLAS and ufuncs release the GIL) with BLAS held to
+one thread, and the per-chunk statistics are merged in chunk order. The result
+therefore depends on the chunking only, never on the number of threads or on
+which thread finished first: bitwise reproducible.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..core.estep import NaturalForm, chunk_statistics
+from ..core.statistics import SufficientStatistics
+
+__all__ = ["ChunkedArray", "available_cores", "single_threaded_blas"]
+
+T = TypeVar("T")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects CPU affinity and containers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Hold BLAS to one thread: parallelism comes from chunks, not from inside a GEMM."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+class ChunkedArray:
+    """An in-memory (n, D) array seen as ordered chunks of rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, D)
+    sample_weight : ndarray of shape (n,) or None
+    chunk_size : int
+        Rows per chunk; the unit of parallel work and of reduction.
+    n_jobs : int
+        Worker threads.
+    """
+
+    def __init__(
+        self, X: np.ndarray, sample_weight: np.ndarray | None, chunk_size: int, n_jobs: int
+    ) -> None:
+        self.X = X
+        self.sample_weight = sample_weight
+        self.chunk_size = int(chunk_size)
+        self.n_jobs = int(n_jobs)
+        self.bounds = [
+            (start, min(start + self.chunk_size, X.shape[0]))
+            for start in range(0, X.shape[0], self.chunk_size)
+        ]
+
+    def map(self, function: Callable[[int, int], T]) -> list[T]:
+        """``function(start, stop)`` for every chunk, results in chunk order."""
+        if self.n_jobs <= 1 or len(self.bounds) <= 1:
+            return [function(start, stop) for start, stop in self.bounds]
+        workers = min(self.n_jobs, len(self.bounds))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="streamgmm") as pool:
+            return list(pool.map(lambda bounds: function(*bounds), self.bounds))
+
+    def statistics(self, form: NaturalForm) -> SufficientStatistics:
+        """One E-step pass: merged statistics of every chunk, in chunk order."""
+
+        def one_chunk(start: int, stop: int) -> SufficientStatistics:
+            weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+            return chunk_statistics(self.X[start:stop], form, weights)
+
+        parts = self.map(one_chunk)
+        total = parts[0]
+        for part in parts[1:]:
+            total = total.merge(part)
+        return total
