@@ -1,0 +1,306 @@
+"""How two mixtures differ, component by component.
+
+Mixture components have no inherent order: two fits of the same data may
+number them differently. Components are therefore matched first, by a minimum
+total-cost assignment (``scipy.optimize.linear_sum_assignment``) on the
+Bhattacharyya distance between the Gaussians::
+
+    D_B = 1/8 (mu_a - mu_b)^T S^-1 (mu_a - mu_b) + 1/2 ln det S - 1/4 (ln det S_a + ln det S_b),
+    S = (S_a + S_b) / 2
+
+It is symmetric, zero only for identical Gaussians, and unchanged by a change of
+units of the features, so the matching does not depend on feature scales (a
+plain distance between means would). Then, per matched pair: the difference of
+weights, the Euclidean distance of the means and the Frobenius distance of the
+covariance matrices (diag/spherical/tied read as the matrices they stand for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from streamgmm.core.errors import InvalidParameterError
+from streamgmm.core.params import MixtureParameters
+
+from .jsonvalues import thaw_json
+from .metadata import ModelMetadata
+
+__all__ = [
+    "ComponentMatch",
+    "ParameterDiff",
+    "bhattacharyya_distances",
+    "match_components",
+    "diff_parameters",
+    "metadata_changes",
+]
+
+_DIAGONAL_TYPES = ("diag", "spherical")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentMatch:
+    """One matched pair of components, ``a[index_a]`` with ``b[index_b]``."""
+
+    index_a: int
+    index_b: int
+    weight_a: float
+    weight_b: float
+    mean_distance: float
+    covariance_distance: float
+    bhattacharyya: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return dict(vars(self))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParameterDiff:
+    """The difference between mixtures ``a`` and ``b``.
+
+    Parameters
+    ----------
+    covariance_types : (str, str)
+    n_components : (int, int)
+    n_features : int
+    matches : tuple of ComponentMatch
+        One per matched pair, ordered by ``index_a``; ``min(K_a, K_b)`` of them.
+    unmatched_a, unmatched_b : tuple of int
+        Components left over when the two sides have different K.
+    identical : bool
+        Same covariance type and bitwise-equal arrays.
+    weights_total_variation : float
+        Half the L1 distance between the matched weights, with the weights of
+        unmatched components counted against zero.
+    """
+
+    covariance_types: tuple[str, str]
+    n_components: tuple[int, int]
+    n_features: int
+    matches: tuple[ComponentMatch, ...]
+    unmatched_a: tuple[int, ...]
+    unmatched_b: tuple[int, ...]
+    identical: bool
+    weights_total_variation: float
+
+    @property
+    def permutation(self) -> tuple[int, ...]:
+        """``index_b`` for each matched ``index_a``, in order of ``index_a``."""
+        return tuple(match.index_b for match in self.matches)
+
+    @property
+    def is_identity_matching(self) -> bool:
+        """Whether every component matched the one with the same index."""
+        return not self.unmatched_a and not self.unmatched_b and all(
+            m.index_a == m.index_b for m in self.matches
+        )
+
+    @property
+    def max_mean_distance(self) -> float:
+        """Largest Euclidean distance between matched means."""
+        return max((m.mean_distance for m in self.matches), default=0.0)
+
+    @property
+    def max_covariance_distance(self) -> float:
+        """Largest Frobenius distance between matched covariances."""
+        return max((m.covariance_distance for m in self.matches), default=0.0)
+
+    @property
+    def max_bhattacharyya(self) -> float:
+        """Largest Bhattacharyya distance between matched components."""
+        return max((m.bhattacharyya for m in self.matches), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary and matches."""
+        return {
+            "identical": self.identical,
+            "covariance_types": list(self.covariance_types),
+            "n_components": list(self.n_components),
+            "n_features": self.n_features,
+            "is_identity_matching": self.is_identity_matching,
+            "permutation": list(self.permutation),
+            "unmatched_a": list(self.unmatched_a),
+            "unmatched_b": list(self.unmatched_b),
+            "weights_total_variation": self.weights_total_variation,
+            "max_mean_distance": self.max_mean_distance,
+            "max_covariance_distance": self.max_covariance_distance,
+            "max_bhattacharyya": self.max_bhattacharyya,
+            "matches": [m.to_dict() for m in self.matches],
+        }
+
+
+def _full_covariances(parameters: MixtureParameters) -> np.ndarray:
+    """Covariance matrices, shape (K, D, D), whatever the parameterisation."""
+    k, d = parameters.n_components, parameters.n_features
+    covariances = parameters.covariances
+    if parameters.covariance_type == "full":
+        return covariances
+    if parameters.covariance_type == "tied":
+        return np.broadcast_to(covariances, (k, d, d))
+    variances = _variances(parameters)
+    return variances[:, :, None] * np.eye(d)
+
+
+def _variances(parameters: MixtureParameters) -> np.ndarray:
+    """Per-feature variances, shape (K, D), of a diag or spherical mixture."""
+    if parameters.covariance_type == "diag":
+        return parameters.covariances
+    return np.repeat(parameters.covariances[:, None], parameters.n_features, axis=1)
+
+
+def _check_comparable(a: MixtureParameters, b: MixtureParameters) -> None:
+    if a.n_features != b.n_features:
+        raise InvalidParameterError(
+            f"Cannot compare mixtures over different features: a has {a.n_features}, "
+            f"b has {b.n_features}."
+        )
+
+
+def bhattacharyya_distances(a: MixtureParameters, b: MixtureParameters) -> np.ndarray:
+    """Bhattacharyya distance between every component of ``a`` and of ``b``.
+
+    Returns
+    -------
+    ndarray of shape (K_a, K_b)
+        Non-negative; zero on identical components.
+
+    Notes
+    -----
+    Computed one row at a time, so memory is ``K_b x D x D`` (``K_b x D`` when
+    both mixtures are diagonal), not ``K_a x K_b x D x D``.
+    """
+    _check_comparable(a, b)
+    costs = np.empty((a.n_components, b.n_components))
+    if a.covariance_type in _DIAGONAL_TYPES and b.covariance_type in _DIAGONAL_TYPES:
+        var_a, var_b = _variances(a), _variances(b)
+        logdet_a, logdet_b = np.log(var_a).sum(axis=1), np.log(var_b).sum(axis=1)
+        for i in range(a.n_components):
+            average = 0.5 * (var_a[i] + var_b)
+            delta = b.means - a.means[i]
+            mahalanobis = np.sum(delta * delta / average, axis=1)
+            costs[i] = mahalanobis / 8 + 0.5 * np.log(average).sum(axis=1) - 0.25 * (logdet_a[i] + logdet_b)
+    else:
+        cov_a, cov_b = _full_covariances(a), _full_covariances(b)
+        logdet_a, logdet_b = np.linalg.slogdet(cov_a)[1], np.linalg.slogdet(cov_b)[1]
+        for i in range(a.n_components):
+            average = 0.5 * (cov_a[i] + cov_b)
+            delta = b.means - a.means[i]
+            solved = np.linalg.solve(average, delta[:, :, None])[:, :, 0]
+            mahalanobis = np.sum(delta * solved, axis=1)
+            logdet = np.linalg.slogdet(average)[1]
+            costs[i] = mahalanobis / 8 + 0.5 * logdet - 0.25 * (logdet_a[i] + logdet_b)
+    # Rounding can leave identical components a hair below zero.
+    return np.maximum(costs, 0.0)
+
+
+def match_components(
+    a: MixtureParameters, b: MixtureParameters
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair components of ``a`` and ``b`` so the summed Bhattacharyya distance is least.
+
+    Returns
+    -------
+    rows : ndarray of shape (M,)
+        Indices into ``a``, increasing; ``M = min(K_a, K_b)``.
+    cols : ndarray of shape (M,)
+        The matching indices into ``b``.
+    costs : ndarray of shape (K_a, K_b)
+        The distance matrix the matching minimised.
+    """
+    costs = bhattacharyya_distances(a, b)
+    rows, cols = linear_sum_assignment(costs)
+    return rows, cols, costs
+
+
+def diff_parameters(a: MixtureParameters, b: MixtureParameters) -> ParameterDiff:
+    """Compare two mixtures over the same features.
+
+    Parameters
+    ----------
+    a, b : MixtureParameters
+        Any covariance types and numbers of components; D must agree.
+
+    Returns
+    -------
+    ParameterDiff
+
+    Raises
+    ------
+    InvalidParameterError
+        If the mixtures have different numbers of features.
+    """
+    rows, cols, costs = match_components(a, b)
+    diagonal = a.covariance_type in _DIAGONAL_TYPES and b.covariance_type in _DIAGONAL_TYPES
+    if diagonal:
+        cov_a, cov_b = _variances(a), _variances(b)
+    else:
+        cov_a, cov_b = _full_covariances(a), _full_covariances(b)
+    matches = tuple(
+        ComponentMatch(
+            index_a=int(i),
+            index_b=int(j),
+            weight_a=float(a.weights[i]),
+            weight_b=float(b.weights[j]),
+            mean_distance=float(np.linalg.norm(a.means[i] - b.means[j])),
+            # For diagonal types the Frobenius norm of the matrices is the norm of the variances.
+            covariance_distance=float(np.linalg.norm(cov_a[i] - cov_b[j])),
+            bhattacharyya=float(costs[i, j]),
+        )
+        for i, j in zip(rows, cols)
+    )
+    unmatched_a = sorted(set(range(a.n_components)) - set(rows.tolist()))
+    unmatched_b = sorted(set(range(b.n_components)) - set(cols.tolist()))
+    total_variation = 0.5 * (
+        float(np.abs(a.weights[rows] - b.weights[cols]).sum())
+        + float(a.weights[unmatched_a].sum())
+        + float(b.weights[unmatched_b].sum())
+    )
+    identical = a.covariance_type == b.covariance_type and all(
+        np.array_equal(getattr(a, name), getattr(b, name))
+        for name in ("weights", "means", "covariances", "precisions_cholesky")
+    )
+    return ParameterDiff(
+        covariance_types=(a.covariance_type, b.covariance_type),
+        n_components=(a.n_components, b.n_components),
+        n_features=a.n_features,
+        matches=matches,
+        unmatched_a=tuple(unmatched_a),
+        unmatched_b=tuple(unmatched_b),
+        identical=identical,
+        weights_total_variation=total_variation,
+    )
+
+
+_COMPARED_FIELDS = (
+    "parent",
+    "covariance_type",
+    "n_components",
+    "n_features",
+    "feature_names",
+    "dtype",
+    "training_config",
+    "data_source",
+    "metrics",
+    "stream_positions",
+    "library_versions",
+)
+
+
+def metadata_changes(a: ModelMetadata, b: ModelMetadata) -> dict[str, tuple[Any, Any]]:
+    """Metadata fields that differ between two versions (identity and checksums aside).
+
+    Returns
+    -------
+    dict
+        Field name -> (value in ``a``, value in ``b``), as JSON-ready data.
+    """
+    doc_a, doc_b = a.to_dict(), b.to_dict()
+    return {
+        name: (thaw_json(doc_a[name]), thaw_json(doc_b[name]))
+        for name in _COMPARED_FIELDS
+        if doc_a[name] != doc_b[name]
+    }
