@@ -13,6 +13,7 @@ float64 accumulation (``dtype``), bounded-memory prediction, and
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from typing import Any
@@ -30,6 +31,7 @@ from .core.estep import NaturalForm, chunk_posteriors, chunk_weighted_log_prob, 
 from .core.init import initial_parameters
 from .core.params import MixtureParameters
 from .drivers.in_memory import ChunkedArray, available_cores, single_threaded_blas
+from .io.detect import driver_dtype, is_out_of_core
 from .validation import (
     check_estimator_parameters,
     check_finite_rows,
@@ -77,7 +79,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Worker threads; None or -1 uses every available core. The fitted model is
         bitwise the same for any value.
     init_sample_size : int, default=100000
-        Rows drawn (seeded, without replacement) for initialisation when X is larger.
+        Rows drawn (seeded, without replacement, chosen the same way whatever the
+        chunking) for initialisation when X is larger.
+    nan_policy : {"raise", "drop"}, default="raise"
+        Rows with NaN or infinite values raise an error naming the count and the first
+        row, or are skipped and counted in ``n_invalid_rows_``.
+    scheduler : str, distributed.Client or None, default=None
+        Dask scheduler for out-of-core data ("threads", "processes", "synchronous", a
+        Client); None uses the active one. Ignored for in-memory data.
 
     Attributes
     ----------
@@ -119,6 +128,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         dtype: Any = None,
         n_jobs: int | None = None,
         init_sample_size: int = 100_000,
+        nan_policy: str = "raise",
+        scheduler: Any = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -138,12 +149,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.init_sample_size = init_sample_size
+        self.nan_policy = nan_policy
+        self.scheduler = scheduler
 
     # ================================================================ helpers
     def _n_threads(self) -> int:
         return available_cores() if self.n_jobs in (None, -1) else max(1, int(self.n_jobs))
 
-    def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
+    def _validate_X(self, X: Any, reset: bool, finite: bool = True) -> np.ndarray:
         """Array (n, D) of float32/float64 without copying when possible; names recorded."""
         X = validate_data(
             self,
@@ -153,7 +166,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ensure_all_finite=False,
             ensure_min_samples=1,
         )
-        check_finite_rows(X)
+        if finite:
+            check_finite_rows(X)
         return X
 
     def _check_initial_parameters(self, n_features: int) -> None:
@@ -190,11 +204,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"mixture with {k} components and {n_features} features needs {expected}"
                 )
 
-    def _initial_state(
-        self, X: np.ndarray, sample_weight: np.ndarray | None, rng: np.random.RandomState
-    ) -> EMState:
-        """Initial parameters from the user's values and/or a bounded sample."""
-        n_features = X.shape[1]
+    def _initial_state(self, driver: Any, n_features: int, rng: np.random.RandomState) -> EMState:
+        """Initial parameters from the user's values and/or a bounded sample of the data."""
         given_precisions_cholesky = (
             None
             if self.precisions_init is None
@@ -209,13 +220,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self.weights_init, self.means_init, given_precisions_cholesky, self.covariance_type
             )
             return EMState(params=params)
-        n_rows = X.shape[0]
-        if n_rows > self.init_sample_size:
-            rows = np.sort(rng.choice(n_rows, size=self.init_sample_size, replace=False))
-            sample = X[rows]
-            sample_weight = None if sample_weight is None else sample_weight[rows]
-        else:
-            sample = X
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        sample, sample_weight, _ = driver.init_sample(self.init_sample_size, seed)
         params = initial_parameters(
             sample,
             self.n_components,
@@ -235,7 +241,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             params = MixtureParameters.from_precisions_cholesky(
                 weights, means, given_precisions_cholesky, self.covariance_type
             )
-        assert params.n_features == n_features
+        if params.n_features != n_features:
+            raise InvalidInputError(
+                f"the initial parameters have {params.n_features} features but the data has {n_features}"
+            )
         return EMState(params=params)
 
     def _set_fitted(self, params: MixtureParameters) -> None:
@@ -284,52 +293,126 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return natural_form(self.parameters_, resolve_dtype(self.dtype, X.dtype))
 
     # ================================================================== fitting
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
+    def _driver(self, X: Any, sample_weight: Any) -> tuple[Any, dict[str, Any]]:
+        """The pass driver for X and a description of the data (for checkpoint keys)."""
+        if is_out_of_core(X):
+            from .drivers.dask_rows import DaskRows
+            from .io.sources import RowData, open_rows
+
+            rows = X if isinstance(X, RowData) else open_rows(X)
+            self.n_features_in_ = rows.shape[1]
+            if rows.feature_names is not None:
+                self.feature_names_in_ = np.asarray(rows.feature_names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            driver = DaskRows(rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler)
+            return driver, {"uri": rows.uri, **rows.description}
+        X = self._validate_X(X, reset=True, finite=self.nan_policy == "raise")
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        self.n_invalid_rows_ = 0
+        if self.nan_policy == "drop":
+            finite = np.isfinite(X).all(axis=1)
+            if not finite.all():
+                self.n_invalid_rows_ = int((~finite).sum())
+                X = X[finite]
+                weights = None if weights is None else weights[finite]
+        description = {"format": "numpy", "shape": list(X.shape), "dtype": str(X.dtype)}
+        return ChunkedArray(X, weights, self.chunk_size, self._n_threads()), description
+
+    def _fit_key(self, description: dict[str, Any]) -> str:
+        from .drivers.checkpoint import fit_key
+
+        ignored = {"verbose", "verbose_interval", "n_jobs", "scheduler"}
+        params = {
+            name: (value.tolist() if isinstance(value, np.ndarray) else value)
+            for name, value in self.get_params().items()
+            if name not in ignored
+        }
+        return fit_key({"data": description, "params": params})
+
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        checkpoint: str | os.PathLike | None = None,
+    ) -> "GaussianMixture":
         """Estimate the parameters with EM.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), Dask array, xarray, zarr, RowData or path
+            In-memory data are processed in ``chunk_size`` chunks on threads; Dask,
+            xarray and zarr arrays and Zarr/Parquet paths or URLs are processed out of
+            core, one Dask pass per iteration (see :func:`streamgmm.open_rows` for
+            variable/column selection).
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative row weights (weighted EM). Integer weights are equivalent
             to repeating rows.
+        checkpoint : path, optional
+            Folder for a checkpoint written after every iteration. A fit started again
+            with the same checkpoint, data and parameters resumes from the last
+            completed iteration and ends with the same model.
 
         Returns
         -------
         self
         """
         check_estimator_parameters(self.get_params())
-        X = self._validate_X(X, reset=True)
-        n_samples, n_features = X.shape
+        driver, description = self._driver(X, sample_weight)
+        n_samples, n_features = driver.n_samples, self.n_features_in_
         if n_samples < max(2, self.n_components):
             raise InvalidInputError(
                 f"Expected n_samples >= n_components (and at least 2) but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Give more rows or fewer components."
             )
         self._check_initial_parameters(n_features)
-        weights = check_sample_weight(sample_weight, n_samples)
-        dtype = resolve_dtype(self.dtype, X.dtype)
+        dtype = resolve_dtype(self.dtype, driver_dtype(driver))
+
+        def compute_statistics(params: MixtureParameters):
+            return driver.statistics(natural_form(params, dtype))
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         rng = check_random_state(self.random_state)
-        data = ChunkedArray(X, weights, self.chunk_size, self._n_threads())
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
 
-        def compute_statistics(params: MixtureParameters):
-            return data.statistics(natural_form(params, dtype))
-
+        store = None
         best: EMState | None = None
+        resumed: EMState | None = None
+        first_init = 0
+        if checkpoint is not None:
+            from .drivers.checkpoint import CheckpointRecord, FitCheckpoint
+
+            store = FitCheckpoint(checkpoint)
+            key = self._fit_key(description)
+            record = store.load(key)
+            if record is not None:
+                first_init, resumed, best = record.init_index, record.current, record.best
+
         with single_threaded_blas():
-            for init in range(n_init):
+            for init in range(first_init, n_init):
                 started = time.perf_counter()
                 self._report_init_start(init)
-                if do_init:
-                    state = self._initial_state(X, weights, rng)
-                    previous_lower_bound = None
+                previous_lower_bound = None
+                if resumed is not None:
+                    state, resumed = resumed, None
+                elif do_init:
+                    state = self._initial_state(driver, n_features, np.random.RandomState(seeds[init]))
                 else:
                     state = EMState(params=self.parameters_)
                     previous_lower_bound = self.lower_bound_
+                report = self._iteration_reporter()
+
+                def on_iteration(current: EMState, change: float, init: int = init) -> None:
+                    report(current, change)
+                    if store is not None:
+                        store.save(CheckpointRecord(key, init, current, best))
+
+                if store is not None:
+                    store.save(CheckpointRecord(key, init, state, best))
                 state = run_em(
                     state,
                     compute_statistics,
@@ -337,11 +420,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     tol=self.tol,
                     max_iter=self.max_iter,
                     previous_lower_bound=previous_lower_bound,
-                    on_iteration=self._iteration_reporter(),
+                    on_iteration=on_iteration,
                 )
                 self._report_init_end(state, time.perf_counter() - started)
                 if best is None or (self.max_iter > 0 and state.lower_bound > best.lower_bound):
                     best = state
+                if store is not None:
+                    store.save(CheckpointRecord(key, init + 1, None, best))
         assert best is not None
         if not best.converged and self.max_iter > 0:
             warnings.warn(
@@ -350,6 +435,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        if is_out_of_core(X):
+            self.n_invalid_rows_ = int(driver.invalid_rows.count)
         self._set_fitted(best.params)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)

@@ -68,6 +68,7 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
     _check_int("verbose_interval", params["verbose_interval"], 1)
     _check_int("chunk_size", params["chunk_size"], 1)
     _check_int("init_sample_size", params["init_sample_size"], 1)
+    _check_choice("nan_policy", params["nan_policy"], ("raise", "drop"))
     n_jobs = params["n_jobs"]
     if n_jobs is not None and (
         isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0

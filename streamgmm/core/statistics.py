@@ -38,7 +38,7 @@ import numpy as np
 from .covariance import check_covariance_type
 from .errors import IncompatibleStatisticsError
 
-__all__ = ["SufficientStatistics", "second_moment_shape"]
+__all__ = ["SufficientStatistics", "second_moment_shape", "merge_in_order"]
 
 
 def second_moment_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
@@ -241,3 +241,27 @@ class SufficientStatistics:
             "weight_sum": self.weight_sum,
             "n_samples": self.n_samples,
         }
+
+
+def merge_in_order(parts: "list[SufficientStatistics]") -> SufficientStatistics:
+    """Merge chunk statistics pairwise in a fixed balanced tree over their order.
+
+    Floating-point addition is not associative, so every driver (threads, Dask
+    threads/processes/distributed) reduces with this same tree shape: the
+    result depends on the chunk order only, bit for bit, not on which worker
+    finished first.
+
+    Parameters
+    ----------
+    parts : list of SufficientStatistics
+        One per chunk, in chunk order; at least one.
+    """
+    if not parts:
+        raise ValueError("merge_in_order needs at least one set of statistics")
+    level = list(parts)
+    while len(level) > 1:
+        level = [
+            level[i].merge(level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0]

@@ -2,7 +2,7 @@
 
 The array is cut into fixed ``chunk_size`` row ranges. Each chunk's kernel runs
 on a worker thread (numpy's BLAS and ufuncs release the GIL) with BLAS held to
-one thread, and the per-chunk statistics are merged in chunk order. The result
+one thread, and the per-chunk statistics are merged in a fixed tree over chunk order. The result
 therefore depends on the chunking only, never on the number of threads or on
 which thread finished first: bitwise reproducible.
 """
@@ -18,7 +18,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..core.estep import NaturalForm, chunk_statistics
-from ..core.statistics import SufficientStatistics
+from ..core.sampling import merge_samples, sample_chunk
+from ..core.statistics import SufficientStatistics, merge_in_order
 
 __all__ = ["ChunkedArray", "available_cores", "single_threaded_blas"]
 
@@ -80,8 +81,28 @@ class ChunkedArray:
             weights = None if self.sample_weight is None else self.sample_weight[start:stop]
             return chunk_statistics(self.X[start:stop], form, weights)
 
-        parts = self.map(one_chunk)
-        total = parts[0]
-        for part in parts[1:]:
-            total = total.merge(part)
-        return total
+        return merge_in_order(self.map(one_chunk))
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    def init_sample(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """At most ``size`` rows, chosen exactly as the Dask driver chooses them.
+
+        Returns
+        -------
+        values : ndarray of shape (m, D)
+        weights : ndarray of shape (m,) or None
+        n_valid : int
+        """
+        if self.n_samples <= size:
+            return self.X, self.sample_weight, self.n_samples
+
+        def one_chunk(start: int, stop: int):
+            weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+            rows = np.arange(start, stop, dtype=np.int64)
+            return sample_chunk(self.X[start:stop], rows, seed, size, weights)
+
+        sample = merge_samples(self.map(one_chunk), size)
+        return sample.values, sample.weights, self.n_samples

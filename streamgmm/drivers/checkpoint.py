@@ -1,0 +1,174 @@
+"""Fit checkpoints: the EM state after every iteration, written atomically.
+
+One ``.npz`` file holds everything (parameters of the current and of the best
+initialisation, iteration counts, lower bounds, and a JSON header), written to
+a temporary file in the same folder, flushed to disk, then renamed over the
+previous checkpoint. A crash at any moment therefore leaves either the old or
+the new checkpoint, never a torn one. Files are loaded with
+``allow_pickle=False``: a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.em import EMState
+from ..core.errors import StreamGMMError
+from ..core.params import MixtureParameters
+
+__all__ = ["FitCheckpoint", "CheckpointRecord", "CheckpointMismatchError", "fit_key"]
+
+_FILE_NAME = "fit-checkpoint.npz"
+_SCHEMA_VERSION = 1
+
+
+class CheckpointMismatchError(StreamGMMError, ValueError):
+    """A checkpoint exists but was written by a different fit."""
+
+
+def fit_key(description: dict[str, Any]) -> str:
+    """A stable hash of what defines a fit (data fingerprint and estimator parameters)."""
+    text = json.dumps(description, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """Progress of a fit with ``n_init`` initialisations.
+
+    Attributes
+    ----------
+    key : str
+        :func:`fit_key` of the fit that wrote it.
+    init_index : int
+        The initialisation in progress (``n_init`` once the fit is complete).
+    current : EMState or None
+        Its state after the last completed iteration; None if it has not started.
+    best : EMState or None
+        The best finished initialisation so far.
+    """
+
+    key: str
+    init_index: int
+    current: EMState | None
+    best: EMState | None
+
+
+def _state_arrays(prefix: str, state: EMState) -> dict[str, np.ndarray]:
+    p = state.params
+    return {
+        f"{prefix}weights": p.weights,
+        f"{prefix}means": p.means,
+        f"{prefix}covariances": p.covariances,
+        f"{prefix}precisions_cholesky": p.precisions_cholesky,
+        f"{prefix}lower_bounds": np.asarray(state.lower_bounds, dtype=np.float64),
+    }
+
+
+def _state_from(prefix: str, arrays: Any, header: dict[str, Any]) -> EMState:
+    params = MixtureParameters(
+        arrays[f"{prefix}weights"],
+        arrays[f"{prefix}means"],
+        arrays[f"{prefix}covariances"],
+        arrays[f"{prefix}precisions_cholesky"],
+        header["covariance_type"],
+    )
+    return EMState(
+        params=params,
+        n_iter=int(header[f"{prefix}n_iter"]),
+        lower_bounds=tuple(float(v) for v in arrays[f"{prefix}lower_bounds"]),
+        converged=bool(header[f"{prefix}converged"]),
+    )
+
+
+class FitCheckpoint:
+    """Checkpoint file of one fit in ``directory`` (created if needed)."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / _FILE_NAME
+
+    def save(self, record: CheckpointRecord) -> None:
+        """Replace the checkpoint with ``record`` atomically (write, fsync, rename)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        header = {
+            "schema_version": _SCHEMA_VERSION,
+            "key": record.key,
+            "init_index": record.init_index,
+            "has_current": record.current is not None,
+            "has_best": record.best is not None,
+        }
+        arrays: dict[str, np.ndarray] = {}
+        if record.current is not None:
+            header["covariance_type"] = record.current.params.covariance_type
+            header["current_n_iter"] = record.current.n_iter
+            header["current_converged"] = record.current.converged
+            arrays.update(_state_arrays("current_", record.current))
+        if record.best is not None:
+            header["covariance_type"] = record.best.params.covariance_type
+            header["best_n_iter"] = record.best.n_iter
+            header["best_converged"] = record.best.converged
+            arrays.update(_state_arrays("best_", record.best))
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".checkpoint-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, **arrays)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+
+    def load(self, expected_key: str) -> CheckpointRecord | None:
+        """The saved record, None if there is none.
+
+        Raises
+        ------
+        CheckpointMismatchError
+            If the checkpoint belongs to a different fit (other data or parameters).
+        """
+        if not self.path.exists():
+            return None
+        try:
+            with np.load(self.path, allow_pickle=False) as arrays:
+                header = json.loads(bytes(arrays["header"]).decode())
+                if header.get("schema_version") != _SCHEMA_VERSION:
+                    raise CheckpointMismatchError(
+                        f"Checkpoint '{self.path}' has schema_version "
+                        f"{header.get('schema_version')!r}; this streamgmm reads "
+                        f"{_SCHEMA_VERSION}. Delete it to start the fit afresh."
+                    )
+                if header["key"] != expected_key:
+                    raise CheckpointMismatchError(
+                        f"Checkpoint '{self.path}' was written by a different fit (other data "
+                        "or parameters). Use another checkpoint location, or delete it to "
+                        "start afresh."
+                    )
+                current = _state_from("current_", arrays, header) if header["has_current"] else None
+                best = _state_from("best_", arrays, header) if header["has_best"] else None
+        except (OSError, ValueError, KeyError) as exc:
+            if isinstance(exc, CheckpointMismatchError):
+                raise
+            raise CheckpointMismatchError(
+                f"Checkpoint '{self.path}' cannot be read ({type(exc).__name__}: {exc}). "
+                "Delete it to start the fit afresh."
+            ) from exc
+        return CheckpointRecord(
+            key=header["key"], init_index=int(header["init_index"]), current=current, best=best
+        )
+
+    def clear(self) -> None:
+        """Remove the checkpoint (after a fit completed)."""
+        if self.path.exists():
+            self.path.unlink()

@@ -1,0 +1,267 @@
+"""Map-reduce EM passes over a Dask array of rows, on any Dask scheduler.
+
+One EM iteration is one ``dask.compute``: every row chunk is read and reduced
+to its sufficient statistics by the fused kernel, and the statistics are
+merged pairwise in a fixed tree over chunk order. Only the small statistics
+travel; memory is bounded by a few chunks per worker, never by N. The tree
+shape (not the scheduler, not the number of workers, not the order in which
+tasks finish) fixes the floating-point result, and every kernel runs with a
+single BLAS thread, so threads, processes and ``dask.distributed`` give the
+same model bit for bit, equal to the in-memory driver's on the same chunking.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core.errors import InvalidInputError
+from ..core.estep import NaturalForm, chunk_posteriors, chunk_statistics
+from ..core.sampling import RowSample, merge_samples, sample_chunk
+from ..core.statistics import SufficientStatistics
+from .in_memory import single_threaded_blas
+
+__all__ = ["DaskRows", "NAN_POLICIES", "limit_blas_in_worker"]
+
+NAN_POLICIES = ("raise", "drop")
+
+# Processes that drive a fit (they wrap every compute in a BLAS limit of their own).
+_DRIVER_PIDS: set[int] = set()
+_WORKER_LIMITED = False
+
+
+def limit_blas_in_worker() -> None:
+    """Hold BLAS to one thread in a worker process, once per process.
+
+    Worker processes (Dask's process pool, ``distributed`` workers) start
+    with the library default (all cores); with several workers per machine
+    that oversubscribes the cores and, worse, can change rounding. The driver
+    process itself is left alone: it limits BLAS only around its own computes.
+    """
+    global _WORKER_LIMITED
+    if _WORKER_LIMITED or os.getpid() in _DRIVER_PIDS:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    _WORKER_LIMITED = True
+
+
+@dataclass(frozen=True)
+class InvalidRows:
+    """Rows with NaN or infinite values found in a pass.
+
+    Attributes
+    ----------
+    count : int
+    first_row : int or None
+        Global index of the first such row.
+    first_chunk : int or None
+        Chunk that holds it.
+    """
+
+    count: int = 0
+    first_row: int | None = None
+    first_chunk: int | None = None
+
+    def merge(self, other: "InvalidRows") -> "InvalidRows":
+        if self.first_row is None or (other.first_row is not None and other.first_row < self.first_row):
+            first_row, first_chunk = other.first_row, other.first_chunk
+        else:
+            first_row, first_chunk = self.first_row, self.first_chunk
+        return InvalidRows(self.count + other.count, first_row, first_chunk)
+
+
+def _valid_rows(block: np.ndarray, offset: int, chunk: int) -> tuple[np.ndarray | None, InvalidRows]:
+    """Mask of finite rows (None when all are) and the invalid-row report."""
+    finite = np.isfinite(block).all(axis=1)
+    if finite.all():
+        return None, InvalidRows()
+    first = int(np.argmin(finite))
+    return finite, InvalidRows(int((~finite).sum()), offset + first, chunk)
+
+
+def _weights_block(weights: Any) -> np.ndarray | None:
+    return None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+
+
+def _chunk_pass(block: np.ndarray, weights: Any, form: NaturalForm, offset: int, chunk: int,
+                drop: bool) -> tuple[SufficientStatistics, InvalidRows]:
+    """Kernel of one chunk: statistics of its valid rows, plus its invalid-row report."""
+    limit_blas_in_worker()
+    block = np.asarray(block)
+    weights = _weights_block(weights)
+    mask, invalid = _valid_rows(block, offset, chunk)
+    if mask is not None:
+        block = block[mask]
+        weights = None if weights is None else weights[mask]
+    return chunk_statistics(block, form, weights), invalid
+
+
+def _merge_pass(a: tuple, b: tuple) -> tuple:
+    return a[0].merge(b[0]), a[1].merge(b[1])
+
+
+def _chunk_sample(block: np.ndarray, weights: Any, offset: int, chunk: int, seed: int,
+                  size: int) -> tuple[RowSample, InvalidRows, int]:
+    block = np.asarray(block)
+    weights = _weights_block(weights)
+    rows = np.arange(offset, offset + len(block), dtype=np.int64)
+    mask, invalid = _valid_rows(block, offset, chunk)
+    if mask is not None:
+        block, rows = block[mask], rows[mask]
+        weights = None if weights is None else weights[mask]
+    return sample_chunk(block, rows, seed, size, weights), invalid, len(block)
+
+
+def _merge_sample_pair(a: tuple, b: tuple, size: int) -> tuple:
+    return merge_samples([a[0], b[0]], size), a[1].merge(b[1]), a[2] + b[2]
+
+
+def _tree(parts: list, merge: Callable) -> Any:
+    """Pairwise merge of delayed parts, the same tree as ``merge_in_order``."""
+    import dask
+
+    merge_delayed = dask.delayed(merge, pure=True)
+    level = list(parts)
+    while len(level) > 1:
+        level = [
+            merge_delayed(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0]
+
+
+class DaskRows:
+    """A lazy (n, D) Dask array as a source of EM passes.
+
+    Parameters
+    ----------
+    array : dask.array.Array of shape (n, D)
+        One chunk along the features.
+    sample_weight : dask.array.Array of shape (n,), numpy array or None
+    nan_policy : {"raise", "drop"}
+        What to do with rows holding NaN or infinite values.
+    where : str
+        Description of the data for error messages (path, URL).
+    scheduler : str, distributed.Client or None
+        Passed to ``dask.compute``; None uses the active Dask scheduler.
+    """
+
+    def __init__(self, array: Any, sample_weight: Any = None, nan_policy: str = "raise",
+                 where: str = "the data", scheduler: Any = None) -> None:
+        import dask.array as da
+
+        if nan_policy not in NAN_POLICIES:
+            raise InvalidInputError(
+                f"nan_policy={nan_policy!r} is invalid: choose one of {', '.join(NAN_POLICIES)}"
+            )
+        self.array = array
+        self.n_samples, self.n_features = (int(s) for s in array.shape)
+        self.nan_policy = nan_policy
+        self.where = where
+        self.scheduler = scheduler
+        self.offsets = np.concatenate([[0], np.cumsum(array.chunks[0])]).astype(np.int64)
+        if sample_weight is not None:
+            weights = sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
+                np.asarray(sample_weight, dtype=np.float64), chunks=(array.chunks[0],))
+            if weights.shape != (self.n_samples,):
+                raise InvalidInputError(
+                    f"sample_weight has shape {weights.shape}; expected ({self.n_samples},)"
+                )
+            sample_weight = weights.rechunk((array.chunks[0],))
+        self.sample_weight = sample_weight
+        self.invalid_rows = InvalidRows()
+        _DRIVER_PIDS.add(os.getpid())
+
+    # ------------------------------------------------------------------ plumbing
+    def _blocks(self) -> list:
+        return list(self.array.to_delayed().ravel())
+
+    def _weight_blocks(self) -> list:
+        if self.sample_weight is None:
+            return [None] * len(self.offsets[:-1])
+        return list(self.sample_weight.to_delayed().ravel())
+
+    def _compute(self, root: Any) -> Any:
+        import dask
+
+        kwargs = {} if self.scheduler is None else {"scheduler": self.scheduler}
+        with single_threaded_blas():
+            return dask.compute(root, **kwargs)[0]
+
+    def _check_invalid(self, invalid: InvalidRows) -> None:
+        if invalid.count and self.nan_policy == "raise":
+            chunk = invalid.first_chunk
+            raise InvalidInputError(
+                f"{self.where} contains NaN or infinite values in {invalid.count} row(s); the "
+                f"first is row {invalid.first_row} (chunk {chunk}, rows "
+                f"{self.offsets[chunk]}-{self.offsets[chunk + 1] - 1}). Clean the data, or set "
+                "nan_policy='drop' to skip such rows (their number is recorded)."
+            )
+        self.invalid_rows = invalid
+
+    # ------------------------------------------------------------------ passes
+    def statistics(self, form: NaturalForm) -> SufficientStatistics:
+        """One E-step pass over every chunk; merged statistics of the valid rows."""
+        import dask
+
+        form_key = dask.delayed(form, pure=True)
+        kernel = dask.delayed(_chunk_pass, pure=True)
+        drop = self.nan_policy == "drop"
+        parts = [
+            kernel(block, weights, form_key, int(self.offsets[i]), i, drop)
+            for i, (block, weights) in enumerate(zip(self._blocks(), self._weight_blocks()))
+        ]
+        stats, invalid = self._compute(_tree(parts, _merge_pass))
+        self._check_invalid(invalid)
+        return stats
+
+    def init_sample(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """A seeded uniform sample of at most ``size`` valid rows, in one pass.
+
+        Returns
+        -------
+        values : ndarray of shape (m, D)
+        weights : ndarray of shape (m,) or None
+        n_valid : int
+            Valid rows in the whole dataset.
+        """
+        import dask
+
+        kernel = dask.delayed(_chunk_sample, pure=True)
+        parts = [
+            kernel(block, weights, int(self.offsets[i]), i, seed, size)
+            for i, (block, weights) in enumerate(zip(self._blocks(), self._weight_blocks()))
+        ]
+        sample, invalid, n_valid = self._compute(_tree(parts, functools.partial(_merge_sample_pair, size=size)))
+        self._check_invalid(invalid)
+        return sample.values, sample.weights, int(n_valid)
+
+    def posteriors(self, form: NaturalForm) -> tuple[Any, Any]:
+        """Lazy row log-likelihoods (n,) and responsibilities (n, K), chunk by chunk."""
+        def log_likelihood(block: np.ndarray) -> np.ndarray:
+            limit_blas_in_worker()
+            return chunk_posteriors(block, form)[0]
+
+        def responsibilities(block: np.ndarray) -> np.ndarray:
+            limit_blas_in_worker()
+            return chunk_posteriors(block, form)[1]
+
+        ll = self.array.map_blocks(log_likelihood, drop_axis=1, dtype=np.float64)
+        resp = self.array.map_blocks(
+            responsibilities, chunks=(self.array.chunks[0], (form.n_components,)), dtype=np.float64
+        )
+        return ll, resp
+
+    def compute(self, *arrays: Any) -> Any:
+        """Compute lazy results with this driver's scheduler and BLAS limits."""
+        import dask
+
+        kwargs = {} if self.scheduler is None else {"scheduler": self.scheduler}
+        with single_threaded_blas():
+            return dask.compute(*arrays, **kwargs)

@@ -1,0 +1,480 @@
+"""Open row-oriented data as a lazy (n_samples, n_features) Dask array.
+
+Accepted sources: a Dask array, an xarray DataArray (or a Dataset plus the
+variable name), a zarr array or group, or a path / fsspec URL to a Zarr store
+(format 2 or 3) or a Parquet file or folder (with a column selection).
+
+Chunks are read by small picklable readers (:class:`ZarrRows`,
+:class:`ParquetRows`) so that any Dask scheduler can run them, and so that a
+read error names the store, the chunk or file, and the rows involved.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.errors import InvalidInputError, StreamGMMError
+
+__all__ = ["RowData", "open_rows", "DataReadError", "ZarrRows", "ParquetRows"]
+
+
+class DataReadError(StreamGMMError, OSError):
+    """A chunk or file of the input could not be read."""
+
+
+@dataclass(frozen=True)
+class RowData:
+    """Rows of a dataset, lazily, with where they came from.
+
+    Attributes
+    ----------
+    array : dask.array.Array of shape (n, D)
+        One chunk along the features; row chunks follow the storage chunks.
+    uri : str
+        Human-readable origin (path, URL or "dask array").
+    feature_names : tuple of str or None
+    sample_dim, feature_dim : str
+        Dimension names used for aligned outputs.
+    sample_index : ndarray of shape (n,) or None
+        Coordinate of the sample dimension when the source has one.
+    description : dict
+        Fingerprint material: format, shape, chunking, dtype, variable/columns.
+    """
+
+    array: Any
+    uri: str
+    feature_names: tuple[str, ...] | None = None
+    sample_dim: str = "sample"
+    feature_dim: str = "feature"
+    sample_index: np.ndarray | None = None
+    description: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(int(s) for s in self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def row_chunks(self) -> tuple[int, ...]:
+        return tuple(int(c) for c in self.array.chunks[0])
+
+
+# =============================================================================== readers
+class ZarrRows:
+    """Picklable reader of row ranges of a 2-D zarr array (format 2 or 3).
+
+    Missing chunks raise instead of being filled with the fill value: silently
+    clustering zeros or NaNs would be worse than stopping.
+    """
+
+    def __init__(self, store: str, path: str, shape: tuple[int, int], dtype: np.dtype,
+                 transpose: bool = False, storage_options: dict | None = None) -> None:
+        self.store = store
+        self.path = path
+        self.transpose = transpose
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.ndim = 2
+        self.storage_options = storage_options
+        self._array = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_array"] = None  # reopened lazily in each worker process
+        return state
+
+    def _open(self):
+        import zarr
+
+        if self._array is None:
+            self._array = zarr.open_array(
+                self.store, path=self.path, mode="r", storage_options=self.storage_options
+            )
+        return self._array
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        import zarr
+
+        try:
+            with zarr.config.set({"array.read_missing_chunks": False}):
+                array = self._open()
+                block = array[:, start:stop] if self.transpose else array[start:stop]
+        except Exception as exc:  # zarr raises several types for corrupt/missing chunks
+            raise DataReadError(
+                f"Cannot read rows {start}-{stop - 1} of array '{self.path}' in Zarr store "
+                f"'{self.store}': {type(exc).__name__}: {exc}. Check that the store is complete "
+                "(re-copy or regenerate the missing chunk) or exclude those rows."
+            ) from exc
+        block = np.asarray(block)
+        return np.ascontiguousarray(block.T) if self.transpose else block
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        start, stop, _ = rows.indices(self.shape[0])
+        return self.read_rows(start, stop)[:, cols]
+
+
+class ParquetRows:
+    """Picklable reader of row ranges of a Parquet dataset, one row group per chunk.
+
+    Parameters
+    ----------
+    units : list of (file, row_group, n_rows)
+        The row groups in order.
+    columns : list of str
+    filesystem_url : str or None
+        fsspec protocol/URL prefix for remote files; None for local paths.
+    """
+
+    def __init__(self, units: list[tuple[str, int, int]], columns: list[str], dtype: np.dtype,
+                 storage_options: dict | None = None) -> None:
+        self.units = units
+        self.columns = columns
+        self.dtype = np.dtype(dtype)
+        self.offsets = np.concatenate([[0], np.cumsum([u[2] for u in units])]).astype(np.int64)
+        self.shape = (int(self.offsets[-1]), len(columns))
+        self.ndim = 2
+        self.storage_options = storage_options
+
+    def _read_unit(self, index: int) -> np.ndarray:
+        import pyarrow.parquet as pq
+
+        path, row_group, _ = self.units[index]
+        try:
+            if "://" in path:
+                import fsspec
+
+                with fsspec.open(path, "rb", **(self.storage_options or {})) as handle:
+                    table = pq.ParquetFile(handle).read_row_group(row_group, columns=self.columns)
+            else:
+                table = pq.ParquetFile(path).read_row_group(row_group, columns=self.columns)
+        except Exception as exc:
+            raise DataReadError(
+                f"Cannot read row group {row_group} of Parquet file '{path}': "
+                f"{type(exc).__name__}: {exc}. Replace or remove the file and run again."
+            ) from exc
+        return np.column_stack(
+            [table.column(name).to_numpy(zero_copy_only=False) for name in self.columns]
+        ).astype(self.dtype, copy=False)
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        first = int(np.searchsorted(self.offsets, start, side="right") - 1)
+        last = int(np.searchsorted(self.offsets, stop, side="left"))
+        parts = [self._read_unit(i) for i in range(first, last)]
+        block = np.concatenate(parts) if len(parts) != 1 else parts[0]
+        return block[start - self.offsets[first] : stop - self.offsets[first]]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        start, stop, _ = rows.indices(self.shape[0])
+        return self.read_rows(start, stop)[:, cols]
+
+
+def _from_reader(reader: Any, row_chunks: Sequence[int]) -> Any:
+    import dask.array as da
+
+    return da.from_array(
+        reader,
+        chunks=(tuple(row_chunks), (reader.shape[1],)),
+        lock=False,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0, reader.shape[1]), dtype=reader.dtype),
+        name=False,  # a fresh key: the reader is not hashable content
+    )
+
+
+# =============================================================================== openers
+def _float_dtype(dtype: np.dtype, where: str) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fiub":
+        raise InvalidInputError(
+            f"{where} has dtype {dtype}, which is not numeric; select numeric data only"
+        )
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _as_row_major(array: Any, where: str) -> Any:
+    """A 2-D Dask array with a single chunk along the features."""
+    if array.ndim != 2:
+        raise InvalidInputError(
+            f"{where} has {array.ndim} dimension(s); expected 2 (samples x features)"
+        )
+    dtype = _float_dtype(array.dtype, where)
+    if array.dtype != dtype:
+        array = array.astype(dtype)
+    if len(array.chunks[1]) != 1:
+        array = array.rechunk({1: -1})
+    return array
+
+
+def _open_dataarray(data: Any, sample_dim: str, feature_dim: str, where: str) -> RowData:
+    import dask.array as da
+
+    dims = tuple(data.dims)
+    if data.ndim == 1:
+        data = data.expand_dims({feature_dim: 1}, axis=1)
+        dims = tuple(data.dims)
+    missing = [d for d in (sample_dim, feature_dim) if d not in dims]
+    if missing:
+        raise InvalidInputError(
+            f"{where} has dimensions {dims}; no {missing[0]!r}. Set sample_dim/feature_dim to "
+            f"the names used by the data (e.g. sample_dim={dims[0]!r}, feature_dim={dims[-1]!r})"
+        )
+    data = data.transpose(sample_dim, feature_dim)
+    raw = data.data
+    array = raw if isinstance(raw, da.Array) else da.from_array(np.asarray(raw), chunks=(65_536, -1))
+    names = None
+    if feature_dim in data.coords:
+        names = tuple(str(v) for v in np.asarray(data.coords[feature_dim].values))
+    index = np.asarray(data.coords[sample_dim].values) if sample_dim in data.coords else None
+    array = _as_row_major(array, where)
+    return RowData(
+        array=array, uri=where, feature_names=names, sample_dim=sample_dim,
+        feature_dim=feature_dim, sample_index=index,
+        description={"format": "xarray", "shape": list(array.shape),
+                     "row_chunks": list(map(int, array.chunks[0])), "dtype": str(array.dtype)},
+    )
+
+
+def _zarr_dims(array: Any) -> tuple[str, ...] | None:
+    names = getattr(array.metadata, "dimension_names", None)
+    if names:
+        return tuple(names)
+    attr = array.attrs.get("_ARRAY_DIMENSIONS")
+    return tuple(attr) if attr else None
+
+
+def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str,
+               storage_options: dict | None) -> RowData:
+    import zarr
+
+    try:
+        node = zarr.open(uri, mode="r", storage_options=storage_options)
+    except Exception as exc:
+        raise DataReadError(
+            f"Cannot open Zarr store '{uri}': {type(exc).__name__}: {exc}. Check the path or URL."
+        ) from exc
+    group = None
+    if isinstance(node, zarr.Group):
+        group = node
+        arrays = {name: arr for name, arr in group.arrays()}
+        if variable is None:
+            two_d = [name for name, arr in arrays.items() if arr.ndim == 2]
+            if len(two_d) != 1:
+                raise InvalidInputError(
+                    f"Zarr store '{uri}' holds {len(two_d)} two-dimensional arrays "
+                    f"({', '.join(sorted(two_d)) or 'none'}); name the one to use with variable="
+                )
+            variable = two_d[0]
+        if variable not in arrays:
+            raise InvalidInputError(
+                f"Zarr store '{uri}' has no array named {variable!r}; it has: "
+                f"{', '.join(sorted(arrays)) or 'no arrays'}"
+            )
+        array = arrays[variable]
+        path = variable
+    else:
+        array = node
+        path = ""
+    where = f"array '{path or '/'}' of Zarr store '{uri}'"
+    dims = _zarr_dims(array)
+    transpose = False
+    if array.ndim == 2 and dims is not None and set(dims) == {sample_dim, feature_dim}:
+        transpose = dims[0] == feature_dim
+    elif array.ndim == 2 and dims is not None and sample_dim not in dims:
+        raise InvalidInputError(
+            f"{where} has dimensions {dims}; no {sample_dim!r}. Set sample_dim/feature_dim to "
+            "the names the store uses"
+        )
+    if array.ndim != 2:
+        raise InvalidInputError(f"{where} has {array.ndim} dimension(s); expected 2 (samples x features)")
+    dtype = _float_dtype(array.dtype, where)
+    n_rows, n_cols = (array.shape[1], array.shape[0]) if transpose else array.shape
+    row_chunk = array.chunks[1] if transpose else array.chunks[0]
+    reader = ZarrRows(uri, path, (n_rows, n_cols), dtype, transpose, storage_options)
+    bounds = list(range(0, n_rows, row_chunk))
+    row_chunks = [min(row_chunk, n_rows - b) for b in bounds]
+    feature_names = None
+    sample_index = None
+    if group is not None:
+        members = {name for name, _ in group.arrays()}
+        if feature_dim in members and group[feature_dim].shape == (n_cols,):
+            feature_names = tuple(str(v) for v in np.asarray(group[feature_dim][:]))
+        if sample_dim in members and group[sample_dim].shape == (n_rows,):
+            sample_index = np.asarray(group[sample_dim][:])
+    return RowData(
+        array=_from_reader(reader, row_chunks), uri=uri, feature_names=feature_names,
+        sample_dim=sample_dim, feature_dim=feature_dim, sample_index=sample_index,
+        description={"format": f"zarr{array.metadata.zarr_format}", "variable": path,
+                     "shape": [n_rows, n_cols], "row_chunks": row_chunk, "dtype": str(array.dtype)},
+    )
+
+
+def _parquet_files(uri: str, storage_options: dict | None) -> list[str]:
+    if "://" in uri:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+        protocol = uri.split("://", 1)[0]
+        if fs.isdir(root):
+            names = sorted(p for p in fs.find(root) if p.endswith(".parquet"))
+        else:
+            names = [root]
+        return [f"{protocol}://{name}" for name in names]
+    if os.path.isdir(uri):
+        return sorted(
+            os.path.join(dirpath, name)
+            for dirpath, _, names in os.walk(uri)
+            for name in names
+            if name.endswith(".parquet") and not name.startswith((".", "_"))
+        )
+    return [uri]
+
+
+def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict | None) -> RowData:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = _parquet_files(uri, storage_options)
+    if not files:
+        raise InvalidInputError(f"No .parquet files under '{uri}'")
+    units: list[tuple[str, int, int]] = []
+    chosen: list[str] | None = list(columns) if columns is not None else None
+    dtypes: set[np.dtype] = set()
+    for path in files:
+        try:
+            if "://" in path:
+                import fsspec
+
+                with fsspec.open(path, "rb", **(storage_options or {})) as handle:
+                    metadata = pq.ParquetFile(handle).metadata
+                    schema = pq.ParquetFile(handle).schema_arrow
+            else:
+                parquet = pq.ParquetFile(path)
+                metadata, schema = parquet.metadata, parquet.schema_arrow
+        except Exception as exc:
+            raise DataReadError(
+                f"Cannot read the Parquet footer of '{path}': {type(exc).__name__}: {exc}. "
+                "Replace or remove the file."
+            ) from exc
+        if chosen is None:
+            chosen = list(schema.names)
+        missing = [c for c in chosen if c not in schema.names]
+        if missing:
+            raise InvalidInputError(
+                f"Parquet file '{path}' has no column {missing[0]!r}; its columns are: "
+                f"{', '.join(schema.names)}. Fix the column selection (columns=...)"
+            )
+        for name in chosen:
+            arrow_type = schema.field(name).type
+            if not (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)):
+                raise InvalidInputError(
+                    f"Column {name!r} of Parquet file '{path}' has type {arrow_type}, which is "
+                    "not numeric; leave it out of the column selection (columns=[...])"
+                )
+            dtypes.add(np.dtype(arrow_type.to_pandas_dtype()))
+        for group in range(metadata.num_row_groups):
+            n = metadata.row_group(group).num_rows
+            if n:
+                units.append((path, group, n))
+    assert chosen is not None
+    dtype = np.dtype(np.float32) if dtypes == {np.dtype(np.float32)} else np.dtype(np.float64)
+    reader = ParquetRows(units, chosen, dtype, storage_options)
+    return RowData(
+        array=_from_reader(reader, [u[2] for u in units]), uri=uri, feature_names=tuple(chosen),
+        description={"format": "parquet", "files": len(files), "columns": chosen,
+                     "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype)},
+    )
+
+
+def open_rows(
+    source: Any,
+    *,
+    variable: str | None = None,
+    columns: Sequence[str] | None = None,
+    sample_dim: str = "sample",
+    feature_dim: str = "feature",
+    format: str | None = None,
+    storage_options: dict | None = None,
+) -> RowData:
+    """Open any supported source as lazy rows.
+
+    Parameters
+    ----------
+    source : dask.array.Array, xarray.DataArray, xarray.Dataset, zarr.Array, zarr.Group, str or PathLike
+        The data. Paths and URLs ending in ``.parquet`` or folders of Parquet
+        files are Parquet; anything else is opened as Zarr (or give ``format``).
+    variable : str, optional
+        Dataset variable or Zarr array name; default the only 2-D one.
+    columns : sequence of str, optional
+        Parquet columns to use as features; default all (all must be numeric).
+    sample_dim, feature_dim : str
+        Dimension names for xarray and Zarr sources.
+    format : {"zarr", "parquet"}, optional
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+
+    Returns
+    -------
+    RowData
+    """
+    import dask.array as da
+
+    if isinstance(source, da.Array):
+        array = _as_row_major(source, "the Dask array")
+        return RowData(array=array, uri="dask array", description={
+            "format": "dask", "shape": list(array.shape), "row_chunks": list(map(int, array.chunks[0])),
+            "dtype": str(array.dtype), "name": array.name})
+    module = type(source).__module__
+    if module.startswith("xarray"):
+        if hasattr(source, "data_vars"):
+            names = [n for n, v in source.data_vars.items() if v.ndim == 2]
+            if variable is None and len(names) != 1:
+                raise InvalidInputError(
+                    f"The Dataset has {len(names)} two-dimensional variables "
+                    f"({', '.join(map(str, names)) or 'none'}); name one with variable="
+                )
+            name = variable or names[0]
+            if name not in source.data_vars:
+                raise InvalidInputError(
+                    f"The Dataset has no variable {name!r}; it has: "
+                    f"{', '.join(map(str, source.data_vars))}"
+                )
+            return _open_dataarray(source[name], sample_dim, feature_dim, f"variable {name!r}")
+        return _open_dataarray(source, sample_dim, feature_dim, f"DataArray {source.name!r}")
+    if module.startswith("zarr"):
+        store = getattr(source, "store", None)
+        root = getattr(store, "root", None)
+        if root is None:
+            raise InvalidInputError(
+                "Only zarr arrays and groups backed by a local or fsspec store can be read out of "
+                "core; pass the store's path or URL instead"
+            )
+        path = getattr(source, "path", "")
+        uri = os.fspath(root)
+        if hasattr(source, "arrays"):
+            return _open_zarr(uri, variable or None, sample_dim, feature_dim, storage_options)
+        return _open_zarr(uri, path or variable, sample_dim, feature_dim, storage_options)
+    if isinstance(source, (str, os.PathLike)):
+        uri = os.fspath(source)
+        kind = format or (
+            "parquet"
+            if uri.rstrip("/").endswith(".parquet")
+            or (os.path.isdir(uri) and any(n.endswith(".parquet") for n in os.listdir(uri)))
+            else "zarr"
+        )
+        if kind == "parquet":
+            return _open_parquet(uri, columns, storage_options)
+        if kind != "zarr":
+            raise InvalidInputError(f"format={format!r} is not supported; use 'zarr' or 'parquet'")
+        if "://" not in uri and not os.path.exists(uri):
+            raise InvalidInputError(f"No such file or directory: '{uri}'")
+        return _open_zarr(uri, variable, sample_dim, feature_dim, storage_options)
+    raise InvalidInputError(
+        f"Cannot read data of type {type(source).__name__}; give a numpy or Dask array, an "
+        "xarray DataArray/Dataset, a zarr array, or a Zarr/Parquet path or URL"
+    )
