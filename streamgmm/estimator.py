@@ -452,9 +452,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _chunks(self, X: np.ndarray) -> ChunkedArray:
         return ChunkedArray(X, None, self.chunk_size, self._n_threads())
 
+    def _lazy_posteriors(self, X: Any) -> tuple[Any, Any]:
+        """Lazy (Dask) row log-likelihoods and responsibilities of out-of-core X."""
+        from .drivers.dask_rows import DaskRows
+        from .io.sources import RowData, open_rows
+
+        rows = X if isinstance(X, RowData) else open_rows(X)
+        if rows.shape[1] != self.n_features_in_:
+            raise InvalidInputError(
+                f"{rows.uri} has {rows.shape[1]} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        driver = DaskRows(rows.array, where=rows.uri, scheduler=self.scheduler)
+        form = natural_form(self.parameters_, resolve_dtype(self.dtype, rows.array.dtype))
+        return driver.posteriors(form)
+
     def score_samples(self, X: Any) -> np.ndarray:
-        """Log-likelihood of every row under the mixture, shape (n_samples,)."""
+        """Log-likelihood of every row under the mixture, shape (n_samples,).
+
+        For out-of-core X (Dask, xarray, zarr, paths) the result is a lazy Dask
+        array computed chunk by chunk; see also :func:`streamgmm.write_predictions`.
+        """
         check_is_fitted(self, "precisions_cholesky_")
+        if is_out_of_core(X):
+            return self._lazy_posteriors(X)[0]
         X = self._validate_X(X, reset=False)
         form = self._form(X)
         out = np.empty(X.shape[0])
@@ -469,9 +490,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each component for each row, shape (n_samples, K).
 
-        Temporaries are bounded by ``chunk_size`` rows, whatever n_samples.
+        Temporaries are bounded by ``chunk_size`` rows, whatever n_samples. For
+        out-of-core X the result is a lazy Dask array.
         """
         check_is_fitted(self, "precisions_cholesky_")
+        if is_out_of_core(X):
+            return self._lazy_posteriors(X)[1]
         X = self._validate_X(X, reset=False)
         form = self._form(X)
         out = np.empty((X.shape[0], self.n_components))
@@ -484,8 +508,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return out
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each row, shape (n_samples,)."""
+        """Most probable component of each row, shape (n_samples,) (lazy for out-of-core X)."""
         check_is_fitted(self, "precisions_cholesky_")
+        if is_out_of_core(X):
+            return self._lazy_posteriors(X)[1].argmax(axis=1)
         X = self._validate_X(X, reset=False)
         form = self._form(X)
         out = np.empty(X.shape[0], dtype=np.int64)
@@ -499,19 +525,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row of X."""
-        return float(self.score_samples(X).mean())
+        scores = self.score_samples(X)
+        if is_out_of_core(X):
+            import dask
+
+            with single_threaded_blas():
+                (mean,) = dask.compute(scores.mean(), **({} if self.scheduler is None else {"scheduler": self.scheduler}))
+            return float(mean)
+        return float(scores.mean())
+
+    @staticmethod
+    def _n_rows(X: Any) -> int:
+        if isinstance(X, (str, os.PathLike)):
+            from .io.sources import open_rows
+
+            return open_rows(X).shape[0]
+        return int(getattr(X, "shape", np.shape(X))[0])
 
     def _n_parameters(self) -> int:
         return self.parameters_.n_parameters
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
-        n_samples = np.shape(X)[0]
+        n_samples = self._n_rows(X)
         return float(-2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X (lower is better)."""
-        n_samples = np.shape(X)[0]
+        n_samples = self._n_rows(X)
         return float(-2 * self.score(X) * n_samples + 2 * self._n_parameters())
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:

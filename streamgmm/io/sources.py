@@ -90,21 +90,20 @@ class ZarrRows:
         import zarr
 
         if self._array is None:
+            # Per-array setting (not the global config, which concurrent readers would race on).
             self._array = zarr.open_array(
-                self.store, path=self.path, mode="r", storage_options=self.storage_options
+                self.store, path=self.path, mode="r", storage_options=self.storage_options,
+                config={"read_missing_chunks": False},
             )
         return self._array
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
-        import zarr
-
         try:
-            with zarr.config.set({"array.read_missing_chunks": False}):
-                array = self._open()
-                block = array[:, start:stop] if self.transpose else array[start:stop]
+            array = self._open()
+            block = array[:, start:stop] if self.transpose else array[start:stop]
         except Exception as exc:  # zarr raises several types for corrupt/missing chunks
             raise DataReadError(
-                f"Cannot read rows {start}-{stop - 1} of array '{self.path}' in Zarr store "
+                f"Cannot read rows {start}-{stop - 1} of array '{self.path or '/'}' in Zarr store "
                 f"'{self.store}': {type(exc).__name__}: {exc}. Check that the store is complete "
                 "(re-copy or regenerate the missing chunk) or exclude those rows."
             ) from exc

@@ -1,0 +1,150 @@
+"""Out-of-core predictions written to Zarr, aligned with the input's samples.
+
+The output is a Zarr group (xarray-readable) with, along the input's sample
+dimension and chunking:
+
+``labels``            (n,) int64       most probable component
+``responsibilities``  (n, K) float64   posterior probabilities
+``log_likelihood``    (n,) float64     per-sample log-likelihood
+``<sample_dim>``      (n,)             the input's sample coordinate (or row index)
+
+It is built in a temporary sibling folder and renamed into place, so a crash
+leaves either the previous output or the complete new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.errors import InvalidInputError
+from ..core.estep import natural_form
+from ..core.params import MixtureParameters
+from .sources import RowData, open_rows
+
+__all__ = ["write_predictions", "PREDICTION_OUTPUTS"]
+
+PREDICTION_OUTPUTS = ("labels", "responsibilities", "log_likelihood")
+
+
+def _replace_directory(built: Path, target: Path) -> None:
+    """Move ``built`` to ``target``; an existing target is swapped out, then removed."""
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, retired)
+        os.rename(built, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.rename(built, target)
+
+
+def write_predictions(
+    params: MixtureParameters,
+    source: Any,
+    target: str | os.PathLike,
+    *,
+    outputs: Sequence[str] = PREDICTION_OUTPUTS,
+    dtype: Any = None,
+    overwrite: bool = False,
+    scheduler: Any = None,
+    **source_options: Any,
+) -> Path:
+    """Score every row of ``source`` and write the results to a Zarr group.
+
+    Parameters
+    ----------
+    params : MixtureParameters
+        The model (e.g. ``GaussianMixture(...).fit(...).parameters_``).
+    source : RowData, path, URL or array
+        Data as accepted by :func:`streamgmm.open_rows`.
+    target : path
+        Local folder of the Zarr group to write.
+    outputs : sequence of {"labels", "responsibilities", "log_likelihood"}
+    dtype : {"float32", "float64"}, optional
+        Compute dtype; default follows the data.
+    overwrite : bool
+        Replace an existing output (atomically) instead of refusing.
+    scheduler : optional
+        Dask scheduler for the pass.
+    **source_options
+        Passed to :func:`open_rows` (variable, columns, sample_dim, ...).
+
+    Returns
+    -------
+    Path
+        The written group.
+    """
+    import dask
+    import dask.array as da
+    import zarr
+
+    from ..drivers.dask_rows import DaskRows
+    from ..drivers.in_memory import single_threaded_blas
+
+    unknown = [o for o in outputs if o not in PREDICTION_OUTPUTS]
+    if unknown or not outputs:
+        raise InvalidInputError(
+            f"outputs={list(outputs)!r} is invalid: choose from {', '.join(PREDICTION_OUTPUTS)}"
+        )
+    rows = source if isinstance(source, RowData) else open_rows(source, **source_options)
+    if rows.shape[1] != params.n_features:
+        raise InvalidInputError(
+            f"{rows.uri} has {rows.shape[1]} features but the model expects {params.n_features}"
+        )
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise InvalidInputError(
+            f"'{target}' already exists; choose another target or pass overwrite=True"
+        )
+    compute_dtype = np.dtype(dtype) if dtype is not None else (
+        np.dtype(np.float32) if rows.array.dtype == np.float32 else np.dtype(np.float64)
+    )
+    driver = DaskRows(rows.array, where=rows.uri, scheduler=scheduler)
+    log_likelihood, responsibilities = driver.posteriors(natural_form(params, compute_dtype))
+    lazy = {
+        "labels": responsibilities.argmax(axis=1).astype(np.int64),
+        "responsibilities": responsibilities,
+        "log_likelihood": log_likelihood,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    try:
+        group = zarr.open_group(built, mode="w", zarr_format=3)
+        row_chunk = max(rows.row_chunks)
+        index = rows.sample_index if rows.sample_index is not None else np.arange(rows.shape[0])
+        coordinate = group.create_array(
+            rows.sample_dim, shape=index.shape, chunks=(row_chunk,), dtype=np.asarray(index).dtype,
+            dimension_names=(rows.sample_dim,),
+        )
+        coordinate[:] = np.asarray(index)
+        component = group.create_array(
+            "component", shape=(params.n_components,), dtype=np.int64, dimension_names=("component",)
+        )
+        component[:] = np.arange(params.n_components)
+        sources, targets = [], []
+        for name in outputs:
+            array = lazy[name].rechunk({0: row_chunk})
+            dims = (rows.sample_dim, "component") if array.ndim == 2 else (rows.sample_dim,)
+            chunks = (row_chunk, params.n_components) if array.ndim == 2 else (row_chunk,)
+            sources.append(array)
+            targets.append(group.create_array(
+                name, shape=array.shape, chunks=chunks, dtype=array.dtype, dimension_names=dims,
+                config={"write_empty_chunks": True},  # complete even where a chunk is all zeros
+            ))
+        group.attrs.update({"model_n_components": params.n_components,
+                            "covariance_type": params.covariance_type, "source": rows.uri})
+        stored = da.store(sources, targets, lock=False, compute=False)
+        kwargs = {} if scheduler is None else {"scheduler": scheduler}
+        with single_threaded_blas():
+            dask.compute(stored, **kwargs)
+        zarr.consolidate_metadata(str(built))
+        _replace_directory(built, target)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
+    return target
