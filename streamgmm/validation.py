@@ -49,6 +49,11 @@ def _check_choice(name: str, value: Any, allowed: Iterable[str]) -> None:
         )
 
 
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterError(f"{name}={value!r} is invalid: expected True or False")
+
+
 def check_estimator_parameters(params: dict[str, Any]) -> None:
     """Validate the constructor parameters of ``GaussianMixture``.
 
@@ -64,6 +69,7 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
     _check_int("max_iter", params["max_iter"], 0)
     _check_int("n_init", params["n_init"], 1)
     _check_choice("init_params", params["init_params"], INIT_METHODS)
+    _check_bool("warm_start", params["warm_start"])
     _check_int("verbose", params["verbose"], 0)
     _check_int("verbose_interval", params["verbose_interval"], 1)
     _check_int("chunk_size", params["chunk_size"], 1)

@@ -6,6 +6,10 @@ training config, data source, metrics, library versions, sha256 of every file).
 Publishing is atomic and race-free, aliases (``latest``, ``production``) move
 atomically, and loading verifies checksums and schema.
 
+The checksums detect corruption and accidental edits, not deliberate
+tampering: whoever can write the folder can rewrite a file and its checksum.
+Restrict write access to the registry (or sign its folders) for that.
+
 >>> from streamgmm.registry import ModelRegistry, from_sklearn   # doctest: +SKIP
 >>> registry = ModelRegistry("registry")                        # doctest: +SKIP
 >>> registry.publish("speech", from_sklearn(gm), metrics={"n_iter": gm.n_iter_})  # doctest: +SKIP
@@ -27,19 +31,19 @@ from .sklearn_interop import from_sklearn, to_sklearn
 from .version import ModelVersion
 
 __all__ = [
-    "ModelRegistry",
-    "ModelVersion",
-    "ModelMetadata",
-    "ModelRef",
-    "TrainingMetrics",
-    "FileRecord",
-    "GcReport",
-    "ParameterDiff",
-    "ComponentMatch",
-    "diff_parameters",
-    "match_components",
-    "to_sklearn",
-    "from_sklearn",
     "LATEST",
     "SCHEMA_VERSION",
+    "ComponentMatch",
+    "FileRecord",
+    "GcReport",
+    "ModelMetadata",
+    "ModelRef",
+    "ModelRegistry",
+    "ModelVersion",
+    "ParameterDiff",
+    "TrainingMetrics",
+    "diff_parameters",
+    "from_sklearn",
+    "match_components",
+    "to_sklearn",
 ]

@@ -23,7 +23,13 @@ from .jsonvalues import read_document, with_checksum
 from .metadata import format_timestamp, parse_timestamp
 from .names import check_alias
 
-__all__ = ["ALIASES_FILENAME", "ALIASES_SCHEMA_VERSION", "AliasRecord", "parse_aliases", "encode_aliases"]
+__all__ = [
+    "ALIASES_FILENAME",
+    "ALIASES_SCHEMA_VERSION",
+    "AliasRecord",
+    "encode_aliases",
+    "parse_aliases",
+]
 
 ALIASES_FILENAME = "aliases.json"
 ALIASES_SCHEMA_VERSION = 1
@@ -57,7 +63,10 @@ def encode_aliases(name: str, aliases: Mapping[str, AliasRecord]) -> bytes:
             "schema_version": ALIASES_SCHEMA_VERSION,
             "name": name,
             "aliases": {
-                alias: {"version": record.version, "updated_at": format_timestamp(record.updated_at)}
+                alias: {
+                    "version": record.version,
+                    "updated_at": format_timestamp(record.updated_at),
+                }
                 for alias, record in sorted(aliases.items())
             },
         }
@@ -92,5 +101,7 @@ def _aliases_from_document(document: dict[str, Any], name: str) -> dict[str, Ali
         version = entry["version"]
         if type(version) is not int or version < 1:
             raise ValueError(f"alias {alias!r} has version {version!r}")
-        records[alias] = AliasRecord(version=version, updated_at=parse_timestamp(entry["updated_at"]))
+        records[alias] = AliasRecord(
+            version=version, updated_at=parse_timestamp(entry["updated_at"])
+        )
     return records

@@ -30,7 +30,7 @@ from .diff import diff_parameters, metadata_changes
 from .metadata import ModelMetadata, format_timestamp
 from .registry import ModelRegistry
 
-__all__ = ["add_models_subcommands", "main", "ROOT_ENVIRONMENT_VARIABLE"]
+__all__ = ["ROOT_ENVIRONMENT_VARIABLE", "add_models_subcommands", "main"]
 
 ROOT_ENVIRONMENT_VARIABLE = "STREAMGMM_REGISTRY"
 
@@ -64,7 +64,10 @@ def _print_json(value: Any) -> None:
 
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def _aliases_by_version(aliases: dict[str, int]) -> dict[int, list[str]]:
@@ -82,10 +85,12 @@ def _number(value: float | int | None) -> str:
 @_command
 def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
     if args.name is None:
-        summaries = []
+        summaries: list[dict[str, Any]] = []
         for name in registry.list_models():
             versions = registry.list_versions(name)
-            summaries.append({"name": name, "versions": len(versions), "aliases": registry.aliases(name)})
+            summaries.append(
+                {"name": name, "versions": len(versions), "aliases": registry.aliases(name)}
+            )
         if args.json:
             _print_json(summaries)
         elif not summaries:
@@ -93,7 +98,11 @@ def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
         else:
             rows = [["NAME", "VERSIONS", "ALIASES"]]
             rows += [
-                [s["name"], str(s["versions"]), ", ".join(f"{a}={v}" for a, v in sorted(s["aliases"].items()))]
+                [
+                    s["name"],
+                    str(s["versions"]),
+                    ", ".join(f"{a}={v}" for a, v in sorted(s["aliases"].items())),
+                ]
                 for s in summaries
             ]
             print(_table(rows))
@@ -105,7 +114,19 @@ def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
     by_version = _aliases_by_version(registry.aliases(args.name))
     status = 0
     records: list[dict[str, Any]] = []
-    rows = [["VERSION", "CREATED (UTC)", "TYPE", "K", "D", "PARENT", "SAMPLES", "LOWER BOUND", "ALIASES"]]
+    rows = [
+        [
+            "VERSION",
+            "CREATED (UTC)",
+            "TYPE",
+            "K",
+            "D",
+            "PARENT",
+            "SAMPLES",
+            "LOWER BOUND",
+            "ALIASES",
+        ]
+    ]
     for version in versions:
         aliases = ", ".join(by_version.get(version, []))
         try:
@@ -189,7 +210,9 @@ def _diff(args: argparse.Namespace, registry: ModelRegistry) -> int:
             )
         print("  " + _table(rows).replace("\n", "\n  "))
         if result.unmatched_a or result.unmatched_b:
-            print(f"unmatched components: a {list(result.unmatched_a)}, b {list(result.unmatched_b)}")
+            print(
+                f"unmatched components: a {list(result.unmatched_a)}, b {list(result.unmatched_b)}"
+            )
         print(f"weights total variation: {result.weights_total_variation:.4g}")
         print(f"max mean distance: {result.max_mean_distance:.4g}")
         print(f"max covariance distance: {result.max_covariance_distance:.4g}")
@@ -227,7 +250,11 @@ def _gc(args: argparse.Namespace, registry: ModelRegistry) -> int:
 
 @_command
 def _verify(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    versions = registry.list_versions(args.name) if args.ref is None else [registry.resolve(args.name, args.ref)]
+    versions = (
+        registry.list_versions(args.name)
+        if args.ref is None
+        else [registry.resolve(args.name, args.ref)]
+    )
     if not versions:
         registry.resolve(args.name)  # raises "no such model"
     failures = 0
@@ -243,7 +270,9 @@ def _verify(args: argparse.Namespace, registry: ModelRegistry) -> int:
 
 
 # ------------------------------------------------------------------ parsers
-def add_models_subcommands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_models_subcommands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
     """Add the registry commands to an argparse subparsers object.
 
     Each command sets ``func``: call ``args.func(args)`` and exit with the int it returns.
@@ -255,7 +284,9 @@ def add_models_subcommands(subparsers: "argparse._SubParsersAction[argparse.Argu
     )
 
     def add(command: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(command, parents=[common], help=help_text, description=help_text)
+        parser = subparsers.add_parser(
+            command, parents=[common], help=help_text, description=help_text
+        )
         parser.set_defaults(func=handler)
         return parser
 
@@ -265,7 +296,9 @@ def add_models_subcommands(subparsers: "argparse._SubParsersAction[argparse.Argu
 
     parser = add("show", _show, "print a version's metadata as JSON")
     parser.add_argument("name")
-    parser.add_argument("ref", nargs="?", default="latest", help="version or alias (default latest)")
+    parser.add_argument(
+        "ref", nargs="?", default="latest", help="version or alias (default latest)"
+    )
 
     parser = add("diff", _diff, "compare two versions, matching their components")
     parser.add_argument("name")
@@ -285,7 +318,9 @@ def add_models_subcommands(subparsers: "argparse._SubParsersAction[argparse.Argu
 
     parser = add("gc", _gc, "delete old versions, keeping the newest N and every aliased one")
     parser.add_argument("name")
-    parser.add_argument("--keep-last", type=int, required=True, metavar="N", help="versions to keep (>= 1)")
+    parser.add_argument(
+        "--keep-last", type=int, required=True, metavar="N", help="versions to keep (>= 1)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="only report what would be removed")
 
     parser = add("verify", _verify, "check the checksums and schema of one or all versions")

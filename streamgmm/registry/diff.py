@@ -33,8 +33,8 @@ __all__ = [
     "ComponentMatch",
     "ParameterDiff",
     "bhattacharyya_distances",
-    "match_components",
     "diff_parameters",
+    "match_components",
     "metadata_changes",
 ]
 
@@ -95,8 +95,10 @@ class ParameterDiff:
     @property
     def is_identity_matching(self) -> bool:
         """Whether every component matched the one with the same index."""
-        return not self.unmatched_a and not self.unmatched_b and all(
-            m.index_a == m.index_b for m in self.matches
+        return (
+            not self.unmatched_a
+            and not self.unmatched_b
+            and all(m.index_a == m.index_b for m in self.matches)
         )
 
     @property
@@ -182,7 +184,11 @@ def bhattacharyya_distances(a: MixtureParameters, b: MixtureParameters) -> np.nd
             average = 0.5 * (var_a[i] + var_b)
             delta = b.means - a.means[i]
             mahalanobis = np.sum(delta * delta / average, axis=1)
-            costs[i] = mahalanobis / 8 + 0.5 * np.log(average).sum(axis=1) - 0.25 * (logdet_a[i] + logdet_b)
+            costs[i] = (
+                mahalanobis / 8
+                + 0.5 * np.log(average).sum(axis=1)
+                - 0.25 * (logdet_a[i] + logdet_b)
+            )
     else:
         cov_a, cov_b = _full_covariances(a), _full_covariances(b)
         logdet_a, logdet_b = np.linalg.slogdet(cov_a)[1], np.linalg.slogdet(cov_b)[1]
@@ -250,7 +256,7 @@ def diff_parameters(a: MixtureParameters, b: MixtureParameters) -> ParameterDiff
             covariance_distance=float(np.linalg.norm(cov_a[i] - cov_b[j])),
             bhattacharyya=float(costs[i, j]),
         )
-        for i, j in zip(rows, cols)
+        for i, j in zip(rows, cols, strict=True)
     )
     unmatched_a = sorted(set(range(a.n_components)) - set(rows.tolist()))
     unmatched_b = sorted(set(range(b.n_components)) - set(cols.tolist()))

@@ -32,13 +32,13 @@ from streamgmm.core.errors import (
 
 __all__ = [
     "CHECKSUM_KEY",
-    "freeze_json",
-    "thaw_json",
     "canonical_json",
     "content_checksum",
-    "with_checksum",
-    "sha256_hex",
+    "freeze_json",
     "read_document",
+    "sha256_hex",
+    "thaw_json",
+    "with_checksum",
 ]
 
 #: Key under which a document stores the checksum of its own other keys.
@@ -116,7 +116,11 @@ def thaw_json(value: JsonValue) -> Any:
 def canonical_json(document: Mapping[str, Any]) -> bytes:
     """The one byte string a JSON document hashes as (sorted keys, compact, ASCII)."""
     return json.dumps(
-        thaw_json(document), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        thaw_json(document),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
     ).encode("ascii")
 
 
@@ -148,7 +152,9 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-def read_document(data: bytes, *, source: str, supported_schema: int, remedy: str) -> dict[str, Any]:
+def read_document(
+    data: bytes, *, source: str, supported_schema: int, remedy: str
+) -> dict[str, Any]:
     """Parse and verify one of the registry's JSON documents.
 
     The checks run in this order, so that each failure gets the right advice:

@@ -20,13 +20,13 @@ from .names import version_from_dirname
 from .storage import FsspecStore, LocalStore
 
 __all__ = [
+    "LOCK_FILENAME",
     "MODELS_DIRNAME",
     "STAGING_DIRNAME",
     "TRASH_DIRNAME",
-    "LOCK_FILENAME",
     "list_versions",
-    "read_aliases",
     "next_version",
+    "read_aliases",
 ]
 
 MODELS_DIRNAME = "models"
@@ -47,7 +47,9 @@ def read_aliases(store: LocalStore | FsspecStore, name: str) -> dict[str, AliasR
         data = store.read_bytes(MODELS_DIRNAME, name, ALIASES_FILENAME)
     except FileNotFoundError:
         return {}
-    return parse_aliases(data, name=name, source=store.describe(MODELS_DIRNAME, name, ALIASES_FILENAME))
+    return parse_aliases(
+        data, name=name, source=store.describe(MODELS_DIRNAME, name, ALIASES_FILENAME)
+    )
 
 
 def next_version(versions: list[int], aliases: dict[str, AliasRecord]) -> int:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from streamgmm.core.errors import RegistryError, RegistryLockTimeoutError
 
-__all__ = ["model_lock", "DEFAULT_LOCK_TIMEOUT"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "model_lock"]
 
 #: Seconds to wait for another process to release a model's lock.
 DEFAULT_LOCK_TIMEOUT = 60.0
-_MAX_POLL_INTERVAL = 0.05
+_MAX_POLL_INTERVAL = 0.005
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from streamgmm.core.errors import InvalidParameterError, ModelNotFoundError
 
@@ -32,7 +32,7 @@ from .locking import model_lock
 from .names import version_dirname
 from .storage import LocalStore, fsync_directory, replace_file
 
-__all__ = ["GcReport", "set_aliases", "remove_alias", "collect_garbage"]
+__all__ = ["GcReport", "collect_garbage", "remove_alias", "set_aliases"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,11 +72,11 @@ def set_aliases(
         missing = sorted(set(targets.values()) - versions)
         if missing:
             raise ModelNotFoundError(
-                f"Model {name!r} has no version {missing[0]} in {store.describe()} (it may just have "
-                "been garbage-collected); choose one of `list`."
+                f"Model {name!r} has no version {missing[0]} in {store.describe()} (it may "
+                "just have been garbage-collected); choose one of `list`."
             )
         aliases = read_aliases(store, name)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for alias, version in targets.items():
             aliases[alias] = AliasRecord(version=version, updated_at=now)
         replace_file(model_dir / ALIASES_FILENAME, encode_aliases(name, aliases))
@@ -134,14 +134,17 @@ def collect_garbage(
     """
     if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
         raise InvalidParameterError(
-            f"keep_last must be an integer >= 1 (the newest version is always kept); got {keep_last!r}."
+            "keep_last must be an integer >= 1 (the newest version is always kept); "
+            f"got {keep_last!r}."
         )
     model_dir = store.path(MODELS_DIRNAME, name)
     if not model_dir.is_dir():
         raise ModelNotFoundError(f"No model named {name!r} in {store.describe()}.")
     with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         versions = list_versions(store, name)
-        protected = set(versions[-keep_last:]) | {r.version for r in read_aliases(store, name).values()}
+        protected = set(versions[-keep_last:]) | {
+            r.version for r in read_aliases(store, name).values()
+        }
         removed = tuple(v for v in versions if v not in protected)
         kept = tuple(v for v in versions if v in protected)
         if dry_run:

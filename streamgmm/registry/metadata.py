@@ -33,7 +33,7 @@ import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -46,17 +46,17 @@ from .jsonvalues import freeze_json, read_document, thaw_json, with_checksum
 from .names import check_model_name
 
 __all__ = [
-    "SCHEMA_VERSION",
     "METADATA_FILENAME",
     "PARAMETERS_FILENAME",
+    "SCHEMA_VERSION",
     "FileRecord",
+    "ModelMetadata",
     "ModelRef",
     "TrainingMetrics",
-    "ModelMetadata",
-    "parse_metadata",
-    "encode_metadata",
     "collect_library_versions",
+    "encode_metadata",
     "format_timestamp",
+    "parse_metadata",
     "parse_timestamp",
 ]
 
@@ -81,7 +81,7 @@ def _is_int(value: object) -> bool:
 
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds and a ``Z``: ``2026-05-01T12:00:00.123456Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -89,7 +89,7 @@ def parse_timestamp(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no UTC offset")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +112,9 @@ class FileRecord:
             isinstance(self.sha256, str) and bool(_SHA256.fullmatch(self.sha256)),
             f"sha256 must be 64 lower-case hex digits; got {self.sha256!r}",
         )
-        _require(_is_int(self.size) and self.size >= 0, f"size must be an int >= 0; got {self.size!r}")
+        _require(
+            _is_int(self.size) and self.size >= 0, f"size must be an int >= 0; got {self.size!r}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,7 +194,7 @@ class TrainingMetrics:
         object.__setattr__(self, "extra", freeze_json(self.extra, "metrics.extra"))
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "TrainingMetrics":
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrainingMetrics:
         """Build from a dict; unknown keys are an error (put them under ``extra``)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -211,7 +213,9 @@ class TrainingMetrics:
 def _freeze_optional_mapping(value: Any, where: str) -> Mapping[str, Any] | None:
     if value is None:
         return None
-    _require(isinstance(value, Mapping), f"{where} must be a dict or None; got {type(value).__name__}")
+    _require(
+        isinstance(value, Mapping), f"{where} must be a dict or None; got {type(value).__name__}"
+    )
     return freeze_json(value, where)
 
 
@@ -271,7 +275,8 @@ class ModelMetadata:
         set_ = object.__setattr__
         _require(
             _is_int(self.schema_version) and 1 <= self.schema_version <= SCHEMA_VERSION,
-            f"schema_version must be an int from 1 to {SCHEMA_VERSION}; got {self.schema_version!r}",
+            f"schema_version must be an int from 1 to {SCHEMA_VERSION}; "
+            f"got {self.schema_version!r}",
         )
         check_model_name(self.name)
         _require(
@@ -282,7 +287,7 @@ class ModelMetadata:
             isinstance(self.created_at, datetime) and self.created_at.tzinfo is not None,
             f"created_at must be a timezone-aware datetime; got {self.created_at!r}",
         )
-        set_(self, "created_at", self.created_at.astimezone(timezone.utc))
+        set_(self, "created_at", self.created_at.astimezone(UTC))
         _require(
             self.parent is None or isinstance(self.parent, ModelRef),
             f"parent must be a ModelRef or None; got {self.parent!r}",
@@ -310,19 +315,29 @@ class ModelMetadata:
             valid_dtype = isinstance(self.dtype, str) and np.dtype(self.dtype).name == self.dtype
         except TypeError:
             valid_dtype = False
-        _require(valid_dtype, f"dtype must be a numpy dtype name such as 'float64'; got {self.dtype!r}")
+        _require(
+            valid_dtype, f"dtype must be a numpy dtype name such as 'float64'; got {self.dtype!r}"
+        )
         for name in ("training_config", "data_source"):
             value = getattr(self, name)
-            _require(isinstance(value, Mapping), f"{name} must be a dict; got {type(value).__name__}")
+            _require(
+                isinstance(value, Mapping), f"{name} must be a dict; got {type(value).__name__}"
+            )
             set_(self, name, freeze_json(value, name))
         _require(
             isinstance(self.metrics, TrainingMetrics),
             f"metrics must be TrainingMetrics; got {type(self.metrics).__name__}",
         )
-        set_(self, "stream_positions", _freeze_optional_mapping(self.stream_positions, "stream_positions"))
+        set_(
+            self,
+            "stream_positions",
+            _freeze_optional_mapping(self.stream_positions, "stream_positions"),
+        )
         _require(
             isinstance(self.library_versions, Mapping)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in self.library_versions.items()),
+            and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.library_versions.items()
+            ),
             "library_versions must map names to version strings",
         )
         set_(self, "library_versions", MappingProxyType(dict(self.library_versions)))

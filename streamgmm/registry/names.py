@@ -16,8 +16,8 @@ from streamgmm.core.errors import InvalidParameterError
 
 __all__ = [
     "LATEST",
-    "check_model_name",
     "check_alias",
+    "check_model_name",
     "parse_ref",
     "version_dirname",
     "version_from_dirname",
@@ -29,7 +29,8 @@ LATEST = "latest"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also accepts e.g. superscripts
 _NAME_RULE = (
-    "use 1 to 128 characters from letters, digits, '.', '_' and '-', starting with a letter or digit"
+    "use 1 to 128 characters from letters, digits, '.', '_' and '-', "
+    "starting with a letter or digit"
 )
 
 

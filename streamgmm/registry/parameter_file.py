@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import cast
 
 import numpy as np
 
+from streamgmm.core.covariance import CovarianceType
 from streamgmm.core.errors import ArtifactIntegrityError
 from streamgmm.core.params import MixtureParameters
 
-__all__ = ["PARAMETER_ARRAYS", "encode_parameters", "decode_parameters"]
+__all__ = ["PARAMETER_ARRAYS", "decode_parameters", "encode_parameters"]
 
 PARAMETER_ARRAYS: tuple[str, ...] = ("weights", "means", "covariances", "precisions_cholesky")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest representable time: a fixed stamp
@@ -82,16 +84,20 @@ def decode_parameters(data: bytes, *, covariance_type: str, source: str) -> Mixt
         with loaded as archive:
             found = sorted(archive.files)
             if found != sorted(PARAMETER_ARRAYS):
-                raise ValueError(f"it holds the arrays {found}, expected {sorted(PARAMETER_ARRAYS)}")
+                raise ValueError(
+                    f"it holds the arrays {found}, expected {sorted(PARAMETER_ARRAYS)}"
+                )
             arrays = {name: archive[name] for name in PARAMETER_ARRAYS}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactIntegrityError(f"{source} is not a readable parameter archive: {exc}. {remedy}") from exc
+        raise ArtifactIntegrityError(
+            f"{source} is not a readable parameter archive: {exc}. {remedy}"
+        ) from exc
     for name, array in arrays.items():
         if array.dtype != np.float64:
             raise ArtifactIntegrityError(
                 f"{source}: array {name!r} has dtype {array.dtype}, expected float64. {remedy}"
             )
     try:
-        return MixtureParameters(covariance_type=covariance_type, **arrays)
+        return MixtureParameters(covariance_type=cast(CovarianceType, covariance_type), **arrays)
     except ValueError as exc:
         raise ArtifactIntegrityError(f"{source}: {exc}. {remedy}") from exc

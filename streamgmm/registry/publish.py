@@ -15,7 +15,7 @@ The steps, and what a crash at each one leaves behind:
    leaves ``<n>`` visible and complete, with ``latest`` still on the previous
    (valid) version until the next publish.
 
-Only step 2-4 hold the lock, and they write a few hundred bytes, so concurrent
+Only steps 2-4 hold the lock, and they write a few hundred bytes, so concurrent
 publishers wait for each other for milliseconds, not for a whole model write.
 """
 
@@ -26,7 +26,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .aliases import ALIASES_FILENAME, AliasRecord, encode_aliases
@@ -101,7 +101,7 @@ def publish_version(
         with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
             current_aliases = read_aliases(store, draft.name)
             version = next_version(list_versions(store, draft.name), current_aliases)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             metadata = dataclasses.replace(draft, version=version, created_at=now)
             write_new_file(staging / METADATA_FILENAME, encode_metadata(metadata), mode=_READ_ONLY)
             fsync_directory(staging)
@@ -109,11 +109,11 @@ def publish_version(
             target = model_dir / version_dirname(version)
             os.rename(staging, target)  # the commit point
             committed = True
-            fsync_directory(model_dir)
             _notify("committed", target)
             updated = dict(current_aliases)
             for alias in (LATEST, *aliases):
                 updated[alias] = AliasRecord(version=version, updated_at=now)
+            # replace_file fsyncs model_dir, making the rename above durable with it.
             replace_file(model_dir / ALIASES_FILENAME, encode_aliases(draft.name, updated))
     finally:
         if not committed:

@@ -7,9 +7,10 @@ gc), :mod:`.metadata` and :mod:`.parameter_file` (formats).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from streamgmm.core.errors import (
@@ -42,7 +43,9 @@ from .publish import publish_version
 from .storage import LocalStore, open_store
 from .version import ModelVersion
 
-__all__ = ["ModelRegistry", "DEFAULT_STAGING_GRACE"]
+__all__ = ["DEFAULT_STAGING_GRACE", "ModelRegistry"]
+
+logger = logging.getLogger(__name__)
 
 #: Seconds after which gc treats a staging folder as abandoned by a dead publisher.
 DEFAULT_STAGING_GRACE = 3600.0
@@ -114,9 +117,9 @@ class ModelRegistry:
     def _writable_store(self, operation: str) -> LocalStore:
         if not isinstance(self._store, LocalStore):
             raise ReadOnlyRegistryError(
-                f"Cannot {operation} in {self.root}: registries at URLs are read-only, since object "
-                "stores lack the atomic rename and locks that make publishing safe. Write to a "
-                "local or mounted folder, then copy it to the store."
+                f"Cannot {operation} in {self.root}: registries at URLs are read-only, since "
+                "object stores lack the atomic rename and locks that make publishing safe. "
+                "Write to a local or mounted folder, then copy it to the store."
             )
         return self._store
 
@@ -139,7 +142,10 @@ class ModelRegistry:
 
     def aliases(self, name: str) -> dict[str, int]:
         """Alias -> version number for model ``name`` (verified ``aliases.json``)."""
-        return {alias: r.version for alias, r in read_aliases(self._store, check_model_name(name)).items()}
+        return {
+            alias: r.version
+            for alias, r in read_aliases(self._store, check_model_name(name)).items()
+        }
 
     def resolve(self, name: str, ref: int | str = LATEST) -> int:
         """The version number that ``ref`` (a number or an alias) names now.
@@ -179,8 +185,13 @@ class ModelRegistry:
             # between its rename and its alias update): the newest version is latest.
             return versions[-1]
         raise ModelNotFoundError(
-            f"Model {name!r} has no alias {target!r}; its aliases: {', '.join(sorted(aliases)) or 'none'}."
+            f"Model {name!r} has no alias {target!r}; "
+            f"its aliases: {', '.join(sorted(aliases)) or 'none'}."
         )
+
+    def _where(self, name: str, version: int, *filename: str) -> str:
+        """Path or URL of a version's folder, or of one of its files."""
+        return self._store.describe(MODELS_DIRNAME, name, version_dirname(version), *filename)
 
     def _read_version_file(self, name: str, version: int, filename: str) -> bytes:
         parts = (MODELS_DIRNAME, name, version_dirname(version), filename)
@@ -197,8 +208,10 @@ class ModelRegistry:
             ) from None
 
     def _read_metadata(self, name: str, version: int) -> ModelMetadata:
-        source = self._store.describe(MODELS_DIRNAME, name, version_dirname(version), METADATA_FILENAME)
-        metadata = parse_metadata(self._read_version_file(name, version, METADATA_FILENAME), source=source)
+        source = self._where(name, version, METADATA_FILENAME)
+        metadata = parse_metadata(
+            self._read_version_file(name, version, METADATA_FILENAME), source=source
+        )
         if (metadata.name, metadata.version) != (name, version):
             raise ArtifactIntegrityError(
                 f"{source} describes {metadata.name!r} version {metadata.version}, not {name!r} "
@@ -239,8 +252,8 @@ class ModelRegistry:
         metadata = self._read_metadata(name, version)
         if PARAMETERS_FILENAME not in metadata.files:
             raise ArtifactIntegrityError(
-                f"{self._store.describe(MODELS_DIRNAME, name, version_dirname(version), METADATA_FILENAME)}"
-                f" lists no {PARAMETERS_FILENAME}. {_DAMAGED}"
+                f"{self._where(name, version, METADATA_FILENAME)} lists no "
+                f"{PARAMETERS_FILENAME}. {_DAMAGED}"
             )
         contents = {}
         for filename, record in metadata.files.items():
@@ -248,17 +261,20 @@ class ModelRegistry:
             digest = sha256_hex(data)
             if len(data) != record.size or digest != record.sha256:
                 raise ArtifactIntegrityError(
-                    f"{self._store.describe(MODELS_DIRNAME, name, version_dirname(version), filename)} "
-                    f"failed verification: {len(data)} bytes with sha256 {digest}, but "
-                    f"{METADATA_FILENAME} records {record.size} bytes with sha256 {record.sha256}. "
+                    f"{self._where(name, version, filename)} failed verification: {len(data)} "
+                    f"bytes with sha256 {digest}, but {METADATA_FILENAME} records {record.size} "
+                    f"bytes with sha256 {record.sha256}. "
                     f"The file was altered or corrupted after publishing. {_DAMAGED}"
                 )
             contents[filename] = data
-        source = self._store.describe(MODELS_DIRNAME, name, version_dirname(version), PARAMETERS_FILENAME)
+        source = self._where(name, version, PARAMETERS_FILENAME)
         parameters = decode_parameters(
             contents[PARAMETERS_FILENAME], covariance_type=metadata.covariance_type, source=source
         )
-        if (parameters.n_components, parameters.n_features) != (metadata.n_components, metadata.n_features):
+        if (parameters.n_components, parameters.n_features) != (
+            metadata.n_components,
+            metadata.n_features,
+        ):
             raise ArtifactIntegrityError(
                 f"{source} holds {parameters.n_components} components in {parameters.n_features} "
                 f"features, but {METADATA_FILENAME} says {metadata.n_components} in "
@@ -267,7 +283,7 @@ class ModelRegistry:
         return ModelVersion(
             metadata=metadata,
             parameters=parameters,
-            location=self._store.describe(MODELS_DIRNAME, name, version_dirname(version)),
+            location=self._where(name, version),
         )
 
     def diff(
@@ -371,7 +387,7 @@ class ModelRegistry:
         draft = ModelMetadata(
             name=name,
             version=1,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             parent=parent,
             covariance_type=parameters.covariance_type,
             n_components=parameters.n_components,
@@ -392,11 +408,9 @@ class ModelRegistry:
             aliases=alias_list,
             lock_timeout=self._lock_timeout,
         )
-        return ModelVersion(
-            metadata=metadata,
-            parameters=parameters,
-            location=store.describe(MODELS_DIRNAME, name, version_dirname(metadata.version)),
-        )
+        location = store.describe(MODELS_DIRNAME, name, version_dirname(metadata.version))
+        logger.info("Published %s:%d at %s", name, metadata.version, location)
+        return ModelVersion(metadata=metadata, parameters=parameters, location=location)
 
     def promote(self, name: str, ref: int | str, alias: str) -> int:
         """Point ``alias`` at the version ``ref`` names, after verifying that version.
@@ -410,6 +424,7 @@ class ModelRegistry:
         alias = check_alias(alias)
         version = self.load(name, ref).version  # never point production at a damaged version
         maintenance.set_aliases(store, name, {alias: version}, lock_timeout=self._lock_timeout)
+        logger.info("Alias %s of %s now names version %d", alias, name, version)
         return version
 
     def remove_alias(self, name: str, alias: str) -> int:
@@ -433,7 +448,7 @@ class ModelRegistry:
         for ``staging_grace`` seconds). See :func:`.maintenance.collect_garbage`.
         """
         store = self._writable_store("garbage-collect")
-        return maintenance.collect_garbage(
+        report = maintenance.collect_garbage(
             store,
             check_model_name(name),
             keep_last=keep_last,
@@ -441,3 +456,6 @@ class ModelRegistry:
             staging_grace=staging_grace,
             lock_timeout=self._lock_timeout,
         )
+        if report.removed and not report.dry_run:
+            logger.info("Removed versions %s of %s", list(report.removed), name)
+        return report

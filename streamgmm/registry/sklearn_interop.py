@@ -18,7 +18,7 @@ from streamgmm.core.params import MixtureParameters
 if TYPE_CHECKING:  # pragma: no cover
     from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
-__all__ = ["to_sklearn", "from_sklearn"]
+__all__ = ["from_sklearn", "to_sklearn"]
 
 _FITTED_ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
@@ -31,7 +31,7 @@ def to_sklearn(
     n_iter: int = 0,
     lower_bound: float | None = None,
     **estimator_params: Any,
-) -> "SklearnGaussianMixture":
+) -> SklearnGaussianMixture:
     """A fitted scikit-learn ``GaussianMixture`` holding ``parameters``.
 
     Parameters

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = [
-    "Store",
-    "LocalStore",
     "FsspecStore",
-    "open_store",
-    "write_new_file",
-    "replace_file",
+    "LocalStore",
+    "Store",
     "fsync_directory",
+    "open_store",
+    "replace_file",
+    "write_new_file",
 ]
 
 

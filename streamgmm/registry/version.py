@@ -43,7 +43,7 @@ class ModelVersion:
         """Version number."""
         return self.metadata.version
 
-    def to_sklearn(self, **estimator_params: Any) -> "SklearnGaussianMixture":
+    def to_sklearn(self, **estimator_params: Any) -> SklearnGaussianMixture:
         """A fitted ``sklearn.mixture.GaussianMixture`` with these parameters.
 
         Feature names and the fit diagnostics (``converged_``, ``n_iter_``,
