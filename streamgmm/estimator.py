@@ -195,6 +195,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"means_init has shape {means.shape}; expected ({k}, {n_features}) for "
                     f"n_components={k} and {n_features} features"
                 )
+            if not np.isfinite(means).all():
+                raise InvalidParameterError("means_init contains NaN or infinite values")
         if self.precisions_init is not None:
             precisions = np.asarray(self.precisions_init, dtype=np.float64)
             expected = covariance_shape(self.covariance_type, k, n_features)
@@ -203,6 +205,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"precisions_init has shape {precisions.shape}; a '{self.covariance_type}' "
                     f"mixture with {k} components and {n_features} features needs {expected}"
                 )
+            if not np.isfinite(precisions).all():
+                raise InvalidParameterError("precisions_init contains NaN or infinite values")
+            if self.covariance_type in ("full", "tied"):
+                asymmetry = np.abs(precisions - np.swapaxes(precisions, -1, -2)).max()
+                if asymmetry > 1e-8 * max(np.abs(precisions).max(), 1.0):
+                    raise InvalidParameterError(
+                        "precisions_init must be symmetric; the largest difference between "
+                        f"P and P.T is {asymmetry:.3g}. Symmetrise it, e.g. (P + P.T) / 2"
+                    )
 
     def _initial_state(self, driver: Any, n_features: int, rng: np.random.RandomState) -> EMState:
         """Initial parameters from the user's values and/or a bounded sample of the data."""

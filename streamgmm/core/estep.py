@@ -4,13 +4,13 @@ Why this shape
 --------------
 A Gaussian log-density is linear in the features ``[y, vech(y y^T)]`` of a row
 ``y = x - c`` (Kaldi's natural-parameter form). So the log-densities of all K
-components for a block of rows are ONE matrix product of the block's feature
-matrix with a small ``F x K`` coefficient matrix, and the M-step moments
+components for a tile of rows are ONE matrix product of the tile's feature
+matrix with a small ``K x F`` coefficient matrix, and the M-step moments
 ``sum_i r_ik [y_i, vech(y_i y_i^T)]`` are a second product with the
-responsibilities. Per block of rows that is:
+responsibilities. Per tile of rows that is:
 
 1. ``Phi^T``: the features, ``F x b`` (``F = D + D(D+1)/2`` for full),
-2. ``L = W^T Phi^T + const``: weighted log-densities, ``K x b`` (a GEMM),
+2. ``L = W Phi^T + const``: weighted log-densities, ``K x b`` (a GEMM),
 3. a log-sum-exp over K giving the row log-likelihoods and responsibilities,
 4. ``Phi^T R^T``: the statistics, ``F x K`` (a GEMM).
 
@@ -18,12 +18,24 @@ It halves the flops of per-component solves (``4 N K D^2``) and turns many
 skinny products into two well-shaped ones, with no ``N x K x D`` temporaries.
 Rows are processed ``block_rows`` at a time so the features stay in cache.
 
-Numerics: rows are shifted by ``c`` (the mixture's mean) before the features
-are formed, so the quadratic terms are of the order of ``|x - c|^2 / sigma^2``
-and cancel to the true log-density with an absolute error of about
-``eps * |x - c|^2 / sigma^2``, independent of where the data sit. Everything
-after the first GEMM (log-sum-exp, normalisation, the accumulators) is float64;
-with ``dtype=float32`` only the feature matrix and the two GEMMs are float32.
+Numerics
+--------
+Rows are shifted by ``c`` (the mixture's mean, in float64) before the features
+are formed. The quadratic terms are then of the order of the squared
+Mahalanobis distance ``|x - c|^2 / sigma^2`` and cancel to the true
+log-density and covariance with a relative error of about
+``eps * |mu_k - c|^2 / sigma_k^2``: independent of where the data sit, but
+growing with how far a component lies from the mixture's mean compared with
+its own spread. A component for which that ratio exceeds ``FAR_RATIO``
+(tight clusters far apart, e.g. 1e5 sigma) is therefore handled *exactly*
+instead: its log-density and its statistics are computed about its own
+previous mean, ``x - mu_k``, with a few small per-component products. Its
+statistics carry that reference (``SufficientStatistics.shift[k]``), so the
+M-step never subtracts two large numbers.
+
+Features, the M-step product and every accumulator are float64. With
+``dtype=float32`` the first product (log-densities) and the exponentials run
+in float32, where most of the time goes; the statistics keep float64 precision.
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ __all__ = [
     "chunk_posteriors",
     "default_block_rows",
     "feature_count",
+    "FAR_RATIO",
 ]
 
 #: Bytes of feature matrix per cache tile: a few MB keeps the tile and its GEMM
@@ -64,6 +77,13 @@ def default_block_rows(n_phi_features: int, dtype: np.dtype) -> int:
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
+#: A component whose squared distance from the reference point, measured in its
+#: own precision (|nu_k|^2 * lambda_max(P_k)), exceeds this is scored and accumulated
+#: about its own mean: beyond it the shared-reference form would lose more than
+#: ~1e-12 relative precision in float64.
+FAR_RATIO = 1e4
+
+
 @dataclass(frozen=True, eq=False)
 class NaturalForm:
     """Mixture parameters rearranged for the fused E-step.
@@ -72,17 +92,25 @@ class NaturalForm:
     ----------
     covariance_type : str
     shift : ndarray of shape (D,)
-        Reference point ``c``; rows are scored as ``y = x - c``.
-    coefficients : ndarray of shape (F, K)
-        Weights of the features in each component's log-density, in the compute dtype.
+        Shared reference point ``c``; rows are featurised as ``y = x - c``.
+    coefficients : ndarray of shape (K, F)
+        Weights of the features in each component's log-density, in the E-step dtype.
         ``F`` is D + D(D+1)/2 (full), 2D (diag), D + 1 (spherical), D (tied).
     constants : ndarray of shape (K,)
         ``log w_k + log det U_k - D/2 log 2 pi - 1/2 nu_k^T P_k nu_k`` (float64).
     tied_factor : ndarray of shape (D, D) or None
-        For tied covariance, the shared precision factor ``U`` (compute dtype):
-        the row term ``-1/2 |U^T y|^2`` is the same for every component.
+        For tied covariance, ``U^T`` (E-step dtype): the row term
+        ``-1/2 |U^T y|^2`` is the same for every component.
+    far : ndarray of shape (m,), int
+        Components scored and accumulated exactly about their own means.
+    far_means : ndarray of shape (m, D)
+    far_factors : ndarray
+        Their precision factors: (m, D, D) for full/tied, (m, D) for diag
+        (``1/sigma``), (m,) for spherical.
+    far_constants : ndarray of shape (m,)
+        ``log w_k + log det U_k - D/2 log 2 pi``.
     dtype : numpy dtype
-        Compute dtype of the feature matrix and the GEMMs.
+        Dtype of the first product and of the exponentials.
     """
 
     covariance_type: str
@@ -90,6 +118,10 @@ class NaturalForm:
     coefficients: np.ndarray
     constants: np.ndarray
     tied_factor: np.ndarray | None
+    far: np.ndarray
+    far_means: np.ndarray
+    far_factors: np.ndarray
+    far_constants: np.ndarray
     dtype: np.dtype
 
     @property
@@ -97,13 +129,20 @@ class NaturalForm:
         return int(self.constants.shape[0])
 
     @property
-    def block_rows(self) -> int:
-        """Rows per cache tile for this problem shape."""
-        return default_block_rows(self.coefficients.shape[1], self.dtype)
-
-    @property
     def n_features(self) -> int:
         return int(self.shift.shape[0])
+
+    @property
+    def block_rows(self) -> int:
+        """Rows per cache tile for this problem shape."""
+        return default_block_rows(self.coefficients.shape[1], np.dtype(np.float64))
+
+    @property
+    def component_shift(self) -> np.ndarray:
+        """Reference point of each component's statistics, shape (K, D)."""
+        shift = np.tile(self.shift, (self.n_components, 1))
+        shift[self.far] = self.far_means
+        return shift
 
 
 def _log_weights(weights: np.ndarray) -> np.ndarray:
@@ -163,14 +202,48 @@ def natural_form(
         precisions = chol**2  # (K,)
         coefficients = np.vstack([(precisions[:, None] * nu).T, -0.5 * precisions[None, :]])
         constants = constants - 0.5 * precisions * np.einsum("kd,kd->k", nu, nu)
+    far = _far_components(params, nu)
+    if ctype == "tied":
+        far_factors = np.broadcast_to(chol, (len(far),) + chol.shape).copy()
+    else:
+        far_factors = chol[far]
+    far_constants = (
+        _log_weights(params.weights[far])
+        + np.broadcast_to(log_det_precisions_cholesky(chol, ctype, n_features), params.weights.shape)[far]
+        - 0.5 * n_features * _LOG_2PI
+    )
     return NaturalForm(
         covariance_type=ctype,
         shift=np.array(shift, dtype=np.float64),
         coefficients=np.ascontiguousarray(coefficients.T, dtype=dtype),  # stored as (K, F)
         constants=np.asarray(constants, dtype=np.float64),
         tied_factor=tied_factor,
+        far=far,
+        far_means=params.means[far].copy(),
+        far_factors=np.asarray(far_factors, dtype=np.float64),
+        far_constants=np.asarray(far_constants, dtype=np.float64),
         dtype=dtype,
     )
+
+
+def _far_components(params: MixtureParameters, nu: np.ndarray) -> np.ndarray:
+    """Indices of components too far from the reference for the shared form.
+
+    The M-step's relative error in the worst direction is about
+    ``eps * |nu_k|^2 * lambda_max(P_k)``; that ratio is what ``FAR_RATIO`` bounds.
+    """
+    chol = params.precisions_cholesky
+    ctype = params.covariance_type
+    if ctype == "full":
+        largest = np.linalg.norm(chol, ord=2, axis=(1, 2)) ** 2
+    elif ctype == "tied":
+        largest = np.full(params.n_components, np.linalg.norm(chol, ord=2) ** 2)
+    elif ctype == "diag":
+        largest = (chol**2).max(axis=1)
+    else:
+        largest = chol**2
+    ratio = np.einsum("kd,kd->k", nu, nu) * largest
+    return np.flatnonzero(ratio > FAR_RATIO)
 
 
 # --------------------------------------------------------------------- per block
@@ -184,26 +257,30 @@ def feature_count(covariance_type: str, n_features: int) -> int:
     }[covariance_type]
 
 
-def _feature_buffer(form: NaturalForm, block_rows: int) -> np.ndarray:
-    """Scratch space for one tile's features, reused for every tile of a chunk.
+class _TileWorkspace:
+    """Scratch arrays for one tile, reused for every tile of a chunk.
 
-    Reusing it matters: a fresh multi-MB array per tile is served by fresh
+    Reusing them matters: a fresh multi-MB array per tile is served by fresh
     pages from the OS, and faulting them in cost more than filling them.
     """
-    return np.empty((feature_count(form.covariance_type, form.n_features), block_rows), dtype=form.dtype)
+
+    def __init__(self, form: NaturalForm, block_rows: int) -> None:
+        n_phi = feature_count(form.covariance_type, form.n_features)
+        self.phi = np.empty((n_phi, block_rows))
+        self.phi_cast = None if form.dtype == np.float64 else np.empty((n_phi, block_rows), dtype=form.dtype)
 
 
-def _features(block: np.ndarray, form: NaturalForm, buffer: np.ndarray) -> np.ndarray:
-    """Feature matrix ``Phi^T`` (F, b) of a tile of rows (b, D), written into ``buffer``.
+def _features(block: np.ndarray, form: NaturalForm, work: _TileWorkspace) -> np.ndarray:
+    """Feature matrix ``Phi^T`` (F, b), float64, of a tile of rows (b, D).
 
     The first D rows are the shifted rows ``y^T = (x - c)^T``; the rest are the
     squares (diag), the squared norm (spherical) or the upper triangle of
     ``y y^T`` in ``np.triu_indices`` order (full).
     """
     n_rows, n_features = block.shape
-    phi = buffer[:, :n_rows]
+    phi = work.phi[:, :n_rows]
     yt = phi[:n_features]
-    np.subtract(block.T, form.shift[:, None], out=yt, casting="same_kind")
+    np.subtract(block.T, form.shift[:, None], out=yt)
     ctype = form.covariance_type
     if ctype == "diag":
         np.multiply(yt, yt, out=phi[n_features:])
@@ -218,13 +295,39 @@ def _features(block: np.ndarray, form: NaturalForm, buffer: np.ndarray) -> np.nd
     return phi
 
 
-def _block_log_prob(phi: np.ndarray, form: NaturalForm) -> np.ndarray:
+def _far_offsets(block: np.ndarray, form: NaturalForm) -> list[np.ndarray]:
+    """``x - mu_k`` (b, D) in float64 for every far component."""
+    return [np.subtract(block, mean, dtype=np.float64) for mean in form.far_means]
+
+
+def _far_squared_distance(z: np.ndarray, form: NaturalForm, j: int) -> np.ndarray:
+    """Squared Mahalanobis distance (b,) of offsets ``z`` (b, D) for far component j."""
+    factor = form.far_factors[j]
+    if form.covariance_type in ("full", "tied"):
+        projected = z @ factor
+        return np.einsum("bd,bd->b", projected, projected)
+    if form.covariance_type == "diag":
+        scaled = z * factor
+        return np.einsum("bd,bd->b", scaled, scaled)
+    return factor**2 * np.einsum("bd,bd->b", z, z)
+
+
+def _block_log_prob(
+    phi: np.ndarray, form: NaturalForm, work: _TileWorkspace, far_offsets: list[np.ndarray]
+) -> np.ndarray:
     """Weighted log-densities ``log w_k + log N(x | k)`` of shape (K, b), float64."""
-    log_prob = np.asarray(form.coefficients @ phi, dtype=np.float64)
+    if work.phi_cast is None:
+        operand = phi
+    else:
+        operand = work.phi_cast[:, : phi.shape[1]]
+        np.copyto(operand, phi, casting="same_kind")
+    log_prob = np.asarray(form.coefficients @ operand, dtype=np.float64)
     if form.tied_factor is not None:
-        projected = form.tied_factor @ phi[: form.n_features]
+        projected = form.tied_factor @ operand[: form.n_features]
         log_prob -= 0.5 * np.einsum("db,db->b", projected, projected, dtype=np.float64)
     log_prob += form.constants[:, None]
+    for j, k in enumerate(form.far):
+        log_prob[k] = form.far_constants[j] - 0.5 * _far_squared_distance(far_offsets[j], form, j)
     return log_prob
 
 
@@ -239,8 +342,8 @@ def _responsibilities(log_prob: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray
 
     ``log_prob`` (float64) is overwritten. One exp per entry (scipy's logsumexp
     followed by exp(log_resp), as scikit-learn does, needs two); with float32
-    compute the exp runs in float32, about four times faster, on exponents
-    already reduced to ``x - max`` in float64.
+    the exp runs in float32, about four times faster, on exponents already
+    reduced to ``x - max`` in float64.
     """
     row_max = log_prob.max(axis=0)
     np.subtract(log_prob, row_max, out=log_prob)
@@ -275,38 +378,66 @@ def chunk_statistics(
     Returns
     -------
     SufficientStatistics
-        About ``form.shift``; ``log_likelihood`` is under the parameters of ``form``.
+        About ``form.component_shift``; ``log_likelihood`` is under the parameters of ``form``.
     """
     n_rows, n_features = X.shape
     n_components = form.n_components
     ctype = form.covariance_type
+    far = form.far
+    near = np.setdiff1d(np.arange(n_components), far)
     n_total = np.zeros(n_components)
-    moments = np.zeros((form.coefficients.shape[1], n_components))  # (F, K)
+    moments = np.zeros((feature_count(ctype, n_features), n_components))  # (F, K)
     tied_scatter = np.zeros((n_features, n_features)) if ctype == "tied" else None
+    far_s1 = np.zeros((len(far), n_features))
+    far_s2 = np.zeros((len(far),) + _far_second_moment_shape(ctype, n_features))
     log_likelihood = 0.0
     weight_sum = 0.0
     block_rows = block_rows or form.block_rows
-    buffer = _feature_buffer(form, block_rows)
+    work = _TileWorkspace(form, block_rows)
     for start in range(0, n_rows, block_rows):
         stop = min(start + block_rows, n_rows)
-        phi = _features(X[start:stop], form, buffer)
-        resp, row_log_likelihood = _responsibilities(_block_log_prob(phi, form), form.dtype)
+        block = X[start:stop]
+        phi = _features(block, form, work)
+        offsets = _far_offsets(block, form)
+        resp, row_log_likelihood = _responsibilities(
+            _block_log_prob(phi, form, work, offsets), form.dtype
+        )
+        resp = resp.astype(np.float64, copy=False)
         if sample_weight is None:
             log_likelihood += float(row_log_likelihood.sum())
             weight_sum += stop - start
         else:
             weights = np.asarray(sample_weight[start:stop], dtype=np.float64)
-            resp *= weights.astype(form.dtype, copy=False)
+            resp *= weights
             log_likelihood += float(weights @ row_log_likelihood)
             weight_sum += float(weights.sum())
-        n_total += resp.sum(axis=1, dtype=np.float64)
+        n_total += resp.sum(axis=1)
         moments += phi @ resp.T
         if tied_scatter is not None:
             yt = phi[:n_features]
-            tied_scatter += (yt * resp.sum(axis=0)) @ yt.T
+            row_mass = resp.sum(axis=0) if len(far) == 0 else resp[near].sum(axis=0)
+            tied_scatter += (yt * row_mass) @ yt.T
+        for j, k in enumerate(far):
+            z, r = offsets[j], resp[k]
+            far_s1[j] += r @ z
+            if ctype in ("full", "tied"):
+                far_s2[j] += (z * r[:, None]).T @ z
+            elif ctype == "diag":
+                far_s2[j] += r @ (z * z)
+            else:
+                far_s2[j] += r @ np.einsum("bd,bd->b", z, z)
     return _statistics_from_moments(
-        form, n_total, moments, tied_scatter, log_likelihood, weight_sum, n_rows
+        form, n_total, moments, tied_scatter, far_s1, far_s2, log_likelihood, weight_sum, n_rows
     )
+
+
+def _far_second_moment_shape(covariance_type: str, n_features: int) -> tuple[int, ...]:
+    return {
+        "full": (n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_features,),
+        "spherical": (),
+    }[covariance_type]
 
 
 def _statistics_from_moments(
@@ -314,31 +445,38 @@ def _statistics_from_moments(
     n_total: np.ndarray,
     moments: np.ndarray,
     tied_scatter: np.ndarray | None,
+    far_s1: np.ndarray,
+    far_s2: np.ndarray,
     log_likelihood: float,
     weight_sum: float,
     n_rows: int,
 ) -> SufficientStatistics:
-    """Unpack the (F, K) moment matrix into the statistics of each covariance type."""
+    """Unpack the (F, K) moments, overlay the far components' exact sums."""
     n_features = form.n_features
     ctype = form.covariance_type
-    s1 = moments[:n_features].T
+    far = form.far
+    s1 = np.ascontiguousarray(moments[:n_features].T)
     if ctype == "full":
         rows, cols = np.triu_indices(n_features)
         s2 = np.empty((form.n_components, n_features, n_features))
         s2[:, rows, cols] = moments[n_features:].T
         s2[:, cols, rows] = moments[n_features:].T
     elif ctype == "tied":
-        s2 = 0.5 * (tied_scatter + tied_scatter.T)
+        s2 = tied_scatter + far_s2.sum(axis=0)
+        s2 = 0.5 * (s2 + s2.T)
     elif ctype == "diag":
-        s2 = moments[n_features:].T
+        s2 = np.ascontiguousarray(moments[n_features:].T)
     else:
-        s2 = moments[n_features]
+        s2 = np.array(moments[n_features])
+    s1[far] = far_s1
+    if ctype != "tied":
+        s2[far] = far_s2
     return SufficientStatistics(
         covariance_type=ctype,
-        shift=form.shift,
+        shift=form.component_shift,
         n=n_total,
-        s1=np.ascontiguousarray(s1),
-        s2=np.ascontiguousarray(s2),
+        s1=s1,
+        s2=s2,
         log_likelihood=log_likelihood,
         weight_sum=weight_sum,
         n_samples=n_rows,
@@ -351,10 +489,12 @@ def chunk_weighted_log_prob(
     """``log w_k + log N(x_i | k)`` for every row and component, shape (n, K), float64."""
     out = np.empty((X.shape[0], form.n_components))
     block_rows = block_rows or form.block_rows
-    buffer = _feature_buffer(form, block_rows)
+    work = _TileWorkspace(form, block_rows)
     for start in range(0, X.shape[0], block_rows):
         stop = min(start + block_rows, X.shape[0])
-        out[start:stop] = _block_log_prob(_features(X[start:stop], form, buffer), form).T
+        block = X[start:stop]
+        phi = _features(block, form, work)
+        out[start:stop] = _block_log_prob(phi, form, work, _far_offsets(block, form)).T
     return out
 
 
@@ -374,12 +514,13 @@ def chunk_posteriors(
     log_likelihood = np.empty(n_rows)
     responsibilities = np.empty((n_rows, form.n_components))
     block_rows = block_rows or form.block_rows
-    buffer = _feature_buffer(form, block_rows)
+    work = _TileWorkspace(form, block_rows)
     for start in range(0, n_rows, block_rows):
         stop = min(start + block_rows, n_rows)
-        phi = _features(X[start:stop], form, buffer)
+        block = X[start:stop]
+        phi = _features(block, form, work)
         resp, log_likelihood[start:stop] = _responsibilities(
-            _block_log_prob(phi, form), np.dtype(np.float64)
+            _block_log_prob(phi, form, work, _far_offsets(block, form)), np.dtype(np.float64)
         )
         responsibilities[start:stop] = resp.T
     return log_likelihood, responsibilities

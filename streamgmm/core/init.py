@@ -150,7 +150,14 @@ def initial_responsibilities(
         resp = random_state.uniform(size=(n_rows, n_components))
         resp /= resp.sum(axis=1)[:, None]
     elif method == "random_from_data":
-        indices = random_state.choice(n_rows, size=n_components, replace=False)
+        # Only rows that carry weight can seed a component.
+        candidates = np.arange(n_rows) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+        if len(candidates) < n_components:
+            raise ValueError(
+                f"init_params='random_from_data' needs {n_components} rows with positive "
+                f"weight; only {len(candidates)} have"
+            )
+        indices = random_state.choice(candidates, size=n_components, replace=False)
         resp[indices, np.arange(n_components)] = 1.0
     else:
         raise ValueError(f"init_params={method!r} is not one of {INIT_METHODS}")

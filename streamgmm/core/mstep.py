@@ -48,7 +48,7 @@ class MStepResult:
 
 
 def _covariances(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
-    """Covariances about the component means, from sums about the shift.
+    """Covariances about the component means, from sums about each component's shift.
 
     ``mass`` is ``n + 10 eps`` (K,), ``nu`` the means about the shift (K, D).
     """
@@ -115,13 +115,13 @@ def maximise(
             means[empty] = previous.means[empty]
             covariances[empty] = previous.covariances[empty]
         else:
-            means[empty] = stats.shift
+            means[empty] = stats.shift[empty]
             identity = np.eye(stats.n_features) if stats.covariance_type == "full" else 1.0
             covariances[empty] = reg_covar * identity if reg_covar > 0 else identity
     elif empty.size:
         if previous is not None:
             means[empty] = previous.means[empty]
         else:
-            means[empty] = stats.shift
+            means[empty] = stats.shift[empty]
     params = MixtureParameters.from_covariances(weights, means, covariances, stats.covariance_type)
     return MStepResult(params=params, empty_components=tuple(int(k) for k in empty))

@@ -21,8 +21,8 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 def row_keys(seed: int, start: int, stop: int) -> np.ndarray:
     """Keys of rows ``start..stop-1`` for ``seed``, shape (stop - start,), uint64."""
     x = np.arange(start, stop, dtype=np.uint64)
-    x ^= np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(0xD1B54A32D192ED03)
-    with np.errstate(over="ignore"):
+    x ^= np.uint64((seed * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF)  # Python ints: no overflow
+    with np.errstate(over="ignore"):  # uint64 arithmetic is meant to wrap around
         z = x + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)

@@ -6,25 +6,29 @@ it into parameters. Batch EM merges the statistics of every chunk, online
 
 Shifted accumulation
 --------------------
-Sums are taken about a reference point ``shift`` (c), not about the origin:
-``s1 = sum r (x - c)`` and ``s2 = sum r (x - c)(x - c)^T``. The M-step computes
+Each component's sums are taken about its own reference point ``c_k`` (a row
+of ``shift``), not about the origin: ``s1_k = sum r_ik (x_i - c_k)`` and
+``s2_k = sum r_ik (x_i - c_k)(x_i - c_k)^T``. The M-step computes
 ``cov = s2/n - m m^T`` with ``m = s1/n``; about the origin this cancels
 catastrophically when the data sit far from zero (relative error
-``eps * (|mu|/sigma)^2``). With ``c`` at the mixture's mean the error is
-``eps * (|mu_k - c|/sigma_k)^2``: it depends on how far apart the clusters
-are, not on where the data are. Statistics about different shifts merge after
-an exact change of reference (:meth:`reshift`).
+``eps * (|mu|/sigma)^2``). About ``c_k`` the error is
+``eps * (|mu_k - c_k|/sigma_k)^2``. The E-step kernel uses the mixture mean for
+every component it can score with one matrix product and the component's own
+previous mean for components far from it (see :mod:`streamgmm.core.estep`), so
+the error stays at rounding level wherever the data and the clusters sit.
+Statistics about different references merge after an exact change of
+reference (:meth:`reshift`).
 
 The second-moment term ``s2`` has a shape per covariance type:
 
-=========  ============  =========================================
+=========  ============  ================================================
 type       s2 shape      meaning
-=========  ============  =========================================
-full       (K, D, D)     sum_i r_ik (x_i - c)(x_i - c)^T
-tied       (D, D)        sum_i w_i (x_i - c)(x_i - c)^T
-diag       (K, D)        sum_i r_ik (x_i - c)**2
-spherical  (K,)          sum_i r_ik |x_i - c|**2
-=========  ============  =========================================
+=========  ============  ================================================
+full       (K, D, D)     sum_i r_ik (x_i - c_k)(x_i - c_k)^T
+tied       (D, D)        sum_k sum_i r_ik (x_i - c_k)(x_i - c_k)^T
+diag       (K, D)        sum_i r_ik (x_i - c_k)**2
+spherical  (K,)          sum_i r_ik |x_i - c_k|**2
+=========  ============  ================================================
 
 ``r_ik`` already includes the sample weight ``w_i``.
 """
@@ -59,8 +63,9 @@ class SufficientStatistics:
     ----------
     covariance_type : str
         Determines the shape of ``s2``.
-    shift : ndarray of shape (D,)
-        Reference point ``c`` the sums are taken about.
+    shift : ndarray of shape (K, D)
+        Reference point ``c_k`` each component's sums are taken about (a shape
+        (D,) value is broadcast to every component).
     n : ndarray of shape (K,)
         Responsibility mass per component, ``sum_i r_ik``.
     s1 : ndarray of shape (K, D)
@@ -96,7 +101,11 @@ class SufficientStatistics:
             array = np.asarray(getattr(self, name), dtype=np.float64)
             object.__setattr__(self, name, array)
         n_components, n_features = self.s1.shape
-        if self.n.shape != (n_components,) or self.shift.shape != (n_features,):
+        if self.shift.shape == (n_features,):
+            object.__setattr__(
+                self, "shift", np.ascontiguousarray(np.broadcast_to(self.shift, self.s1.shape))
+            )
+        if self.n.shape != (n_components,) or self.shift.shape != (n_components, n_features):
             raise IncompatibleStatisticsError(
                 f"inconsistent statistics: n {self.n.shape}, s1 {self.s1.shape}, "
                 f"shift {self.shift.shape}"
@@ -119,7 +128,7 @@ class SufficientStatistics:
         check_covariance_type(covariance_type)
         return cls(
             covariance_type=covariance_type,
-            shift=np.zeros(n_features) if shift is None else shift,
+            shift=np.zeros((n_components, n_features)) if shift is None else shift,
             n=np.zeros(n_components),
             s1=np.zeros((n_components, n_features)),
             s2=np.zeros(second_moment_shape(covariance_type, n_components, n_features)),
@@ -181,26 +190,31 @@ class SufficientStatistics:
         )
 
     def reshift(self, new_shift: np.ndarray) -> "SufficientStatistics":
-        """The same statistics expressed about another reference point.
+        """The same statistics expressed about other reference points.
 
-        Exact algebra: with ``d = c_old - c_new``, ``x - c_new = (x - c_old) + d``.
+        Exact algebra: with ``d_k = c_k,old - c_k,new``,
+        ``x - c_k,new = (x - c_k,old) + d_k``.
+
+        Parameters
+        ----------
+        new_shift : ndarray of shape (K, D) or (D,)
         """
-        new_shift = np.asarray(new_shift, dtype=np.float64)
-        d = self.shift - new_shift
+        new_shift = np.broadcast_to(np.asarray(new_shift, dtype=np.float64), self.s1.shape)
+        d = self.shift - new_shift  # (K, D)
         n, s1 = self.n, self.s1
-        if self.covariance_type == "full":
-            cross = s1[:, :, None] * d[None, None, :]
-            s2 = self.s2 + cross + cross.transpose(0, 2, 1) + n[:, None, None] * np.outer(d, d)
-        elif self.covariance_type == "tied":
-            total = s1.sum(axis=0)
-            s2 = self.s2 + np.outer(total, d) + np.outer(d, total) + n.sum() * np.outer(d, d)
+        if self.covariance_type in ("full", "tied"):
+            cross = s1[:, :, None] * d[:, None, :]
+            per_component = cross + cross.transpose(0, 2, 1) + n[:, None, None] * (
+                d[:, :, None] * d[:, None, :]
+            )
+            s2 = self.s2 + (per_component if self.covariance_type == "full" else per_component.sum(axis=0))
         elif self.covariance_type == "diag":
             s2 = self.s2 + 2.0 * s1 * d + n[:, None] * d**2
         else:
-            s2 = self.s2 + 2.0 * (s1 @ d) + n * (d @ d)
+            s2 = self.s2 + 2.0 * np.einsum("kd,kd->k", s1, d) + n * np.einsum("kd,kd->k", d, d)
         return SufficientStatistics(
             covariance_type=self.covariance_type,
-            shift=new_shift,
+            shift=np.array(new_shift),
             n=n,
             s1=s1 + n[:, None] * d,
             s2=s2,

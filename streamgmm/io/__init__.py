@@ -1,0 +1,1 @@
+"""Readers, writers and stream sources: Zarr, Parquet, folders, stdin."""
