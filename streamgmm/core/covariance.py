@@ -98,7 +98,7 @@ def precisions_cholesky_from_covariances(
             ]
         )
     if covariance_type == "tied":
-        return _cholesky_factor_of_inverse(covariances, "the tied covariance")
+        return _cholesky_factor_of_inverse(covariances, "the tied (shared) component")
     bad = np.flatnonzero(~(np.asarray(covariances) > 0.0).reshape(len(covariances), -1).all(axis=1))
     if bad.size:
         raise IllConditionedCovarianceError(

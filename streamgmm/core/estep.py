@@ -392,7 +392,7 @@ def chunk_statistics(
     far_s2 = np.zeros((len(far),) + _far_second_moment_shape(ctype, n_features))
     log_likelihood = 0.0
     weight_sum = 0.0
-    block_rows = block_rows or form.block_rows
+    block_rows = min(block_rows or form.block_rows, max(n_rows, 1))
     work = _TileWorkspace(form, block_rows)
     for start in range(0, n_rows, block_rows):
         stop = min(start + block_rows, n_rows)
@@ -488,7 +488,7 @@ def chunk_weighted_log_prob(
 ) -> np.ndarray:
     """``log w_k + log N(x_i | k)`` for every row and component, shape (n, K), float64."""
     out = np.empty((X.shape[0], form.n_components))
-    block_rows = block_rows or form.block_rows
+    block_rows = min(block_rows or form.block_rows, max(n_rows, 1))
     work = _TileWorkspace(form, block_rows)
     for start in range(0, X.shape[0], block_rows):
         stop = min(start + block_rows, X.shape[0])
@@ -513,7 +513,7 @@ def chunk_posteriors(
     n_rows = X.shape[0]
     log_likelihood = np.empty(n_rows)
     responsibilities = np.empty((n_rows, form.n_components))
-    block_rows = block_rows or form.block_rows
+    block_rows = min(block_rows or form.block_rows, max(n_rows, 1))
     work = _TileWorkspace(form, block_rows)
     for start in range(0, n_rows, block_rows):
         stop = min(start + block_rows, n_rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import multivariate_normal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 from sklearn.utils._array_api import get_namespace
@@ -250,6 +251,55 @@ def test_estep_matches_sklearn_for_given_parameters(covariance_type, offset):
     np.testing.assert_allclose(log_likelihood, reference.score_samples(X_exact), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(responsibilities, reference.predict_proba(X_exact), rtol=0, atol=1e-11)
     np.testing.assert_allclose(responsibilities.sum(axis=1), 1.0, rtol=1e-13)
+
+
+def _full_covariances(params: MixtureParameters) -> np.ndarray:
+    """(K, D, D) covariances of any covariance type."""
+    k, d = params.n_components, params.n_features
+    cov = params.covariances
+    if params.covariance_type == "full":
+        return np.array(cov)
+    if params.covariance_type == "tied":
+        return np.broadcast_to(cov, (k, d, d)).copy()
+    if params.covariance_type == "diag":
+        return np.stack([np.diag(row) for row in cov])
+    return cov[:, None, None] * np.eye(d)[None]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_estep_exact_for_tight_components_far_apart(covariance_type, dtype):
+    """Components 1e5 sigma from the mixture mean are scored exactly.
+
+    The reference is scipy's multivariate normal log-density, which forms
+    ``x - mu_k`` first (an independent implementation).
+    """
+    rng = np.random.RandomState(3)
+    n_components, n_features = 3, 4
+    means = rng.normal(size=(n_components, n_features))
+    means[1] += 1e5
+    means[2] -= 3e5
+    weights = np.array([0.5, 0.3, 0.2])
+    params = MixtureParameters.from_covariances(
+        weights, means, _random_covariances(covariance_type, n_components, n_features, rng), covariance_type
+    )
+    X = means[rng.randint(n_components, size=600)] + rng.normal(size=(600, n_features))
+    covariances = _full_covariances(params)
+    reference = np.column_stack(
+        [
+            np.log(w) + multivariate_normal(mean=m, cov=c).logpdf(X)
+            for w, m, c in zip(weights, means, covariances)
+        ]
+    )
+    form = natural_form(params, dtype=dtype)
+    weighted = chunk_weighted_log_prob(X, form, block_rows=128)
+    near = reference > -50  # each row's own component (others are ~ -1e10)
+    tolerance = 1e-8 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(weighted[near], reference[near], rtol=0, atol=tolerance)
+    np.testing.assert_allclose(weighted[~near], reference[~near], rtol=1e-6)
+    log_likelihood, responsibilities = chunk_posteriors(X, form)
+    np.testing.assert_allclose(log_likelihood, reference.max(axis=1), rtol=0, atol=tolerance)
+    np.testing.assert_array_equal(responsibilities.argmax(axis=1), reference.argmax(axis=1))
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

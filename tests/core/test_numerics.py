@@ -117,10 +117,14 @@ def test_float32_input_agrees_with_float64(covariance_type, make_blobs, init_for
     agreement = np.mean(model32.predict(X32) == model64.predict(X32))
     assert agreement > 0.999
     assert model32.score_samples(X32).dtype == np.float64
-    # float32 data computed in float64 is the float64 fit.
+    # float32 data computed in float64 is the float64 fit ...
     forced = GaussianMixture(dtype="float64", **common, **init).fit(X32)
     for name in FITTED:
         assert_close(getattr(forced, name), getattr(model64, name), rtol=1e-12, what=name)
+    # ... and dtype=None really did compute in float32 (its rounding is visible).
+    assert not np.array_equal(model32.means_, forced.means_)
+    explicit = GaussianMixture(dtype="float32", **common, **init).fit(X32)
+    np.testing.assert_array_equal(explicit.means_, model32.means_)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

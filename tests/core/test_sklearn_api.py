@@ -261,6 +261,36 @@ def test_sklearn_model_scores_like_ours(X):
     np.testing.assert_array_equal(model.predict(X), reference.predict(X))
 
 
+def test_from_parameters_round_trip(X):
+    """A model rebuilt from its parameter value predicts exactly like the fitted one."""
+    model = GaussianMixture(n_components=3, covariance_type="diag", random_state=0).fit(X)
+    params = model.parameters_
+    assert params.covariance_type == "diag" and params.n_components == 3 and params.n_features == 3
+    with pytest.raises(ValueError):
+        params.means[0, 0] = 1.0  # an immutable value
+    rebuilt = GaussianMixture.from_parameters(params)
+    _assert_bitwise_same(rebuilt, model)
+    np.testing.assert_array_equal(rebuilt.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(rebuilt.score_samples(X), model.score_samples(X))
+
+
+def test_fit_does_not_modify_its_inputs(X, init_for):
+    init = init_for(X, 3, "full", seed=10)
+    copies = {name: np.array(value) for name, value in init.items()}
+    data = np.array(X)
+    weights = np.random.RandomState(1).uniform(0.5, 2.0, size=len(X))
+    weights_copy = weights.copy()
+    model = GaussianMixture(n_components=3, max_iter=5, **init).fit(data, sample_weight=weights)
+    np.testing.assert_array_equal(data, X)
+    np.testing.assert_array_equal(weights, weights_copy)
+    for name, value in copies.items():
+        np.testing.assert_array_equal(getattr(model, name), value, err_msg=name)
+    # Fitted arrays are the estimator's own: changing one does not reach the other.
+    model.means_[0, 0] += 1.0
+    assert model.parameters_.means[0, 0] == model.means_[0, 0]
+    np.testing.assert_array_equal(init["means_init"], copies["means_init"])
+
+
 # ---------------------------------------------------------------------- verbose
 def test_verbose_output_matches_sklearn(X, init_for, capsys):
     init = init_for(X, 3, "full", seed=9)
