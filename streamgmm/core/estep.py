@@ -488,7 +488,7 @@ def chunk_weighted_log_prob(
 ) -> np.ndarray:
     """``log w_k + log N(x_i | k)`` for every row and component, shape (n, K), float64."""
     out = np.empty((X.shape[0], form.n_components))
-    block_rows = min(block_rows or form.block_rows, max(n_rows, 1))
+    block_rows = min(block_rows or form.block_rows, max(X.shape[0], 1))
     work = _TileWorkspace(form, block_rows)
     for start in range(0, X.shape[0], block_rows):
         stop = min(start + block_rows, X.shape[0])
