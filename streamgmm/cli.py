@@ -5,6 +5,10 @@ Parses arguments, calls the library, prints results. Commands:
 ``streamgmm quickstart``
     Fit a mixture to a synthetic dataset with streamgmm and scikit-learn from
     the same initial parameters and print both, side by side.
+``streamgmm datagen PATH``
+    Write a synthetic mixture dataset of any size to Zarr or Parquet.
+``streamgmm models ACTION``
+    Inspect and manage the model registry.
 """
 
 from __future__ import annotations
@@ -104,6 +108,27 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--max-iter", type=int, default=10)
     quick.add_argument("--seed", type=int, default=0)
     quick.set_defaults(handler=_quickstart)
+
+    from .io.datagen import add_datagen_arguments, run_datagen
+
+    datagen = commands.add_parser(
+        "datagen",
+        help="write a synthetic mixture dataset of any size to Zarr or Parquet",
+        description="Write a synthetic Gaussian-mixture dataset chunk by chunk (bounded memory), "
+        "with its true parameters saved beside it.",
+    )
+    add_datagen_arguments(datagen)
+    datagen.set_defaults(handler=run_datagen)
+
+    from .registry.cli import add_models_subcommands
+
+    models = commands.add_parser(
+        "models",
+        help="list, show, diff, promote and garbage-collect model versions",
+        description="Inspect and manage the versioned model registry.",
+    )
+    add_models_subcommands(models.add_subparsers(dest="models_command", required=True, metavar="ACTION"))
+    models.set_defaults(handler=lambda args: args.func(args))
     return parser
 
 
