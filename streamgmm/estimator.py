@@ -403,41 +403,45 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if record is not None:
                 first_init, resumed, best = record.init_index, record.current, record.best
 
-        with single_threaded_blas():
-            for init in range(first_init, n_init):
-                started = time.perf_counter()
-                self._report_init_start(init)
-                previous_lower_bound = None
-                if resumed is not None:
-                    state, resumed = resumed, None
-                elif do_init:
-                    state = self._initial_state(driver, n_features, np.random.RandomState(seeds[init]))
-                else:
-                    state = EMState(params=self.parameters_)
-                    previous_lower_bound = self.lower_bound_
-                report = self._iteration_reporter()
+        try:
+            with single_threaded_blas():
+                for init in range(first_init, n_init):
+                    started = time.perf_counter()
+                    self._report_init_start(init)
+                    previous_lower_bound = None
+                    if resumed is not None:
+                        state, resumed = resumed, None
+                    elif do_init:
+                        state = self._initial_state(driver, n_features, np.random.RandomState(seeds[init]))
+                    else:
+                        state = EMState(params=self.parameters_)
+                        previous_lower_bound = self.lower_bound_
+                    report = self._iteration_reporter()
 
-                def on_iteration(current: EMState, change: float, init: int = init) -> None:
-                    report(current, change)
+                    def on_iteration(current: EMState, change: float, init: int = init) -> None:
+                        report(current, change)
+                        if store is not None:
+                            store.save(CheckpointRecord(key, init, current, best))
+
                     if store is not None:
-                        store.save(CheckpointRecord(key, init, current, best))
-
-                if store is not None:
-                    store.save(CheckpointRecord(key, init, state, best))
-                state = run_em(
-                    state,
-                    compute_statistics,
-                    reg_covar=self.reg_covar,
-                    tol=self.tol,
-                    max_iter=self.max_iter,
-                    previous_lower_bound=previous_lower_bound,
-                    on_iteration=on_iteration,
-                )
-                self._report_init_end(state, time.perf_counter() - started)
-                if best is None or (self.max_iter > 0 and state.lower_bound > best.lower_bound):
-                    best = state
-                if store is not None:
-                    store.save(CheckpointRecord(key, init + 1, None, best))
+                        store.save(CheckpointRecord(key, init, state, best))
+                    state = run_em(
+                        state,
+                        compute_statistics,
+                        reg_covar=self.reg_covar,
+                        tol=self.tol,
+                        max_iter=self.max_iter,
+                        previous_lower_bound=previous_lower_bound,
+                        on_iteration=on_iteration,
+                    )
+                    self._report_init_end(state, time.perf_counter() - started)
+                    if best is None or (self.max_iter > 0 and state.lower_bound > best.lower_bound):
+                        best = state
+                    if store is not None:
+                        store.save(CheckpointRecord(key, init + 1, None, best))
+        finally:
+            if hasattr(driver, "close"):
+                driver.close()
         assert best is not None
         if not best.converged and self.max_iter > 0:
             warnings.warn(

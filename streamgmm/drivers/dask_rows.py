@@ -176,7 +176,42 @@ class DaskRows:
             sample_weight = weights.rechunk((array.chunks[0],))
         self.sample_weight = sample_weight
         self.invalid_rows = InvalidRows()
+        self._pool = None
         _DRIVER_PIDS.add(os.getpid())
+
+    def _compute_kwargs(self) -> dict[str, Any]:
+        """Arguments for ``dask.compute``.
+
+        Dask's "processes" scheduler starts (and imports everything into) a new
+        process pool on every compute unless given one; a fit computes once per
+        iteration, so the driver keeps one pool for its lifetime (see :meth:`close`).
+        """
+        if self.scheduler is None:
+            return {}
+        if self.scheduler == "processes":
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                from .in_memory import available_cores
+
+                self._pool = ProcessPoolExecutor(
+                    available_cores(), mp_context=multiprocessing.get_context("spawn")
+                )
+            return {"scheduler": "processes", "pool": self._pool}
+        return {"scheduler": self.scheduler}
+
+    def close(self) -> None:
+        """Release the process pool, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "DaskRows":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ plumbing
     def _blocks(self) -> list:
@@ -190,9 +225,8 @@ class DaskRows:
     def _compute(self, root: Any) -> Any:
         import dask
 
-        kwargs = {} if self.scheduler is None else {"scheduler": self.scheduler}
         with single_threaded_blas():
-            return dask.compute(root, **kwargs)[0]
+            return dask.compute(root, **self._compute_kwargs())[0]
 
     def _check_invalid(self, invalid: InvalidRows) -> None:
         if invalid.count and self.nan_policy == "raise":
@@ -262,6 +296,5 @@ class DaskRows:
         """Compute lazy results with this driver's scheduler and BLAS limits."""
         import dask
 
-        kwargs = {} if self.scheduler is None else {"scheduler": self.scheduler}
         with single_threaded_blas():
-            return dask.compute(*arrays, **kwargs)
+            return dask.compute(*arrays, **self._compute_kwargs())
