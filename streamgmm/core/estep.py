@@ -331,10 +331,12 @@ def _block_log_prob(
     return log_prob
 
 
-#: Exponents are floored here before exp(): exp(-700) ~ 1e-304 is far below what any
-#: float64 sum of responsibilities can resolve, and numpy's exp is several times
-#: slower on inputs whose results are subnormal or underflow.
-_EXP_FLOOR = -700.0
+#: Exponents (log-densities minus the row maximum) are floored here before exp():
+#: K * exp(-60) ~ 1e-25 is far below what a float64 row total (>= 1) can resolve, and
+#: numpy's exp is up to twice as slow on very negative inputs and much slower on
+#: subnormal results. A responsibility below ~1e-26 thus reads as ~1e-26 instead of
+#: less: a component whose every responsibility is that small is empty either way.
+_EXP_FLOOR = -60.0
 
 
 def _responsibilities(log_prob: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:

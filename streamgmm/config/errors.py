@@ -1,0 +1,110 @@
+"""``ConfigError`` and the translation of pydantic's errors into readable lines.
+
+Every line names the key path (``model.covariance_type``), the value given and
+what is allowed, so a user can fix the YAML without reading this code.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from streamgmm.core.errors import StreamGMMError
+
+__all__ = ["ConfigError", "format_key_path", "describe_validation_error"]
+
+
+class ConfigError(StreamGMMError, ValueError):
+    """A configuration file or mapping is unreadable or breaks the schema.
+
+    Attributes
+    ----------
+    source : str
+        The file (or "<mapping>") the configuration came from.
+    problems : tuple of str
+        One line per problem, each starting with the key path.
+    """
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            message = f"{source}: {self.problems[0]}"
+        else:
+            lines = "\n".join(f"  - {problem}" for problem in self.problems)
+            message = f"{source}: {len(self.problems)} problems:\n{lines}"
+        super().__init__(message)
+
+
+def format_key_path(loc: Sequence[str | int]) -> str:
+    """``("data", "columns", 2)`` -> ``"data.columns[2]"``; ``()`` -> ``"(top level)"``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The config class that owns the key at ``loc`` (for listing its allowed keys)."""
+    current: type[BaseModel] = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        current = annotation
+    return current
+
+
+def _unknown_key_line(model: type[BaseModel], loc: tuple[str | int, ...], value: Any) -> str:
+    key = str(loc[-1])
+    owner = _model_at(model, loc[:-1])
+    path = format_key_path(loc)
+    if owner is None:
+        return f"{path}: unknown key (value {_show(value)}); remove it"
+    allowed = list(owner.model_fields)
+    guess = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    where = format_key_path(loc[:-1]) if loc[:-1] else "the top level"
+    return (
+        f"{path}: unknown key {key!r} (value {_show(value)}){hint} "
+        f"The keys allowed in {where} are: {', '.join(allowed)}."
+    )
+
+
+def describe_validation_error(model: type[BaseModel], error: ValidationError) -> list[str]:
+    """One readable line per problem in ``error`` (raised validating ``model``)."""
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        kind = item["type"]
+        path = format_key_path(loc)
+        message = str(item["msg"])
+        if kind == "extra_forbidden":
+            lines.append(_unknown_key_line(model, loc, item.get("input")))
+        elif kind == "missing":
+            lines.append(f"{path}: required key is missing; add it")
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            lines.append(
+                f"{path}: expected a mapping of keys (a YAML block), got {_show(item.get('input'))}"
+            )
+        else:
+            if kind == "value_error" and message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            elif kind == "assertion_error" and message.startswith("Assertion failed, "):
+                message = message[len("Assertion failed, ") :]
+            lines.append(f"{path}: {_show(item.get('input'))} is not allowed: {message}")
+    return lines
