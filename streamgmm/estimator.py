@@ -42,6 +42,28 @@ from .validation import (
 __all__ = ["GaussianMixture"]
 
 
+def _content_hash(array: np.ndarray) -> str:
+    """sha256 of an in-memory array's bytes (a fit's identity for checkpoints)."""
+    import hashlib
+
+    digest = hashlib.sha256(str((array.shape, array.dtype.str)).encode())
+    flat = np.ascontiguousarray(array).reshape(-1)
+    step = 1 << 22
+    for start in range(0, flat.size, step):
+        digest.update(flat[start : start + step].tobytes())
+    return digest.hexdigest()
+
+
+def _weights_fingerprint(sample_weight: Any) -> str | None:
+    """Identity of out-of-core sample weights: a Dask array's name, or an in-memory hash."""
+    if sample_weight is None:
+        return None
+    name = getattr(sample_weight, "name", None)
+    if type(sample_weight).__module__.startswith("dask") and name:
+        return f"dask:{name}"
+    return _content_hash(np.asarray(sample_weight, dtype=np.float64))
+
+
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by exact EM in one fused pass per iteration.
 
@@ -317,7 +339,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             driver = DaskRows(rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler)
-            return driver, {"uri": rows.uri, **rows.description}
+            return driver, {
+                "uri": rows.uri, **rows.description,
+                "sample_weight": _weights_fingerprint(sample_weight),
+            }
         X = self._validate_X(X, reset=True, finite=self.nan_policy == "raise")
         weights = check_sample_weight(sample_weight, X.shape[0])
         self.n_invalid_rows_ = 0
@@ -327,7 +352,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self.n_invalid_rows_ = int((~finite).sum())
                 X = X[finite]
                 weights = None if weights is None else weights[finite]
-        description = {"format": "numpy", "shape": list(X.shape), "dtype": str(X.dtype)}
+        description = {
+            "format": "numpy", "shape": list(X.shape), "dtype": str(X.dtype),
+            "content": _content_hash(X),
+            "sample_weight": None if weights is None else _content_hash(weights),
+        }
         return ChunkedArray(X, weights, self.chunk_size, self._n_threads()), description
 
     def _fit_key(self, description: dict[str, Any]) -> str:

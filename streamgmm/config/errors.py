@@ -77,7 +77,7 @@ def _unknown_key_line(model: type[BaseModel], loc: tuple[str | int, ...], value:
         return f"{path}: unknown key (value {_show(value)}); remove it"
     allowed = list(owner.model_fields)
     guess = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    hint = f"; did you mean {guess[0]!r}?" if guess else "."
     where = format_key_path(loc[:-1]) if loc[:-1] else "the top level"
     return (
         f"{path}: unknown key {key!r} (value {_show(value)}){hint} "
@@ -106,5 +106,13 @@ def describe_validation_error(model: type[BaseModel], error: ValidationError) ->
                 message = message[len("Value error, ") :]
             elif kind == "assertion_error" and message.startswith("Assertion failed, "):
                 message = message[len("Assertion failed, ") :]
-            lines.append(f"{path}: {_show(item.get('input'))} is not allowed: {message}")
+            if kind == "literal_error":
+                message = f"choose one of {item.get('ctx', {}).get('expected', message)}"
+            elif message.startswith("Input should be "):
+                message = "it must be " + message[len("Input should be ") :]
+            value = item.get("input")
+            if isinstance(value, (dict, BaseModel)):  # a whole section: its own rule speaks
+                lines.append(f"{path}: {message}")
+            else:
+                lines.append(f"{path}: {_show(value)} is not allowed; {message}")
     return lines

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ class FitCheckpoint:
                     )
                 current = _state_from("current_", arrays, header) if header["has_current"] else None
                 best = _state_from("best_", arrays, header) if header["has_best"] else None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             if isinstance(exc, CheckpointMismatchError):
                 raise
             raise CheckpointMismatchError(

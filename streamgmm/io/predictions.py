@@ -122,6 +122,7 @@ def write_predictions(
             dimension_names=(rows.sample_dim,),
         )
         coordinate[:] = np.asarray(index)
+        coordinate.attrs.update(rows.sample_index_attrs)  # e.g. CF time units: decoded alike
         component = group.create_array(
             "component", shape=(params.n_components,), dtype=np.int64, dimension_names=("component",)
         )

@@ -40,7 +40,11 @@ class RowData:
     sample_dim, feature_dim : str
         Dimension names used for aligned outputs.
     sample_index : ndarray of shape (n,) or None
-        Coordinate of the sample dimension when the source has one.
+        Coordinate of the sample dimension when the source has one, as stored
+        (e.g. integers with CF ``units`` for times).
+    sample_index_attrs : dict
+        Attributes of the stored coordinate (``units``, ``calendar``, ...), copied
+        to outputs so readers decode it the same way.
     description : dict
         Fingerprint material: format, shape, chunking, dtype, variable/columns.
     """
@@ -51,6 +55,7 @@ class RowData:
     sample_dim: str = "sample"
     feature_dim: str = "feature"
     sample_index: np.ndarray | None = None
+    sample_index_attrs: dict[str, Any] = field(default_factory=dict)
     description: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -299,17 +304,23 @@ def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str
     row_chunks = [min(row_chunk, n_rows - b) for b in bounds]
     feature_names = None
     sample_index = None
+    sample_index_attrs: dict[str, Any] = {}
     if group is not None:
         members = {name for name, _ in group.arrays()}
         if feature_dim in members and group[feature_dim].shape == (n_cols,):
             feature_names = tuple(str(v) for v in np.asarray(group[feature_dim][:]))
         if sample_dim in members and group[sample_dim].shape == (n_rows,):
             sample_index = np.asarray(group[sample_dim][:])
+            sample_index_attrs = {
+                k: v for k, v in group[sample_dim].attrs.items() if k != "_ARRAY_DIMENSIONS"
+            }
     return RowData(
         array=_from_reader(reader, row_chunks), uri=uri, feature_names=feature_names,
         sample_dim=sample_dim, feature_dim=feature_dim, sample_index=sample_index,
+        sample_index_attrs=sample_index_attrs,
         description={"format": f"zarr{array.metadata.zarr_format}", "variable": path,
-                     "shape": [n_rows, n_cols], "row_chunks": row_chunk, "dtype": str(array.dtype)},
+                     "shape": [n_rows, n_cols], "row_chunks": row_chunk, "dtype": str(array.dtype),
+                     "content": _store_signature(uri, path, storage_options)},
     )
 
 
@@ -386,8 +397,67 @@ def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict
     return RowData(
         array=_from_reader(reader, [u[2] for u in units]), uri=uri, feature_names=tuple(chosen),
         description={"format": "parquet", "files": len(files), "columns": chosen,
-                     "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype)},
+                     "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype),
+                     "content": _files_signature(files, storage_options)},
     )
+
+
+def _detect_format(uri: str, storage_options: dict | None) -> str:
+    """'parquet' for a .parquet path or a folder holding .parquet files, else 'zarr'."""
+    if uri.rstrip("/").endswith(".parquet"):
+        return "parquet"
+    if "://" in uri:
+        import fsspec
+
+        try:
+            fs, root = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+            if fs.isdir(root) and any(str(p).endswith(".parquet") for p in fs.ls(root, detail=False)):
+                return "parquet"
+        except Exception:  # unreachable URLs fail later with a clearer message
+            return "zarr"
+        return "zarr"
+    if os.path.isdir(uri) and any(n.endswith(".parquet") for n in os.listdir(uri)):
+        return "parquet"
+    return "zarr"
+
+
+def _files_signature(paths: Sequence[str], storage_options: dict | None) -> str:
+    """Hash of the names, sizes and modification times of files (not their content).
+
+    Cheap (one stat per file) and changes whenever data are rewritten in place,
+    which is what a checkpoint needs to tell "the same data" from "new data at
+    the same path".
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        if "://" in path:
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+            info = fs.info(root)
+            stamp = (info.get("size"), info.get("mtime") or info.get("LastModified") or info.get("ETag"))
+        else:
+            stat = os.stat(path)
+            stamp = (stat.st_size, stat.st_mtime_ns)
+        digest.update(f"{path}|{stamp}\n".encode())
+    return digest.hexdigest()
+
+
+def _store_signature(uri: str, path: str, storage_options: dict | None) -> str:
+    """:func:`_files_signature` of every file of one array in a Zarr store."""
+    if "://" in uri:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+        base = f"{root.rstrip('/')}/{path}" if path else root
+        protocol = uri.split("://", 1)[0]
+        files = [f"{protocol}://{name}" for name in fs.find(base)]
+    else:
+        base = os.path.join(uri, path) if path else uri
+        files = [os.path.join(d, n) for d, _, names in os.walk(base) for n in names]
+    return _files_signature(files, storage_options)
 
 
 def open_rows(
@@ -460,12 +530,7 @@ def open_rows(
         return _open_zarr(uri, path or variable, sample_dim, feature_dim, storage_options)
     if isinstance(source, (str, os.PathLike)):
         uri = os.fspath(source)
-        kind = format or (
-            "parquet"
-            if uri.rstrip("/").endswith(".parquet")
-            or (os.path.isdir(uri) and any(n.endswith(".parquet") for n in os.listdir(uri)))
-            else "zarr"
-        )
+        kind = format or _detect_format(uri, storage_options)
         if kind == "parquet":
             return _open_parquet(uri, columns, storage_options)
         if kind != "zarr":

@@ -1,0 +1,460 @@
+"""The config schema: frozen, validated sections of a job's YAML.
+
+Each section is a pydantic model with ``frozen=True`` and ``extra="forbid"``:
+unknown keys are errors, values never change after loading, and every rule
+lives in the field's declaration or one validator here. Numbers are strict
+(``"10"`` is not an int, ``true`` is not a number): a YAML config should say
+what it means. Paths go through :mod:`.paths` (``${VAR}``, ``~``, relative to
+the config file), using the ``base_dir`` passed in the validation context.
+
+A batch-fit config::
+
+    data:
+      uri: ../data/generated/example.zarr     # Zarr store or Parquet file/folder
+      variable: X
+    model:
+      n_components: 6
+      covariance_type: full
+    compute:
+      scheduler: local-cluster
+      n_workers: 2
+    registry:
+      root: ../registry
+      model: example
+    outputs:
+      predictions: ../data/generated/example-predictions.zarr
+      overwrite: true
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from streamgmm.core.covariance import COVARIANCE_TYPES
+from streamgmm.core.init import INIT_METHODS
+from streamgmm.registry.names import check_alias, check_model_name
+
+from .paths import is_url, resolve_location
+
+__all__ = [
+    "SCHEDULER_NAMES",
+    "BatchFitConfig",
+    "CheckpointConfig",
+    "ComputeConfig",
+    "DataConfig",
+    "ModelConfig",
+    "OutputsConfig",
+    "RegistryConfig",
+    "SingleModelConfig",
+]
+
+#: Named schedulers; anything else must be the address of a running Dask scheduler.
+SCHEDULER_NAMES: tuple[str, ...] = ("threads", "processes", "synchronous", "local-cluster")
+
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*([kKMGT]i?)?[Bb]?\s*$")
+
+
+def _base_dir(info: ValidationInfo) -> Path | None:
+    context = info.context or {}
+    base = context.get("base_dir")
+    return None if base is None else Path(base)
+
+
+def _location(value: str | None, info: ValidationInfo) -> str | None:
+    return None if value is None else resolve_location(value, _base_dir(info))
+
+
+class _Section(BaseModel):
+    """Common settings: frozen, unknown keys rejected, defaults validated too."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class DataConfig(_Section):
+    """Where the rows come from.
+
+    Parameters
+    ----------
+    uri : str
+        Zarr store, Parquet file or folder of Parquet files: a local path (relative to
+        the config file; ``${VAR}`` and ``~`` expanded) or an fsspec URL.
+    format : {"auto", "zarr", "parquet"}, default "auto"
+        "auto": Parquet for a ``.parquet`` path or a folder of ``.parquet`` files, Zarr
+        otherwise.
+    variable : str, optional
+        Zarr array (or dataset variable) holding the rows; default the only 2-D one.
+    columns : list of str, optional
+        Parquet columns to use as features; default all (they must be numeric).
+    sample_dim, feature_dim : str, default "sample", "feature"
+        Dimension names of a Zarr array (an array stored features-first is transposed).
+    nan_policy : {"raise", "drop"}, default "raise"
+        Rows with NaN or infinite values stop the fit, or are skipped and counted.
+    """
+
+    uri: Annotated[str, Field(strict=True)]
+    format: Literal["auto", "zarr", "parquet"] = "auto"
+    variable: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    columns: tuple[Annotated[str, Field(strict=True, min_length=1)], ...] | None = None
+    sample_dim: Annotated[str, Field(strict=True, min_length=1)] = "sample"
+    feature_dim: Annotated[str, Field(strict=True, min_length=1)] = "feature"
+    nan_policy: Literal["raise", "drop"] = "raise"
+
+    @field_validator("uri")
+    @classmethod
+    def _resolve_uri(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_location(value, _base_dir(info))
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(f"give a list of column names, e.g. [{value}]")
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _columns_unique(
+        cls, value: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("the list is empty; leave the key out to use every column")
+        repeated = sorted({c for c in value if value.count(c) > 1})
+        if repeated:
+            raise ValueError(f"column(s) {repeated} are listed twice; list each once")
+        if info.data.get("format") == "zarr":
+            raise ValueError(
+                "columns select Parquet columns, but data.format is 'zarr'; "
+                "use data.variable to choose a Zarr array"
+            )
+        return value
+
+    @field_validator("variable")
+    @classmethod
+    def _variable_is_zarr(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("format") == "parquet":
+            raise ValueError(
+                "variable names a Zarr array, but data.format is 'parquet'; "
+                "use data.columns to choose Parquet columns"
+            )
+        return value
+
+    def open_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`streamgmm.open_rows` for this source."""
+        return {
+            "variable": self.variable,
+            "columns": None if self.columns is None else list(self.columns),
+            "sample_dim": self.sample_dim,
+            "feature_dim": self.feature_dim,
+            "format": None if self.format == "auto" else self.format,
+        }
+
+
+class ModelConfig(_Section):
+    """The mixture and its EM settings (``streamgmm.GaussianMixture`` parameters).
+
+    Parameters
+    ----------
+    n_components : int or list of int
+        Components K, or candidate values for model selection (select_k).
+    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+    tol : float >= 0, default 1e-3
+    max_iter : int >= 1, default 100
+    reg_covar : float >= 0, default 1e-6
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default "kmeans"
+    n_init : int >= 1, default 1
+    seed : int or null, default 0
+        Seed of the initialisation; null draws a fresh one (the fit is then not
+        reproducible). ``random_state`` is accepted as another name for it.
+    dtype : {"float32", "float64"} or null, default null
+        Compute dtype; null follows the data.
+    chunk_size : int >= 1, default 16384
+        Rows per unit of work for in-memory data (out-of-core data follow their
+        storage chunks).
+    init_sample_size : int >= 1, default 100000
+        Rows drawn for the initialisation.
+    """
+
+    n_components: PositiveInt | tuple[PositiveInt, ...]
+    covariance_type: Literal[COVARIANCE_TYPES] = "full"  # type: ignore[valid-type]
+    tol: NonNegativeFloat = 1e-3
+    max_iter: PositiveInt = 100
+    reg_covar: NonNegativeFloat = 1e-6
+    init_params: Literal[INIT_METHODS] = "kmeans"  # type: ignore[valid-type]
+    n_init: PositiveInt = 1
+    seed: Annotated[int, Field(strict=True, ge=0, lt=2**32)] | None = 0
+    dtype: Literal["float32", "float64"] | None = None
+    chunk_size: PositiveInt = 16384
+    init_sample_size: PositiveInt = 100_000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _random_state_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "random_state" in data:
+            if "seed" in data:
+                raise ValueError(
+                    "model.seed and model.random_state are the same setting; give only one"
+                )
+            data = dict(data)
+            data["seed"] = data.pop("random_state")
+        return data
+
+    @field_validator("n_components", mode="before")
+    @classmethod
+    def _components(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
+            raise ValueError(
+                "give an integer >= 1 (e.g. 8) or a list of candidates (e.g. [4, 8, 16])"
+            )
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise ValueError("the list of candidates is empty; give at least one integer")
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
+                raise ValueError("every candidate must be an integer >= 1")
+            if len(set(value)) != len(value):
+                raise ValueError("a candidate is listed twice; list each once")
+            return tuple(value)
+        if value < 1:
+            raise ValueError("give an integer >= 1")
+        return value
+
+    @property
+    def candidates(self) -> tuple[int, ...]:
+        """The values of K to fit: one, or every candidate."""
+        return self.n_components if isinstance(self.n_components, tuple) else (self.n_components,)
+
+    def estimator_params(self, n_components: int | None = None) -> dict[str, Any]:
+        """Constructor arguments of ``streamgmm.GaussianMixture`` (without nan_policy/scheduler).
+
+        Parameters
+        ----------
+        n_components : int, optional
+            The K to use; required when ``n_components`` lists candidates.
+        """
+        if n_components is None:
+            if isinstance(self.n_components, tuple):
+                raise ValueError("n_components lists candidates; say which one to fit")
+            n_components = self.n_components
+        return {
+            "n_components": n_components,
+            "covariance_type": self.covariance_type,
+            "tol": self.tol,
+            "max_iter": self.max_iter,
+            "reg_covar": self.reg_covar,
+            "init_params": self.init_params,
+            "n_init": self.n_init,
+            "random_state": self.seed,
+            "dtype": self.dtype,
+            "chunk_size": self.chunk_size,
+            "init_sample_size": self.init_sample_size,
+        }
+
+
+class ComputeConfig(_Section):
+    """Where the data passes run.
+
+    Parameters
+    ----------
+    scheduler : str, default "threads"
+        "threads", "processes", "synchronous", "local-cluster" (a ``distributed``
+        cluster on this machine, started and stopped with the job), or the address of
+        a running Dask scheduler (e.g. ``tcp://10.0.0.5:8786``). The fitted model is
+        the same on every one.
+    n_workers : int >= 1, optional
+        Workers of the local cluster (default 2), or threads of the "threads" pool
+        (default: every core).
+    threads_per_worker : int >= 1, optional
+        Threads per local-cluster worker (default 1).
+    memory_limit : str or int, optional
+        Memory per local-cluster worker: bytes, "4GB", "2GiB" or "auto".
+    """
+
+    scheduler: Annotated[str, Field(strict=True, min_length=1)] = "threads"
+    n_workers: PositiveInt | None = None
+    threads_per_worker: PositiveInt | None = None
+    memory_limit: str | int | None = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, value: str) -> str:
+        if value in SCHEDULER_NAMES or is_url(value):
+            return value
+        raise ValueError(
+            f"choose one of {', '.join(repr(s) for s in SCHEDULER_NAMES)}, or give the address "
+            "of a running Dask scheduler such as 'tcp://host:8786'"
+        )
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _memory(cls, value: Any) -> Any:
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        if isinstance(value, str) and _MEMORY.match(value):
+            return value.strip()
+        raise ValueError("give a size such as 4GB, 2GiB or 500MB, a number of bytes, or 'auto'")
+
+    @field_validator("n_workers")
+    @classmethod
+    def _workers_need_own_cluster(cls, value: int | None, info: ValidationInfo) -> int | None:
+        scheduler = info.data.get("scheduler")
+        if value is None or scheduler is None or scheduler in ("threads", "local-cluster"):
+            return value
+        if scheduler in SCHEDULER_NAMES:
+            raise ValueError(
+                f"applies to schedulers 'threads' and 'local-cluster' only, but "
+                f"compute.scheduler is {scheduler!r}; remove it"
+            )
+        raise ValueError(
+            f"cannot be set for the running cluster at {scheduler}: its workers are managed "
+            "where it was started; remove the key"
+        )
+
+    @field_validator("threads_per_worker", "memory_limit")
+    @classmethod
+    def _local_cluster_only(cls, value: Any, info: ValidationInfo) -> Any:
+        scheduler = info.data.get("scheduler")
+        if value is not None and scheduler is not None and scheduler != "local-cluster":
+            raise ValueError(
+                f"applies to scheduler 'local-cluster' only, but compute.scheduler is "
+                f"{scheduler!r}; remove it or use 'local-cluster'"
+            )
+        return value
+
+
+class RegistryConfig(_Section):
+    """Where the fitted model is published.
+
+    Parameters
+    ----------
+    root : str, default "registry"
+        Registry folder (relative to the config file's folder) or a URL.
+    model : str
+        Model name: letters, digits, '.', '_' and '-'.
+    aliases : list of str, default []
+        Aliases to point at the new version (``latest`` always moves by itself).
+    """
+
+    root: Annotated[str, Field(strict=True)] = "registry"
+    model: Annotated[str, Field(strict=True)]
+    aliases: tuple[Annotated[str, Field(strict=True)], ...] = ()
+
+    @field_validator("root")
+    @classmethod
+    def _resolve_root(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_location(value, _base_dir(info))
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        return check_model_name(value)
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _alias_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("aliases")
+    @classmethod
+    def _alias_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            check_alias(alias)
+        return value
+
+
+class OutputsConfig(_Section):
+    """What the job writes besides the model.
+
+    Parameters
+    ----------
+    predictions : str, optional
+        Zarr group to write labels, responsibilities and log-likelihoods to (a local
+        path, relative to the config file). Not written when absent.
+    overwrite : bool, default False
+        Replace existing predictions (atomically) instead of failing.
+    reports : str, default "reports"
+        Local folder for the fit's plots (PNG, named after the model version),
+        relative to the config file.
+    """
+
+    predictions: Annotated[str, Field(strict=True)] | None = None
+    overwrite: Annotated[bool, Field(strict=True)] = False
+    reports: Annotated[str, Field(strict=True)] = "reports"
+
+    @field_validator("reports")
+    @classmethod
+    def _resolve_reports(cls, value: str, info: ValidationInfo) -> str:
+        resolved = resolve_location(value, _base_dir(info))
+        if is_url(resolved):
+            raise ValueError("plots are written to a local folder; give a path, not a URL")
+        return resolved
+
+    @field_validator("predictions")
+    @classmethod
+    def _resolve_predictions(cls, value: str | None, info: ValidationInfo) -> str | None:
+        resolved = _location(value, info)
+        if resolved is not None and is_url(resolved) and not resolved.startswith("file://"):
+            raise ValueError("predictions are written to a local folder; give a path, not a URL")
+        return resolved
+
+
+class CheckpointConfig(_Section):
+    """Resumable fits.
+
+    Parameters
+    ----------
+    folder : str, optional
+        Folder for the EM checkpoint (relative to the config file); a job started
+        again after a crash resumes from the last completed iteration.
+    """
+
+    folder: Annotated[str, Field(strict=True)] | None = None
+
+    @field_validator("folder")
+    @classmethod
+    def _resolve_folder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _location(value, info)
+
+
+class SingleModelConfig(ModelConfig):
+    """:class:`ModelConfig` for jobs that fit one mixture: ``n_components`` is one integer."""
+
+    n_components: PositiveInt
+
+    @field_validator("n_components", mode="before")
+    @classmethod
+    def _components(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            raise ValueError(
+                "this job fits one mixture, so give one integer; choosing among candidates "
+                "is the select_k job"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("give an integer >= 1 (e.g. 8)")
+        return value
+
+
+class BatchFitConfig(_Section):
+    """A ``batch_fit`` job: read, fit one mixture out of core, publish, predict.
+
+    Sections: ``data``, ``model`` and ``registry`` are required; ``compute``,
+    ``outputs`` and ``checkpoint`` have defaults (threads, nothing written,
+    no checkpoint).
+    """
+
+    data: DataConfig
+    model: SingleModelConfig
+    # Defaults are built from {} at validation time, so that their relative paths are
+    # resolved against this config's folder, not the working directory at import.
+    compute: ComputeConfig = Field(default_factory=dict)  # type: ignore[arg-type]
+    registry: RegistryConfig
+    outputs: OutputsConfig = Field(default_factory=dict)  # type: ignore[arg-type]
+    checkpoint: CheckpointConfig = Field(default_factory=dict)  # type: ignore[arg-type]

@@ -1,0 +1,164 @@
+"""Where Dask passes run: a context manager that yields a ``scheduler`` value.
+
+``compute_scheduler(...)`` turns a compute setting (usually the ``compute``
+section of a job config) into what ``GaussianMixture(scheduler=...)`` and
+``write_predictions(scheduler=...)`` accept:
+
+=================  ============================================================
+scheduler          yields
+=================  ============================================================
+"threads"          "threads" (Dask's thread pool; ``n_workers`` threads if set)
+"processes"        "processes" (a process per core)
+"synchronous"      "synchronous" (one thread, for debugging)
+"local-cluster"    a ``distributed.Client`` of a ``LocalCluster`` started here
+                   and closed on exit (``n_workers`` default 2, one thread each)
+"tcp://host:port"  a ``distributed.Client`` connected to that running scheduler
+=================  ============================================================
+
+The fitted model does not depend on the choice (see :mod:`.dask_rows`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from ..core.errors import InvalidParameterError
+
+__all__ = ["LOCAL_SCHEDULERS", "compute_scheduler", "describe_scheduler"]
+
+logger = logging.getLogger(__name__)
+
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
+DEFAULT_CLUSTER_WORKERS = 2
+
+
+@contextlib.contextmanager
+def compute_scheduler(
+    scheduler: str = "threads",
+    *,
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    memory_limit: str | int | None = None,
+    connect_timeout: float = 30.0,
+) -> Iterator[Any]:
+    """Start (or connect to) what runs the passes; stop what was started on exit.
+
+    Parameters
+    ----------
+    scheduler : str, default "threads"
+        "threads", "processes", "synchronous", "local-cluster", or the address of a
+        running Dask scheduler (``tcp://...``, ``tls://...``).
+    n_workers : int, optional
+        Workers of the local cluster (default 2), or the size of the thread pool.
+    threads_per_worker : int, optional
+        Threads per local-cluster worker (default 1).
+    memory_limit : str or int, optional
+        Memory per local-cluster worker ("4GB", bytes, "auto"; default "auto").
+    connect_timeout : float, default 30
+        Seconds to wait for a remote scheduler.
+
+    Yields
+    ------
+    str or distributed.Client
+        The ``scheduler`` to pass to the library.
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown scheduler name, or options that do not apply to it.
+    OSError
+        The remote scheduler cannot be reached (the message names its address).
+    """
+    if scheduler in LOCAL_SCHEDULERS:
+        if threads_per_worker is not None or memory_limit is not None:
+            raise InvalidParameterError(
+                f"threads_per_worker and memory_limit apply to 'local-cluster' only, not to "
+                f"scheduler {scheduler!r}"
+            )
+        if n_workers is not None and scheduler != "threads":
+            raise InvalidParameterError(
+                f"n_workers applies to 'threads' and 'local-cluster' only, not to {scheduler!r}"
+            )
+        import dask
+
+        options = {} if n_workers is None else {"num_workers": int(n_workers)}
+        with dask.config.set(options):
+            yield scheduler
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local-cluster":
+        with _quiet_distributed_logs():
+            cluster = LocalCluster(
+                n_workers=DEFAULT_CLUSTER_WORKERS if n_workers is None else int(n_workers),
+                threads_per_worker=1 if threads_per_worker is None else int(threads_per_worker),
+                memory_limit="auto" if memory_limit is None else memory_limit,
+                processes=True,
+                dashboard_address=":0",  # a free port: never clash with another cluster
+                silence_logs=logging.WARNING,
+            )
+            try:
+                with Client(cluster) as client:
+                    logger.info("Started %s", describe_scheduler(client))
+                    yield client
+            finally:
+                cluster.close()
+        return
+    if "://" not in scheduler:
+        raise InvalidParameterError(
+            f"scheduler={scheduler!r} is not known; use one of {', '.join(LOCAL_SCHEDULERS)}, "
+            "'local-cluster', or the address of a running Dask scheduler such as 'tcp://host:8786'"
+        )
+    if n_workers is not None or threads_per_worker is not None or memory_limit is not None:
+        raise InvalidParameterError(
+            f"n_workers, threads_per_worker and memory_limit cannot be set for the running "
+            f"cluster at {scheduler}; its workers are managed where it was started"
+        )
+    try:
+        client = Client(scheduler, timeout=connect_timeout)
+    except OSError as exc:
+        raise OSError(
+            f"Cannot reach the Dask scheduler at {scheduler} within {connect_timeout:g} s: {exc}. "
+            "Check that it runs and the address, or use scheduler 'local-cluster'."
+        ) from exc
+    with client:
+        logger.info("Connected to %s", describe_scheduler(client))
+        yield client
+
+
+@contextlib.contextmanager
+def _quiet_distributed_logs() -> Iterator[None]:
+    """Warnings only from ``distributed`` while our own cluster runs, then as before.
+
+    The in-process scheduler of a ``LocalCluster`` logs every connection and worker
+    start/stop at INFO (and a traceback at INFO when a worker closes first on
+    shutdown); that drowns a job's own progress lines.
+    """
+    import dask
+
+    quiet = logging.getLogger("distributed")
+    previous = quiet.level
+    quiet.setLevel(max(logging.WARNING, previous))
+    # Worker processes configure their logging when they import distributed, before
+    # any setting arrives from the nanny; an environment variable set around their
+    # spawn reaches them in time.
+    spawn_environ = {"distributed.nanny.pre-spawn-environ.DASK_LOGGING__DISTRIBUTED": "warning"}
+    try:
+        with dask.config.set(spawn_environ):
+            yield
+    finally:
+        quiet.setLevel(previous)
+
+
+def describe_scheduler(scheduler: Any) -> str:
+    """One line naming the scheduler and, for a cluster, its workers and threads."""
+    if isinstance(scheduler, str):
+        return f"Dask '{scheduler}' scheduler"
+    threads = scheduler.nthreads()
+    return (
+        f"Dask cluster at {scheduler.scheduler.address} "
+        f"({len(threads)} workers, {sum(threads.values())} threads)"
+    )

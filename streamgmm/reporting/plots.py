@@ -1,0 +1,158 @@
+"""PNG plots of a fit: the lower bound per EM iteration, and the clusters as ellipses.
+
+Drawn on bare ``matplotlib.figure.Figure`` objects (rendered by Agg, no display
+and no pyplot state), so a long-running process does not accumulate figures.
+
+The cluster plot projects onto the first two principal axes of the *mixture*
+covariance ``sum_k w_k (S_k + (m_k - m)(m_k - m)^T)``, computed from the
+parameters alone (no pass over the data). Each component is drawn as its 1- and
+2-standard-deviation ellipses in that plane, with an optional sample of rows
+behind them, coloured by predicted component.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from streamgmm.core.params import MixtureParameters
+
+__all__ = ["component_covariances", "plot_clusters", "plot_lower_bounds", "principal_axes"]
+
+
+def component_covariances(params: MixtureParameters) -> np.ndarray:
+    """Every component's covariance as a full (K, D, D) matrix, whatever the type."""
+    k, d = params.n_components, params.n_features
+    cov = params.covariances
+    if params.covariance_type == "full":
+        return np.array(cov)
+    if params.covariance_type == "tied":
+        return np.broadcast_to(cov, (k, d, d)).copy()
+    if params.covariance_type == "diag":
+        return np.stack([np.diag(c) for c in cov])
+    return np.stack([np.eye(d) * c for c in cov])
+
+
+def principal_axes(params: MixtureParameters, n_axes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The mixture mean (D,) and its leading principal axes as columns (D, n_axes).
+
+    With fewer features than ``n_axes``, the missing axes are zero columns.
+    """
+    covariances = component_covariances(params)
+    centre = params.weights @ params.means
+    offsets = params.means - centre
+    total = np.einsum("k,kij->ij", params.weights, covariances) + np.einsum(
+        "k,ki,kj->ij", params.weights, offsets, offsets
+    )
+    values, vectors = np.linalg.eigh(total)
+    order = np.argsort(values)[::-1][:n_axes]
+    axes = np.zeros((params.n_features, n_axes))
+    axes[:, : len(order)] = vectors[:, order]
+    # A fixed sign per axis (largest entry positive), so plots do not flip between runs.
+    for j in range(axes.shape[1]):
+        pivot = np.argmax(np.abs(axes[:, j]))
+        if axes[pivot, j] < 0:
+            axes[:, j] *= -1
+    return centre, axes
+
+
+def _figure(width: float = 6.0, height: float = 4.5) -> tuple[Any, Any]:
+    # A bare Figure renders PNGs with Agg and touches no global pyplot state.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    return figure, figure.add_subplot(1, 1, 1)
+
+
+def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    figure.savefig(partial, format="png", bbox_inches="tight")
+    os.replace(partial, path)
+    return path
+
+
+def plot_lower_bounds(
+    lower_bounds: Sequence[float],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "Log-likelihood per EM iteration",
+    converged: bool | None = None,
+) -> Path:
+    """Save the mean log-likelihood (lower bound) of every iteration as a PNG."""
+    figure, ax = _figure()
+    iterations = np.arange(1, len(lower_bounds) + 1)
+    ax.plot(iterations, lower_bounds, marker="o", markersize=3, linewidth=1.5)
+    ax.set_xlabel("EM iteration")
+    ax.set_ylabel("mean log-likelihood per sample")
+    verdict = "" if converged is None else (" (converged)" if converged else " (not converged)")
+    ax.set_title(title + verdict)
+    ax.grid(True, alpha=0.3)
+    return _save(figure, path)
+
+
+def _ellipse_points(mean: np.ndarray, cov: np.ndarray, radius: float, n: int = 100) -> np.ndarray:
+    values, vectors = np.linalg.eigh(cov)
+    values = np.clip(values, 0.0, None)
+    angle = np.linspace(0.0, 2.0 * np.pi, n)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    return (mean[:, None] + vectors @ (np.sqrt(values)[:, None] * radius * circle)).T
+
+
+def plot_clusters(
+    params: MixtureParameters,
+    path: str | os.PathLike[str],
+    *,
+    sample: np.ndarray | None = None,
+    sample_labels: np.ndarray | None = None,
+    title: str = "Clusters on the first two principal axes",
+) -> Path:
+    """Save the components as 1- and 2-sigma ellipses on the first two principal axes.
+
+    Parameters
+    ----------
+    params : MixtureParameters
+    path : path
+        The PNG to write (parents created; replaced atomically).
+    sample : ndarray of shape (n, D), optional
+        Rows to draw behind the ellipses.
+    sample_labels : ndarray of shape (n,), optional
+        Their components, for colours.
+    title : str
+    """
+    centre, axes = principal_axes(params, 2)
+    covariances = component_covariances(params)
+    figure, ax = _figure(6.5, 5.5)
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10" if params.n_components <= 10 else "tab20"]
+    colours = [palette(k % palette.N) for k in range(params.n_components)]
+    if sample is not None and len(sample):
+        projected = (np.asarray(sample, dtype=np.float64) - centre) @ axes
+        if sample_labels is None:
+            ax.scatter(projected[:, 0], projected[:, 1], s=2, c="0.6", alpha=0.4, linewidths=0)
+        else:
+            for k in range(params.n_components):
+                rows = projected[np.asarray(sample_labels) == k]
+                ax.scatter(rows[:, 0], rows[:, 1], s=2, color=colours[k], alpha=0.25, linewidths=0)
+    for k in range(params.n_components):
+        mean = (params.means[k] - centre) @ axes
+        cov = axes.T @ covariances[k] @ axes
+        for radius, style in ((1.0, "-"), (2.0, "--")):
+            points = _ellipse_points(mean, cov, radius)
+            ax.plot(points[:, 0], points[:, 1], style, color=colours[k], linewidth=1.2)
+        ax.plot(*mean, "x", color="black", markersize=6)
+        ax.annotate(
+            f"{k} ({params.weights[k]:.0%})", mean, textcoords="offset points", xytext=(4, 4),
+            fontsize=8,
+        )
+    ax.set_xlabel("principal axis 1")
+    ax.set_ylabel("principal axis 2")
+    ax.set_title(title)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(True, alpha=0.3)
+    return _save(figure, path)
