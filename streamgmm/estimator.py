@@ -338,7 +338,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self.feature_names_in_ = np.asarray(rows.feature_names, dtype=object)
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-            driver = DaskRows(rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler)
+            driver = DaskRows(
+                rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler, rows.reader
+            )
             return driver, {
                 "uri": rows.uri, **rows.description,
                 "sample_weight": _weights_fingerprint(sample_weight),

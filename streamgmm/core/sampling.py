@@ -2,9 +2,11 @@
 
 Every row ``i`` gets a pseudo-random key ``h(seed, i)`` (SplitMix64's
 finaliser, vectorised); the sample is the ``m`` rows with the smallest keys.
-Each chunk keeps its own ``m`` smallest and the reduction keeps the ``m``
-smallest of those, so one pass over any chunking, on any scheduler, selects
-the same rows, and memory is bounded by ``m`` whatever N is.
+Keys depend on row indices only, so the driver first finds the ``m``-th
+smallest key without reading any data (:func:`key_threshold`, a few hundred
+million hashes per second); each chunk then keeps just its rows at or below
+it. One pass over any chunking, on any scheduler, selects the same rows, and
+the chunks' partial samples add up to ``m`` rows in all, never ``m`` per chunk.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["row_keys", "RowSample", "sample_chunk", "merge_samples"]
+__all__ = ["row_keys", "key_threshold", "RowSample", "sample_chunk", "merge_samples"]
+
+#: Rows hashed at a time while searching for the threshold key (32 MB of keys).
+_THRESHOLD_BLOCK = 1 << 22
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -27,6 +32,23 @@ def row_keys(seed: int, start: int, stop: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+def key_threshold(seed: int, n_rows: int, size: int) -> int:
+    """The ``size``-th smallest key among rows ``0..n_rows-1`` (the largest if fewer rows).
+
+    Reads no data: keys depend on the row index only. Memory is bounded by
+    ``size`` plus one block of keys.
+    """
+    if n_rows <= size:
+        return int(np.iinfo(np.uint64).max)
+    best = np.empty(0, dtype=np.uint64)
+    for start in range(0, n_rows, _THRESHOLD_BLOCK):
+        keys = np.concatenate([best, row_keys(seed, start, min(start + _THRESHOLD_BLOCK, n_rows))])
+        if len(keys) > size:
+            keys = np.partition(keys, size - 1)[:size]
+        best = keys
+    return int(best.max())
 
 
 @dataclass(frozen=True)
@@ -69,8 +91,9 @@ def sample_chunk(
     seed: int,
     size: int,
     weights: np.ndarray | None = None,
+    threshold: int | None = None,
 ) -> RowSample:
-    """The ``size`` rows of one chunk with the smallest keys.
+    """The rows of one chunk that can be in the sample (at most ``size``).
 
     Parameters
     ----------
@@ -81,10 +104,18 @@ def sample_chunk(
     seed : int
     size : int
     weights : ndarray of shape (n,), optional
+    threshold : int, optional
+        :func:`key_threshold` of the whole dataset: rows with larger keys cannot
+        be in the sample and are dropped at once.
     """
     rows = np.asarray(rows, dtype=np.int64)
     keys = row_keys(seed, 0, 0) if len(rows) == 0 else _keys_for(seed, rows)
-    return _keep_smallest(RowSample(keys, rows, np.asarray(values), weights), size)
+    values = np.asarray(values)
+    if threshold is not None:
+        keep = keys <= np.uint64(threshold)
+        keys, rows, values = keys[keep], rows[keep], values[keep]
+        weights = None if weights is None else weights[keep]
+    return _keep_smallest(RowSample(keys, rows, values, weights), size)
 
 
 def _keys_for(seed: int, rows: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core.errors import InvalidInputError
 from ..core.estep import NaturalForm, chunk_posteriors, chunk_statistics
-from ..core.sampling import RowSample, merge_samples, sample_chunk
+from ..core.sampling import RowSample, key_threshold, merge_samples, sample_chunk
 from ..core.statistics import SufficientStatistics
 from .in_memory import single_threaded_blas
 
@@ -85,6 +85,22 @@ def _valid_rows(block: np.ndarray, offset: int, chunk: int) -> tuple[np.ndarray 
     return finite, InvalidRows(int((~finite).sum()), offset + first, chunk)
 
 
+@dataclass(frozen=True)
+class _RowRange:
+    """Rows ``start..stop-1`` of a storage reader, read inside the task that uses them."""
+
+    reader: Any
+    start: int
+    stop: int
+
+    def read(self) -> np.ndarray:
+        return self.reader.read_rows(self.start, self.stop)
+
+
+def _materialise(block: Any) -> np.ndarray:
+    return block.read() if isinstance(block, _RowRange) else np.asarray(block)
+
+
 def _weights_block(weights: Any) -> np.ndarray | None:
     return None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
 
@@ -93,7 +109,7 @@ def _chunk_pass(block: np.ndarray, weights: Any, form: NaturalForm, offset: int,
                 drop: bool) -> tuple[SufficientStatistics, InvalidRows]:
     """Kernel of one chunk: statistics of its valid rows, plus its invalid-row report."""
     limit_blas_in_worker()
-    block = np.asarray(block)
+    block = _materialise(block)
     weights = _weights_block(weights)
     mask, invalid = _valid_rows(block, offset, chunk)
     if mask is not None:
@@ -107,15 +123,15 @@ def _merge_pass(a: tuple, b: tuple) -> tuple:
 
 
 def _chunk_sample(block: np.ndarray, weights: Any, offset: int, chunk: int, seed: int,
-                  size: int) -> tuple[RowSample, InvalidRows, int]:
-    block = np.asarray(block)
+                  size: int, threshold: int) -> tuple[RowSample, InvalidRows, int]:
+    block = _materialise(block)
     weights = _weights_block(weights)
     rows = np.arange(offset, offset + len(block), dtype=np.int64)
     mask, invalid = _valid_rows(block, offset, chunk)
     if mask is not None:
         block, rows = block[mask], rows[mask]
         weights = None if weights is None else weights[mask]
-    return sample_chunk(block, rows, seed, size, weights), invalid, len(block)
+    return sample_chunk(block, rows, seed, size, weights, threshold), invalid, len(block)
 
 
 def _merge_sample_pair(a: tuple, b: tuple, size: int) -> tuple:
@@ -150,10 +166,15 @@ class DaskRows:
         Description of the data for error messages (path, URL).
     scheduler : str, distributed.Client or None
         Passed to ``dask.compute``; None uses the active Dask scheduler.
+    reader : object with ``read_rows(start, stop)``, optional
+        The storage reader behind ``array`` (:class:`streamgmm.io.sources.ZarrRows`,
+        ``ParquetRows``). With it, each task reads the chunk it reduces: a separate
+        read task lets the scheduler read ahead of the reductions and hold many
+        chunks at once.
     """
 
     def __init__(self, array: Any, sample_weight: Any = None, nan_policy: str = "raise",
-                 where: str = "the data", scheduler: Any = None) -> None:
+                 where: str = "the data", scheduler: Any = None, reader: Any = None) -> None:
         import dask.array as da
 
         if nan_policy not in NAN_POLICIES:
@@ -165,6 +186,7 @@ class DaskRows:
         self.nan_policy = nan_policy
         self.where = where
         self.scheduler = scheduler
+        self.reader = reader
         self.offsets = np.concatenate([[0], np.cumsum(array.chunks[0])]).astype(np.int64)
         if sample_weight is not None:
             weights = sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
@@ -215,6 +237,9 @@ class DaskRows:
 
     # ------------------------------------------------------------------ plumbing
     def _blocks(self) -> list:
+        """One item per row chunk: a (start, stop) read request, or a delayed block."""
+        if self.reader is not None:
+            return [_RowRange(self.reader, int(a), int(b)) for a, b in zip(self.offsets[:-1], self.offsets[1:])]
         return list(self.array.to_delayed().ravel())
 
     def _weight_blocks(self) -> list:
@@ -268,8 +293,13 @@ class DaskRows:
         import dask
 
         kernel = dask.delayed(_chunk_sample, pure=True)
+        # With invalid rows dropped, rows past the threshold may be needed to fill the
+        # sample; then fall back to keeping each chunk's own `size` smallest keys.
+        threshold = (
+            key_threshold(seed, self.n_samples, size) if self.nan_policy == "raise" else None
+        )
         parts = [
-            kernel(block, weights, int(self.offsets[i]), i, seed, size)
+            kernel(block, weights, int(self.offsets[i]), i, seed, size, threshold)
             for i, (block, weights) in enumerate(zip(self._blocks(), self._weight_blocks()))
         ]
         sample, invalid, n_valid = self._compute(_tree(parts, functools.partial(_merge_sample_pair, size=size)))

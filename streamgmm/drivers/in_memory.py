@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..core.estep import NaturalForm, chunk_statistics
-from ..core.sampling import merge_samples, sample_chunk
+from ..core.sampling import key_threshold, merge_samples, sample_chunk
 from ..core.statistics import SufficientStatistics, merge_in_order
 
 __all__ = ["ChunkedArray", "available_cores", "single_threaded_blas"]
@@ -99,10 +99,12 @@ class ChunkedArray:
         if self.n_samples <= size:
             return self.X, self.sample_weight, self.n_samples
 
+        threshold = key_threshold(seed, self.n_samples, size)
+
         def one_chunk(start: int, stop: int):
             weights = None if self.sample_weight is None else self.sample_weight[start:stop]
             rows = np.arange(start, stop, dtype=np.int64)
-            return sample_chunk(self.X[start:stop], rows, seed, size, weights)
+            return sample_chunk(self.X[start:stop], rows, seed, size, weights, threshold)
 
         sample = merge_samples(self.map(one_chunk), size)
         return sample.values, sample.weights, self.n_samples

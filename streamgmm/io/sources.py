@@ -47,6 +47,10 @@ class RowData:
         to outputs so readers decode it the same way.
     description : dict
         Fingerprint material: format, shape, chunking, dtype, variable/columns.
+    reader : ZarrRows, ParquetRows or None
+        For stored data, the picklable reader behind ``array``: a pass can read
+        each chunk inside the task that reduces it, so a worker never holds more
+        than the chunk it is working on.
     """
 
     array: Any
@@ -57,6 +61,7 @@ class RowData:
     sample_index: np.ndarray | None = None
     sample_index_attrs: dict[str, Any] = field(default_factory=dict)
     description: dict[str, Any] = field(default_factory=dict)
+    reader: Any = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -315,7 +320,7 @@ def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str
                 k: v for k, v in group[sample_dim].attrs.items() if k != "_ARRAY_DIMENSIONS"
             }
     return RowData(
-        array=_from_reader(reader, row_chunks), uri=uri, feature_names=feature_names,
+        array=_from_reader(reader, row_chunks), uri=uri, feature_names=feature_names, reader=reader,
         sample_dim=sample_dim, feature_dim=feature_dim, sample_index=sample_index,
         sample_index_attrs=sample_index_attrs,
         description={"format": f"zarr{array.metadata.zarr_format}", "variable": path,
@@ -396,6 +401,7 @@ def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict
     reader = ParquetRows(units, chosen, dtype, storage_options)
     return RowData(
         array=_from_reader(reader, [u[2] for u in units]), uri=uri, feature_names=tuple(chosen),
+        reader=reader,
         description={"format": "parquet", "files": len(files), "columns": chosen,
                      "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype),
                      "content": _files_signature(files, storage_options)},

@@ -89,6 +89,8 @@ def plot_lower_bounds(
     ax.plot(iterations, lower_bounds, marker="o", markersize=3, linewidth=1.5)
     ax.set_xlabel("EM iteration")
     ax.set_ylabel("mean log-likelihood per sample")
+    ax.ticklabel_format(axis="y", useOffset=False)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     verdict = "" if converged is None else (" (converged)" if converged else " (not converged)")
     ax.set_title(title + verdict)
     ax.grid(True, alpha=0.3)
