@@ -1,0 +1,120 @@
+"""Fixtures for the flow tests: one Prefect test server per session, small real datasets.
+
+- ``prefect_harness``: ``prefect_test_harness`` (a real ephemeral API server on a
+  temporary SQLite database) started once per session, with ``PREFECT_HOME`` in a
+  temporary folder. Starting it runs the database migrations, which takes a while on
+  a busy machine, hence the generous timeout.
+- ``small_zarr`` / ``small_parquet``: real datasets written once per session by
+  ``streamgmm.io.datagen`` (6,000 x 3 rows, 3 components, chunks of 1,000 rows; the
+  Parquet one has two NaN rows). Tests must not modify them.
+- ``write_config``: writes a batch_fit YAML config into a test's tmp folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from streamgmm.io.datagen import generate_mixture_dataset
+
+HERE = Path(__file__).resolve().parent
+N_SAMPLES, N_FEATURES, N_COMPONENTS, CHUNK_ROWS, SEED = 6_000, 3, 3, 1_000, 11
+NAN_ROWS = (17, 4321)
+
+_QUIET = (
+    "ignore::sklearn.exceptions.ConvergenceWarning",
+    "ignore:Port .* is already in use:UserWarning",
+    "ignore:Consolidated metadata is currently not part:UserWarning",
+)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Quiet the warnings these tests are not about, in this folder only."""
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            for spec in _QUIET:
+                item.add_marker(pytest.mark.filterwarnings(spec))
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh, empty PREFECT_HOME for the session."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_home: Path) -> Iterator[None]:
+    """One real Prefect API (temporary SQLite database) for every flow test."""
+    from prefect.settings import PREFECT_HOME, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings(updates={PREFECT_HOME: str(prefect_home)}):
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+
+
+@pytest.fixture(scope="session")
+def small_zarr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 x 3 float32 rows in a Zarr v3 group (array ``X``), 6 chunks."""
+    path = tmp_path_factory.mktemp("data") / "small.zarr"
+    generate_mixture_dataset(
+        path, n_samples=N_SAMPLES, n_features=N_FEATURES, n_components=N_COMPONENTS,
+        chunk_rows=CHUNK_ROWS, seed=SEED, separation=5.0,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same kind of rows as a folder of 6 Parquet files, with two NaN rows."""
+    path = tmp_path_factory.mktemp("data") / "small-parquet"
+    generate_mixture_dataset(
+        path, n_samples=N_SAMPLES, n_features=N_FEATURES, n_components=N_COMPONENTS,
+        chunk_rows=CHUNK_ROWS, seed=SEED + 1, separation=5.0, format="parquet",
+        dtype="float64", nan_rows=list(NAN_ROWS),
+    )
+    return path
+
+
+def _batch_fit_document(data: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "data": data,
+        "model": {
+            "n_components": N_COMPONENTS,
+            "covariance_type": "full",
+            "tol": 1e-5,
+            "max_iter": 50,
+            "seed": 3,
+            "init_sample_size": 2_000,
+        },
+        "compute": {"scheduler": "threads", "n_workers": 2},
+        "registry": {"root": "registry", "model": "small", "aliases": ["candidate"]},
+        "outputs": {"predictions": "predictions.zarr", "reports": "reports"},
+    }
+    document.update(sections)
+    return document
+
+
+@pytest.fixture
+def batch_fit_document() -> Callable[..., dict[str, Any]]:
+    """``batch_fit_document(data, **sections)``: a config mapping with small-test defaults.
+
+    Relative paths in it (registry, predictions, reports) land next to the YAML file.
+    """
+    return _batch_fit_document
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """``write_config(document, name="batch_fit.yaml")`` -> the YAML file in tmp_path."""
+
+    def write(document: dict[str, Any], name: str = "batch_fit.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
