@@ -562,10 +562,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== 1. peak memory: full covariance, max_iter={config['memory_max_iter']}, "
               "tol=0, random_state=0, default init (sample + k-means), threaded scheduler; fresh "
               "process per dataset ==", flush=True)
+        part_start = time.perf_counter()
         memory = run_memory(datasets, config, args.sample_interval)
         print()
         verdict = print_memory(memory, config["chunk_rows"], config["memory_max_iter"])
-        report["memory"] = {"rows": memory, **verdict}
+        report["memory"] = {"rows": memory, **verdict, "part_s": time.perf_counter() - part_start}
+        print(f"(part 1 took {report['memory']['part_s']:.0f} s)")
         big, small = memory[1], memory[0]
         verdicts.append((f"peak RSS, {human_size(big['nbytes'])} fit",
                          f"{big['peak_bytes'] / GB:.2f} GB", f"< 1.5 GB: {yes_no(verdict['big_peak_ok'])}"))
@@ -577,9 +579,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{human_size(datasets['small']['nbytes'])} Zarr data (threaded scheduler) ==",
               flush=True)
         print(f"  {load_text('load')}", flush=True)
+        part_start = time.perf_counter()
         diag = run_diag(datasets["small"], config)
         verdict = print_diag(diag)
-        report["diag"] = {**diag, **verdict}
+        report["diag"] = {**diag, **verdict, "part_s": time.perf_counter() - part_start}
+        print(f"(part 2 took {report['diag']['part_s']:.0f} s)")
         verdicts.append(("diag s/iter / dask read+sum", f"{diag['ratio_from_zarr']:.2f}x",
                          f"<= 1.5x: {yes_no(verdict['ok'])}"))
 
@@ -587,9 +591,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== 3. distributed scaling: full covariance, "
               f"{human_size(datasets['small']['nbytes'])}, max_iter={config['dist_max_iter']}, "
               "given initial parameters ==", flush=True)
+        part_start = time.perf_counter()
         dist = run_distributed(datasets["small"], config)
         verdict = print_distributed(dist, config["dist_max_iter"])
-        report["distributed"] = {**dist, **verdict}
+        report["distributed"] = {**dist, **verdict, "part_s": time.perf_counter() - part_start}
+        print(f"(part 3 took {report['distributed']['part_s']:.0f} s)")
         verdicts.append(("speedup 2 workers / 1 worker", f"{dist['speedup']:.2f}x",
                          f">= 1.7x: {yes_no(verdict['ok'])}"))
 
