@@ -116,18 +116,21 @@ def write_predictions(
     try:
         group = zarr.open_group(built, mode="w", zarr_format=3)
         row_chunk = max(rows.row_chunks)
-        index = rows.sample_index if rows.sample_index is not None else np.arange(rows.shape[0])
+        index = rows.sample_index
+        if index is None:
+            index = da.arange(rows.shape[0], chunks=row_chunk, dtype=np.int64)
+        elif not isinstance(index, da.Array):
+            index = da.from_array(np.asarray(index), chunks=row_chunk)
         coordinate = group.create_array(
-            rows.sample_dim, shape=index.shape, chunks=(row_chunk,), dtype=np.asarray(index).dtype,
-            dimension_names=(rows.sample_dim,),
+            rows.sample_dim, shape=index.shape, chunks=(row_chunk,), dtype=index.dtype,
+            dimension_names=(rows.sample_dim,), config={"write_empty_chunks": True},
         )
-        coordinate[:] = np.asarray(index)
         coordinate.attrs.update(rows.sample_index_attrs)  # e.g. CF time units: decoded alike
         component = group.create_array(
             "component", shape=(params.n_components,), dtype=np.int64, dimension_names=("component",)
         )
         component[:] = np.arange(params.n_components)
-        sources, targets = [], []
+        sources, targets = [index.rechunk(row_chunk)], [coordinate]
         for name in outputs:
             array = lazy[name].rechunk({0: row_chunk})
             dims = (rows.sample_dim, "component") if array.ndim == 2 else (rows.sample_dim,)

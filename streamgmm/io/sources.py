@@ -39,9 +39,9 @@ class RowData:
     feature_names : tuple of str or None
     sample_dim, feature_dim : str
         Dimension names used for aligned outputs.
-    sample_index : ndarray of shape (n,) or None
+    sample_index : ndarray or dask array of shape (n,), or None
         Coordinate of the sample dimension when the source has one, as stored
-        (e.g. integers with CF ``units`` for times).
+        (e.g. integers with CF ``units`` for times); lazy for stored data.
     sample_index_attrs : dict
         Attributes of the stored coordinate (``units``, ``calendar``, ...), copied
         to outputs so readers decode it the same way.
@@ -58,7 +58,7 @@ class RowData:
     feature_names: tuple[str, ...] | None = None
     sample_dim: str = "sample"
     feature_dim: str = "feature"
-    sample_index: np.ndarray | None = None
+    sample_index: Any = None
     sample_index_attrs: dict[str, Any] = field(default_factory=dict)
     description: dict[str, Any] = field(default_factory=dict)
     reader: Any = None
@@ -315,7 +315,11 @@ def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str
         if feature_dim in members and group[feature_dim].shape == (n_cols,):
             feature_names = tuple(str(v) for v in np.asarray(group[feature_dim][:]))
         if sample_dim in members and group[sample_dim].shape == (n_rows,):
-            sample_index = np.asarray(group[sample_dim][:])
+            # Lazy: 8 bytes per row would otherwise be read at open time (1 GB for 8 GB of
+            # data); only prediction outputs need it, and they copy it chunk by chunk.
+            import dask.array as da
+
+            sample_index = da.from_zarr(group[sample_dim])
             sample_index_attrs = {
                 k: v for k, v in group[sample_dim].attrs.items() if k != "_ARRAY_DIMENSIONS"
             }
