@@ -264,7 +264,7 @@ def publish(
         params,
         feature_names=rows.feature_names,
         training_config={"job": "batch_fit", **config.model_dump(mode="json")},
-        data_source={"uri": rows.uri, **rows.description},
+        data_source={"uri": rows.uri, **rows.fingerprint()},
         metrics=metrics.registry_metrics(),
         aliases=config.registry.aliases,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -326,8 +326,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return natural_form(self.parameters_, resolve_dtype(self.dtype, X.dtype))
 
     # ================================================================== fitting
-    def _driver(self, X: Any, sample_weight: Any) -> tuple[Any, dict[str, Any]]:
-        """The pass driver for X and a description of the data (for checkpoint keys)."""
+    def _driver(self, X: Any, sample_weight: Any) -> tuple[Any, Callable[[], dict[str, Any]]]:
+        """The pass driver for X, and a function describing the data for checkpoint keys.
+
+        The description hashes the data (or stats every stored file), so it is
+        computed only when a checkpoint asks for it.
+        """
         if is_out_of_core(X):
             from .drivers.dask_rows import DaskRows
             from .io.sources import RowData, open_rows
@@ -341,8 +345,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             driver = DaskRows(
                 rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler, rows.reader
             )
-            return driver, {
-                "uri": rows.uri, **rows.description,
+            return driver, lambda: {
+                "uri": rows.uri, **rows.fingerprint(),
                 "sample_weight": _weights_fingerprint(sample_weight),
             }
         X = self._validate_X(X, reset=True, finite=self.nan_policy == "raise")
@@ -354,12 +358,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self.n_invalid_rows_ = int((~finite).sum())
                 X = X[finite]
                 weights = None if weights is None else weights[finite]
-        description = {
-            "format": "numpy", "shape": list(X.shape), "dtype": str(X.dtype),
-            "content": _content_hash(X),
-            "sample_weight": None if weights is None else _content_hash(weights),
-        }
-        return ChunkedArray(X, weights, self.chunk_size, self._n_threads()), description
+        def describe() -> dict[str, Any]:
+            return {
+                "format": "numpy", "shape": list(X.shape), "dtype": str(X.dtype),
+                "content": _content_hash(X),
+                "sample_weight": None if weights is None else _content_hash(weights),
+            }
+
+        return ChunkedArray(X, weights, self.chunk_size, self._n_threads()), describe
 
     def _fit_key(self, description: dict[str, Any]) -> str:
         from .drivers.checkpoint import fit_key
@@ -403,7 +409,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self
         """
         check_estimator_parameters(self.get_params())
-        driver, description = self._driver(X, sample_weight)
+        driver, describe = self._driver(X, sample_weight)
         n_samples, n_features = driver.n_samples, self.n_features_in_
         if n_samples < max(2, self.n_components):
             raise InvalidInputError(
@@ -429,7 +435,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             from .drivers.checkpoint import CheckpointRecord, FitCheckpoint
 
             store = FitCheckpoint(checkpoint)
-            key = self._fit_key(description)
+            key = self._fit_key(describe())
             record = store.load(key)
             if record is not None:
                 first_init, resumed, best = record.init_index, record.current, record.best

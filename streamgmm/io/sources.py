@@ -11,6 +11,7 @@ read error names the store, the chunk or file, and the rows involved.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -51,6 +52,9 @@ class RowData:
         For stored data, the picklable reader behind ``array``: a pass can read
         each chunk inside the task that reduces it, so a worker never holds more
         than the chunk it is working on.
+    content_signature : callable or None
+        Returns a signature of the stored files (names, sizes, mtimes); see
+        :meth:`fingerprint`.
     """
 
     array: Any
@@ -62,6 +66,16 @@ class RowData:
     sample_index_attrs: dict[str, Any] = field(default_factory=dict)
     description: dict[str, Any] = field(default_factory=dict)
     reader: Any = None
+    content_signature: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """``description`` plus a signature of the stored content (stats every file).
+
+        Computed on demand, not at open time: only checkpoints and published model
+        versions need it, and listing every chunk of a large store is not free.
+        """
+        content = self.content_signature() if callable(self.content_signature) else None
+        return {**self.description, "content": content}
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -328,8 +342,8 @@ def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str
         sample_dim=sample_dim, feature_dim=feature_dim, sample_index=sample_index,
         sample_index_attrs=sample_index_attrs,
         description={"format": f"zarr{array.metadata.zarr_format}", "variable": path,
-                     "shape": [n_rows, n_cols], "row_chunks": row_chunk, "dtype": str(array.dtype),
-                     "content": _store_signature(uri, path, storage_options)},
+                     "shape": [n_rows, n_cols], "row_chunks": row_chunk, "dtype": str(array.dtype)},
+        content_signature=functools.partial(_store_signature, uri, path, storage_options),
     )
 
 
@@ -407,8 +421,8 @@ def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict
         array=_from_reader(reader, [u[2] for u in units]), uri=uri, feature_names=tuple(chosen),
         reader=reader,
         description={"format": "parquet", "files": len(files), "columns": chosen,
-                     "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype),
-                     "content": _files_signature(files, storage_options)},
+                     "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype)},
+        content_signature=functools.partial(_files_signature, files, storage_options),
     )
 
 
