@@ -504,8 +504,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _chunks(self, X: np.ndarray) -> ChunkedArray:
         return ChunkedArray(X, None, self.chunk_size, self._n_threads())
 
-    def _lazy_posteriors(self, X: Any) -> tuple[Any, Any]:
-        """Lazy (Dask) row log-likelihoods and responsibilities of out-of-core X."""
+    def _lazy_posteriors(self, X: Any) -> tuple[Any, Any, Any]:
+        """Lazy row log-likelihoods and responsibilities of out-of-core X, and their driver."""
         from .drivers.dask_rows import DaskRows
         from .io.sources import RowData, open_rows
 
@@ -517,7 +517,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         driver = DaskRows(rows.array, where=rows.uri, scheduler=self.scheduler)
         form = natural_form(self.parameters_, resolve_dtype(self.dtype, rows.array.dtype))
-        return driver.posteriors(form)
+        return (*driver.posteriors(form), driver)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood of every row under the mixture, shape (n_samples,).
@@ -577,14 +577,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row of X."""
-        scores = self.score_samples(X)
         if is_out_of_core(X):
-            import dask
-
-            with single_threaded_blas():
-                (mean,) = dask.compute(scores.mean(), **({} if self.scheduler is None else {"scheduler": self.scheduler}))
+            scores, _, driver = self._lazy_posteriors(X)
+            with driver:
+                (mean,) = driver.compute(scores.mean())
             return float(mean)
-        return float(scores.mean())
+        return float(self.score_samples(X).mean())
 
     @staticmethod
     def _n_rows(X: Any) -> int:

@@ -79,12 +79,10 @@ def write_predictions(
     Path
         The written group.
     """
-    import dask
     import dask.array as da
     import zarr
 
     from ..drivers.dask_rows import DaskRows
-    from ..drivers.in_memory import single_threaded_blas
 
     unknown = [o for o in outputs if o not in PREDICTION_OUTPUTS]
     if unknown or not outputs:
@@ -143,9 +141,8 @@ def write_predictions(
         group.attrs.update({"model_n_components": params.n_components,
                             "covariance_type": params.covariance_type, "source": rows.uri})
         stored = da.store(sources, targets, lock=False, compute=False)
-        kwargs = {} if scheduler is None else {"scheduler": scheduler}
-        with single_threaded_blas():
-            dask.compute(stored, **kwargs)
+        with driver:
+            driver.compute(stored)
         zarr.consolidate_metadata(str(built))
         _replace_directory(built, target)
     except BaseException:
