@@ -27,11 +27,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .core.covariance import covariance_shape, precisions_cholesky_from_precisions
 from .core.em import EMState, run_em
 from .core.errors import InvalidInputError, InvalidParameterError
-from .core.estep import NaturalForm, chunk_posteriors, chunk_weighted_log_prob, natural_form
+from .core.errors import EmptyComponentWarning
+from .core.estep import (
+    NaturalForm,
+    chunk_posteriors,
+    chunk_statistics,
+    chunk_weighted_log_prob,
+    natural_form,
+)
 from .core.init import initial_parameters
 from .core.params import MixtureParameters
+from .core.stepwise import StepSchedule, start_from_parameters, start_from_statistics, stepwise_update
 from .drivers.in_memory import ChunkedArray, available_cores, single_threaded_blas
 from .io.detect import driver_dtype, is_out_of_core
+from .online.warm_up import WarmUpBuffer, default_warm_up_size
 from .validation import (
     check_estimator_parameters,
     check_finite_rows,
@@ -40,6 +49,16 @@ from .validation import (
 )
 
 __all__ = ["GaussianMixture"]
+
+#: Fitted attributes of partial_fit, dropped when fit starts a new model.
+_ONLINE_ATTRIBUTES = (
+    "online_state_",
+    "n_steps_",
+    "n_samples_seen_",
+    "step_size_",
+    "batch_log_likelihood_",
+    "_warm_up_buffer",
+)
 
 
 def _content_hash(array: np.ndarray) -> str:
@@ -109,6 +128,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     scheduler : str, distributed.Client or None, default=None
         Dask scheduler for out-of-core data ("threads", "processes", "synchronous", a
         Client); None uses the active one. Ignored for in-memory data.
+    step_decay : float, default=0.7
+        ``partial_fit`` only: alpha of the step sizes ``eta_t = (t + step_offset)^-alpha``
+        of stepwise EM, in (0.5, 1].
+    step_offset : float, default=2.0
+        ``partial_fit`` only: ``t0 >= 0`` of the step sizes; larger values keep more of
+        the model the stream started from in the first updates.
+    step_size : float or None, default=None
+        ``partial_fit`` only: a constant step size in (0, 1] instead of the decaying
+        schedule, for non-stationary streams (the model forgets with a window of about
+        ``1 / step_size`` batches).
+    average : bool or int, default=False
+        ``partial_fit`` only: report Polyak-Ruppert averaged parameters (the mean of the
+        running statistics). An int starts averaging after that many updates.
+    warm_up_size : int or None, default=None
+        ``partial_fit`` on an unfitted model collects this many rows, then fits them by
+        batch EM (``init_params``, ``n_init``, ``max_iter``) before stepping; None uses
+        ``10 * n_components * n_features``.
 
     Attributes
     ----------
@@ -124,6 +160,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         with ``sample_weight``).
     lower_bounds_ : list of float
         The lower bound of every iteration of the best initialisation.
+    online_state_ : OnlineState
+        After ``partial_fit``: the running statistics and counters of stepwise EM
+        (see :mod:`streamgmm.core.stepwise`).
+    n_steps_ : int
+        After ``partial_fit``: stepwise updates made.
+    n_samples_seen_ : int
+        After ``partial_fit``: rows used, including the warm-up.
+    step_size_ : float
+        After ``partial_fit``: the last step size.
+    batch_log_likelihood_ : float
+        After ``partial_fit``: the last batch's mean log-likelihood, scored *before*
+        the update (what drift detection monitors).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (D,)
         Only for input with string column names (e.g. a pandas DataFrame).
@@ -152,6 +200,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         init_sample_size: int = 100_000,
         nan_policy: str = "raise",
         scheduler: Any = None,
+        step_decay: float = 0.7,
+        step_offset: float = 2.0,
+        step_size: float | None = None,
+        average: bool | int = False,
+        warm_up_size: int | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -173,6 +226,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.init_sample_size = init_sample_size
         self.nan_policy = nan_policy
         self.scheduler = scheduler
+        self.step_decay = step_decay
+        self.step_offset = step_offset
+        self.step_size = step_size
+        self.average = average
+        self.warm_up_size = warm_up_size
 
     # ================================================================ helpers
     def _n_threads(self) -> int:
@@ -409,6 +467,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self
         """
         check_estimator_parameters(self.get_params())
+        # A batch fit starts a new model: a later partial_fit continues from it afresh.
+        for attribute in _ONLINE_ATTRIBUTES:
+            self.__dict__.pop(attribute, None)
         driver, describe = self._driver(X, sample_weight)
         n_samples, n_features = driver.n_samples, self.n_features_in_
         if n_samples < max(2, self.n_components):
@@ -499,6 +560,129 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then return the labels of X under the fitted model, shape (n_samples,)."""
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    # ================================================================== online
+    def _step_schedule(self) -> StepSchedule:
+        return StepSchedule(decay=self.step_decay, offset=self.step_offset, constant=self.step_size)
+
+    def _average_after(self) -> int | None:
+        """Updates before averaging starts, or None when averaging is off."""
+        if isinstance(self.average, (bool, np.bool_)):
+            return 0 if self.average else None
+        return int(self.average)
+
+    def _online_batch(self, X: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """A validated batch (rows, weights), or None for an empty or all-invalid batch."""
+        if getattr(X, "shape", None) is not None and len(X.shape) == 2 and X.shape[0] == 0:
+            return None
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in (np.float64, np.float32)
+            and hasattr(self, "n_features_in_")
+            and not hasattr(self, "feature_names_in_")
+        ):
+            # The common streaming case, checked without scikit-learn's general input
+            # validation, whose fixed cost is a large share of a small batch's update.
+            if X.shape[1] != self.n_features_in_:
+                raise InvalidInputError(
+                    f"X has {X.shape[1]} features, but GaussianMixture is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+        else:
+            X = self._validate_X(X, reset=not hasattr(self, "n_features_in_"), finite=False)
+        weights = check_sample_weight(sample_weight, X.shape[0]) if sample_weight is not None else None
+        if self.nan_policy == "raise":
+            check_finite_rows(X)
+        else:
+            valid = np.isfinite(X).all(axis=1)
+            if not valid.all():
+                self.n_invalid_rows_ = getattr(self, "n_invalid_rows_", 0) + int((~valid).sum())
+                X = X[valid]
+                weights = None if weights is None else weights[valid]
+                if X.shape[0] == 0:
+                    return None
+        return X, weights
+
+    def _finish_warm_up(self) -> None:
+        """Batch EM on the buffered rows, then stepwise EM starts from their statistics."""
+        buffer = self._warm_up_buffer
+        X, weights = buffer.concatenated()
+        del self._warm_up_buffer
+        self.fit(X, sample_weight=weights)
+        form = natural_form(self.parameters_, resolve_dtype(self.dtype, X.dtype))
+        with single_threaded_blas():
+            stats = chunk_statistics(X, form, weights)
+        self.online_state_ = start_from_statistics(
+            self.parameters_, stats, n_samples=X.shape[0], weight=stats.weight_sum
+        )
+        self.n_steps_ = 0
+        self.n_samples_seen_ = X.shape[0]
+        self.step_size_ = 1.0
+        self.batch_log_likelihood_ = stats.mean_log_likelihood
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
+        """Update the model with one batch of rows by stepwise EM.
+
+        Blends the batch's per-sample sufficient statistics into the running ones,
+        ``S <- (1 - eta_t) S + eta_t s(batch)``, and re-derives the parameters from
+        ``S`` (see :mod:`streamgmm.core.stepwise`). An unfitted model first collects
+        ``warm_up_size`` rows and fits them by batch EM; a fitted one (by ``fit``,
+        :meth:`from_parameters` or a loaded model version) continues from its
+        parameters. Empty batches are ignored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_batch,), optional
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "online_state_") and not hasattr(self, "_warm_up_buffer"):
+            check_estimator_parameters(self.get_params())
+        batch = self._online_batch(X, sample_weight)
+        if batch is None:
+            return self
+        X, weights = batch
+        if not hasattr(self, "online_state_"):
+            if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
+                buffer = self.__dict__.setdefault("_warm_up_buffer", WarmUpBuffer())
+                buffer.add(X, weights)
+                size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
+                if buffer.n_rows >= size:
+                    self._finish_warm_up()
+                return self
+            self.online_state_ = start_from_parameters(self.parameters_)
+            self.n_steps_, self.n_samples_seen_ = 0, 0
+        state = self.online_state_
+        form = natural_form(state.params, resolve_dtype(self.dtype, X.dtype))
+        with single_threaded_blas():
+            stats = chunk_statistics(X, form, weights)
+        result = stepwise_update(
+            state,
+            stats,
+            self._step_schedule(),
+            reg_covar=self.reg_covar,
+            average_after=self._average_after(),
+        )
+        if result.empty_components:
+            warnings.warn(
+                f"Component(s) {list(result.empty_components)} have no responsibility mass "
+                f"after {result.state.n_updates} stepwise updates; their previous means and "
+                "covariances were kept.",
+                EmptyComponentWarning,
+                stacklevel=2,
+            )
+        self.online_state_ = result.state
+        self._set_fitted(result.state.reported_parameters(self.reg_covar))
+        self.n_steps_ = result.state.n_updates
+        self.n_samples_seen_ = result.state.n_samples_seen
+        self.step_size_ = result.step_size
+        self.batch_log_likelihood_ = result.batch_mean_log_likelihood
+        return self
 
     # =============================================================== prediction
     def _chunks(self, X: np.ndarray) -> ChunkedArray:

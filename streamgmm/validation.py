@@ -94,6 +94,7 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
                 f"dtype={dtype!r} is invalid: choose 'float32', 'float64' or None (float32 "
                 "input is computed in float32, anything else in float64)"
             )
+    _check_online_parameters(params)
     if not (
         params["random_state"] is None
         or isinstance(params["random_state"], (numbers.Integral, np.random.RandomState))
@@ -102,6 +103,31 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
             f"random_state={params['random_state']!r} is invalid: expected None, an integer "
             "or a numpy.random.RandomState"
         )
+
+
+def _check_online_parameters(params: dict[str, Any]) -> None:
+    """The stepwise-EM parameters used by ``partial_fit``."""
+    decay = params["step_decay"]
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.5 < decay <= 1.0:
+        raise InvalidParameterError(
+            f"step_decay={decay!r} is invalid: expected a real number in (0.5, 1] (stepwise EM "
+            "converges only for such decays; 0.7 is a good default)"
+        )
+    _check_real("step_offset", params["step_offset"], 0.0)
+    step_size = params["step_size"]
+    if step_size is not None and (
+        isinstance(step_size, bool)
+        or not isinstance(step_size, numbers.Real)
+        or not 0.0 < step_size <= 1.0
+    ):
+        raise InvalidParameterError(
+            f"step_size={step_size!r} is invalid: expected None (decaying steps) or a constant "
+            "step in (0, 1], e.g. 0.05 to forget with a window of about 20 batches"
+        )
+    average = params["average"]
+    if not isinstance(average, (bool, np.bool_)):
+        _check_int("average", average, 0)
+    _check_int("warm_up_size", params["warm_up_size"], 1, allow_none=True)
 
 
 def resolve_dtype(dtype: Any, input_dtype: np.dtype) -> np.dtype:
