@@ -10,6 +10,8 @@ from typing import Literal
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg.lapack import dpotrf as _potrf
+from scipy.linalg.lapack import dtrtrs as _trtrs
 
 from .errors import IllConditionedCovarianceError
 
@@ -55,16 +57,30 @@ def mixture_n_parameters(covariance_type: str, n_components: int, n_features: in
 
 # --------------------------------------------------------------------------- factors
 def _cholesky_factor_of_inverse(covariance: np.ndarray, what: str) -> np.ndarray:
-    """Upper factor U with ``inv(covariance) = U @ U.T``, shape (D, D)."""
-    try:
-        lower = linalg.cholesky(covariance, lower=True, check_finite=False)
-    except linalg.LinAlgError as exc:
+    """Upper factor U with ``inv(covariance) = U @ U.T``, shape (D, D).
+
+    Calls LAPACK's ``potrf`` and ``trtrs`` directly: the same routines, in the same
+    form, as ``scipy.linalg.cholesky(lower=True)`` and ``solve_triangular`` (so the
+    result is bitwise theirs, and scikit-learn's), without their argument checking,
+    which costs more than the factorisation itself for the small matrices of a
+    mixture and dominates online updates.
+    """
+    covariance = np.asarray(covariance, dtype=np.float64)
+    # potrf's upper factor of a C-ordered matrix is the transpose of its lower factor,
+    # exactly as scipy.linalg.cholesky(lower=True) computes it.
+    upper, info = _potrf(covariance, lower=0, clean=1)
+    if info != 0:
         raise IllConditionedCovarianceError(
             f"The covariance of {what} is not positive definite, so it cannot be factorised "
             f"(collapsed or duplicated samples make this happen). {_FACTORISATION_ADVICE}"
-        ) from exc
+        )
     identity = np.eye(covariance.shape[0])
-    return linalg.solve_triangular(lower, identity, lower=True, check_finite=False).T
+    inverse_lower, info = _trtrs(upper.T, identity, lower=1)
+    if info != 0:
+        raise IllConditionedCovarianceError(
+            f"The Cholesky factor of the covariance of {what} is singular. {_FACTORISATION_ADVICE}"
+        )
+    return inverse_lower.T
 
 
 def precisions_cholesky_from_covariances(

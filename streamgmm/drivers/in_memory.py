@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..core.estep import NaturalForm, chunk_statistics
 from ..core.sampling import key_threshold, merge_samples, sample_chunk
@@ -34,11 +35,30 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@lru_cache(maxsize=1)
+def _blas_pools() -> tuple:
+    """The process's BLAS thread pools (numpy's and scipy's), found once.
+
+    Finding them scans the loaded shared libraries (milliseconds), and even
+    threadpoolctl's context manager costs tens of microseconds per use: both
+    would dominate small batches such as ``partial_fit``'s. numpy and scipy load
+    their BLAS when streamgmm is imported, before the first call.
+    """
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Hold BLAS to one thread: parallelism comes from chunks, not from inside a GEMM."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    pools = _blas_pools()
+    previous = [pool.get_num_threads() for pool in pools]
+    for pool in pools:
+        pool.set_num_threads(1)
+    try:
         yield
+    finally:
+        for pool, n_threads in zip(pools, previous):
+            pool.set_num_threads(n_threads)
 
 
 class ChunkedArray:
