@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from ..core.em import EMState
 from ..core.errors import StreamGMMError
 from ..core.params import MixtureParameters
+from ..io.atomic import atomic_save_npz
 
 __all__ = ["FitCheckpoint", "CheckpointRecord", "CheckpointMismatchError", "fit_key"]
 
@@ -119,17 +119,7 @@ class FitCheckpoint:
             header["best_converged"] = record.best.converged
             arrays.update(_state_arrays("best_", record.best))
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".checkpoint-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        atomic_save_npz(self.path, arrays)
 
     def load(self, expected_key: str) -> CheckpointRecord | None:
         """The saved record, None if there is none.
