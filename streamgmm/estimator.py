@@ -37,7 +37,13 @@ from .core.estep import (
 )
 from .core.init import initial_parameters
 from .core.params import MixtureParameters
-from .core.stepwise import StepSchedule, start_from_parameters, start_from_statistics, stepwise_update
+from .core.stepwise import (
+    OnlineState,
+    StepSchedule,
+    start_from_parameters,
+    start_from_statistics,
+    stepwise_update,
+)
 from .drivers.in_memory import ChunkedArray, available_cores, single_threaded_blas
 from .io.detect import driver_dtype, is_out_of_core
 from .online.warm_up import WarmUpBuffer, default_warm_up_size
@@ -378,6 +384,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model.n_iter_ = 0
         model.lower_bound_ = float("-inf")
         model.lower_bounds_ = []
+        return model
+
+    @classmethod
+    def from_online_state(cls, state: OnlineState, **estimator_params: Any) -> "GaussianMixture":
+        """An estimator that continues stepwise EM from ``state`` (e.g. a stream's commit).
+
+        Parameters
+        ----------
+        state : OnlineState
+        **estimator_params
+            Constructor parameters; ``n_components`` and ``covariance_type`` come
+            from the state.
+        """
+        params = {k: v for k, v in estimator_params.items() if k not in ("n_components", "covariance_type")}
+        model = cls.from_parameters(state.params, **params)
+        model.online_state_ = state
+        model._set_fitted(state.reported_parameters(model.reg_covar))
+        model.n_steps_ = state.n_updates
+        model.n_samples_seen_ = state.n_samples_seen
+        model.step_size_ = float("nan")
+        model.batch_log_likelihood_ = float("nan")
         return model
 
     def _form(self, X: np.ndarray) -> NaturalForm:

@@ -1,0 +1,318 @@
+"""The ``online_update`` job's config: a stream source, the online model, and its bounds.
+
+Example (``configs/online_update.yaml``)::
+
+    source:
+      kind: landing-folder                 # landing-folder | zarr-append | stdin
+      uri: ../data/generated/landing       # the folder, or the Zarr store
+    model:
+      n_components: 8
+      covariance_type: diag
+      seed: 0
+      start_from: {model: example, ref: latest}   # optional: else warm up on the stream
+    online:
+      batch_size: 1000
+      state: ../data/generated/stream-state       # one folder per stream
+      step: {decay: 0.7, offset: 2.0}             # or {constant: 0.05}
+      max_batches: 500                            # bounds of one run (all optional)
+      snapshot: {every_batches: 100}
+      drift: {detector: page-hinkley, on_alarm_step_size: 0.1}
+      anomaly: {quantile: 0.01}
+    registry: {root: ../registry, model: stream, aliases: [online]}
+    outputs: {scores: ../data/generated/stream-scores.zarr}
+
+Relative paths are relative to the config file; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .paths import is_url, resolve_location
+from .schema import RegistryConfig, SingleModelConfig, _base_dir, _Section
+
+__all__ = [
+    "AnomalySettings",
+    "DriftSettings",
+    "OnlineModelConfig",
+    "OnlineSettings",
+    "OnlineUpdateConfig",
+    "SnapshotSettings",
+    "StartFromConfig",
+    "StepSettings",
+    "StreamOutputsConfig",
+    "StreamSourceConfig",
+]
+
+_Name = Annotated[str, Field(strict=True, min_length=1)]
+
+
+class StreamSourceConfig(_Section):
+    """Where the batches come from.
+
+    Parameters
+    ----------
+    kind : {"landing-folder", "zarr-append", "stdin"}
+    uri : str, optional
+        The landing folder or the Zarr store (not for stdin).
+    variable : str, optional
+        Zarr array name (store, or ``.zarr`` files in a landing folder).
+    columns : list of str, optional
+        Parquet feature columns for ``.parquet`` files in a landing folder.
+    sample_dim, feature_dim : str
+        Dimension names of a Zarr store written by xarray.
+    quarantine : str, optional
+        Where unreadable landing files go; default ``<uri>/quarantine``.
+    """
+
+    kind: Literal["landing-folder", "zarr-append", "stdin"]
+    uri: Annotated[str, Field(strict=True)] | None = None
+    variable: _Name | None = None
+    columns: tuple[_Name, ...] | None = None
+    sample_dim: _Name = "sample"
+    feature_dim: _Name = "feature"
+    quarantine: Annotated[str, Field(strict=True)] | None = None
+
+    @field_validator("uri", "quarantine")
+    @classmethod
+    def _resolve(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        resolved = resolve_location(value, _base_dir(info))
+        if is_url(resolved) and not resolved.startswith("file://"):
+            raise ValueError("stream sources are local folders or stores; give a path, not a URL")
+        return resolved
+
+    @model_validator(mode="after")
+    def _uri_matches_kind(self) -> "StreamSourceConfig":
+        if self.kind == "stdin" and self.uri is not None:
+            raise ValueError("source.uri is not used with kind 'stdin'; remove it")
+        if self.kind != "stdin" and self.uri is None:
+            raise ValueError(f"source.uri is required for kind {self.kind!r} (the folder or the store)")
+        if self.columns is not None and self.kind != "landing-folder":
+            raise ValueError("source.columns selects Parquet columns of landing-folder files only")
+        return self
+
+
+class StartFromConfig(_Section):
+    """A model version to start the stream from (instead of a warm-up).
+
+    Parameters
+    ----------
+    model : str
+        Model name in the registry.
+    ref : int or str, default "latest"
+        Version number or alias.
+    root : str, optional
+        Registry folder; default the ``registry.root`` of this config.
+    """
+
+    model: _Name
+    ref: int | _Name = "latest"
+    root: Annotated[str, Field(strict=True)] | None = None
+
+    @field_validator("root")
+    @classmethod
+    def _resolve_root(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_location(value, _base_dir(info))
+
+
+class OnlineModelConfig(SingleModelConfig):
+    """The model: as for batch fits, plus where the stream starts from.
+
+    Parameters
+    ----------
+    warm_up_size : int, optional
+        Rows fitted by batch EM before stepping (default ``10 * K * D``).
+    start_from : StartFromConfig, optional
+    """
+
+    warm_up_size: PositiveInt | None = None
+    start_from: StartFromConfig | None = None
+
+
+class StepSettings(_Section):
+    """Step sizes of stepwise EM: ``(t + offset)^-decay``, or a constant.
+
+    Parameters
+    ----------
+    decay : float, default 0.7
+        In (0.5, 1].
+    offset : float, default 2.0
+    constant : float, optional
+        A constant step in (0, 1] (forgetting window about ``1/constant`` batches).
+    average : bool or int, default False
+        Polyak-Ruppert averaging (an int starts after that many batches).
+    """
+
+    decay: Annotated[float, Field(gt=0.5, le=1.0)] = 0.7
+    offset: NonNegativeFloat = 2.0
+    constant: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    average: bool | Annotated[int, Field(ge=0)] = False
+
+
+class SnapshotSettings(_Section):
+    """When a model version is published (at least one of the two, or only at the end).
+
+    Parameters
+    ----------
+    every_batches : int, optional, default 100
+    every_seconds : float, optional
+    at_end : bool, default True
+        Publish when the run stops if anything changed since the last version.
+    """
+
+    every_batches: PositiveInt | None = 100
+    every_seconds: PositiveFloat | None = None
+    at_end: Annotated[bool, Field(strict=True)] = True
+
+
+class DriftSettings(_Section):
+    """Change detection on the mean log-likelihood of each batch (scored before the update).
+
+    Parameters
+    ----------
+    detector : {"page-hinkley", "adwin"}
+    delta, threshold, min_samples : optional
+        Page-Hinkley's tolerance and alarm threshold (in units of the batch
+        score's standard deviation) and warm-up; ADWIN uses ``delta`` as its
+        confidence.
+    on_alarm_step_size : float, optional
+        Switch to this constant step size after an alarm (adapt faster).
+    """
+
+    detector: Literal["page-hinkley", "adwin"] = "page-hinkley"
+    delta: PositiveFloat | None = None
+    threshold: PositiveFloat | None = None
+    min_samples: PositiveInt | None = None
+    on_alarm_step_size: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+
+    @model_validator(mode="after")
+    def _options_of_the_detector(self) -> "DriftSettings":
+        if self.detector == "adwin":
+            extra = [name for name in ("threshold", "min_samples") if getattr(self, name) is not None]
+            if extra:
+                raise ValueError(
+                    f"{' and '.join(extra)} belong to the page-hinkley detector; ADWIN takes only "
+                    "delta (its confidence, e.g. 0.002)"
+                )
+        return self
+
+    def detector_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"kind": self.detector}
+        for name in ("delta", "threshold", "min_samples"):
+            value = getattr(self, name)
+            if value is not None:
+                options[name] = value
+        return options
+
+
+class AnomalySettings(_Section):
+    """Which samples are flagged: below a quantile of the warm-up scores, or a fixed value."""
+
+    quantile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = 0.01
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "AnomalySettings":
+        if self.threshold is not None and "quantile" in self.model_fields_set:
+            raise ValueError("give anomaly.quantile or anomaly.threshold, not both")
+        return self
+
+
+class OnlineSettings(_Section):
+    """How the stream is consumed.
+
+    Parameters
+    ----------
+    batch_size : int, default 1000
+    state : str
+        Folder of the runner's committed state (one per stream).
+    nan_policy : {"raise", "drop"}, default "raise"
+    step : StepSettings
+    max_batches, max_seconds : optional
+        Bounds of one run.
+    idle_seconds : float, optional, default 0
+        Stop after this long without a new batch; null waits forever.
+    poll_seconds : float, default 1.0
+    drain : bool, default False
+        Take a final incomplete batch when the source has nothing more.
+    snapshot : SnapshotSettings
+    drift : DriftSettings, optional (null disables)
+    anomaly : AnomalySettings, optional (null disables)
+    """
+
+    batch_size: PositiveInt = 1000
+    state: Annotated[str, Field(strict=True)]
+    nan_policy: Literal["raise", "drop"] = "raise"
+    step: StepSettings = Field(default_factory=dict)  # type: ignore[arg-type]
+    max_batches: PositiveInt | None = None
+    max_seconds: PositiveFloat | None = None
+    idle_seconds: NonNegativeFloat | None = 0.0
+    poll_seconds: PositiveFloat = 1.0
+    drain: Annotated[bool, Field(strict=True)] = False
+    snapshot: SnapshotSettings = Field(default_factory=dict)  # type: ignore[arg-type]
+    drift: DriftSettings | None = Field(default_factory=dict)  # type: ignore[arg-type]
+    anomaly: AnomalySettings | None = Field(default_factory=dict)  # type: ignore[arg-type]
+
+    @field_validator("state")
+    @classmethod
+    def _resolve_state(cls, value: str, info: ValidationInfo) -> str:
+        resolved = resolve_location(value, _base_dir(info))
+        if is_url(resolved):
+            raise ValueError("the runner state is a local folder; give a path, not a URL")
+        return resolved
+
+
+class StreamOutputsConfig(_Section):
+    """Per-sample scores of the stream (optional).
+
+    Parameters
+    ----------
+    scores : str, optional
+        Zarr store for log-likelihood, label and anomaly flag per stream row.
+    responsibilities : bool, default False
+        Also store the responsibilities.
+    """
+
+    scores: Annotated[str, Field(strict=True)] | None = None
+    responsibilities: Annotated[bool, Field(strict=True)] = False
+
+    @field_validator("scores")
+    @classmethod
+    def _resolve_scores(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        resolved = resolve_location(value, _base_dir(info))
+        if is_url(resolved):
+            raise ValueError("scores are written to a local store; give a path, not a URL")
+        return resolved
+
+
+class OnlineUpdateConfig(_Section):
+    """The whole ``online_update`` config (see the module docstring)."""
+
+    source: StreamSourceConfig
+    model: OnlineModelConfig
+    online: OnlineSettings
+    registry: RegistryConfig | None = None
+    outputs: StreamOutputsConfig = Field(default_factory=dict)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _start_needs_a_registry(self) -> "OnlineUpdateConfig":
+        start = self.model.start_from
+        if start is not None and start.root is None and self.registry is None:
+            raise ValueError(
+                "model.start_from needs a registry: give model.start_from.root or a registry section"
+            )
+        return self

@@ -1,0 +1,117 @@
+"""``streamgmm stream CONFIG``: run the stream runner from an ``online_update`` config.
+
+Progress goes to standard error (one line every ``--progress-every`` batches:
+batch, rows, mean log-likelihood before the update, step size, anomalies);
+``--quiet`` silences it. The end prints what the run did, the committed
+position, and the last published model version. Exit status: 0 on success, 2 for
+a bad config, 1 for any other error (the message names the file, batch or key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+__all__ = ["add_stream_parser", "run_stream_command", "main"]
+
+DESCRIPTION = (
+    "Consume a stream (an append-only Zarr store, a landing folder of Parquet/NPY/Zarr "
+    "files, or rows on standard input) with online stepwise EM. The model state and the "
+    "stream position are committed together after every batch, so the command can be "
+    "killed and started again without losing or repeating a batch. Model versions are "
+    "published to the registry every N batches or T seconds."
+)
+
+
+def add_stream_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``stream`` on the main CLI's subparsers."""
+    parser = subparsers.add_parser("stream", help="run online updates from a stream", description=DESCRIPTION)
+    configure_parser(parser)
+    parser.set_defaults(handler=run_stream_command)
+    return parser
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="online_update YAML config (see configs/online_update.yaml)")
+    parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep waiting for new data (ignore online.idle_seconds); stop with Ctrl-C",
+    )
+    parser.add_argument("--progress-every", type=int, default=10, metavar="N", help="progress line every N batches")
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary and errors")
+
+
+def _progress(every: int):
+    def report(state, batch_log_likelihood: float) -> None:
+        batches = state.count("batches")
+        if every > 0 and batches % every == 0:
+            print(
+                f"batch {batches:>6}  rows {state.count('rows_read'):>10,}  "
+                f"mean log-lik {batch_log_likelihood:>11.4f}  anomalies {state.count('anomalies'):,}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return report
+
+
+def run_stream_command(args: argparse.Namespace) -> int:
+    """Run the stream runner for a parsed ``stream`` command line."""
+    from ..config import ConfigError, load_config
+    from ..core.errors import StreamGMMError
+    from .from_config import build_runner
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("streamgmm.online").setLevel(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        config = load_config(args.config, kind="online_update")
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    overrides = {"max_batches": args.max_batches, "max_seconds": args.max_seconds}
+    runner = build_runner(config, on_batch=None if args.quiet else _progress(args.progress_every), overrides=overrides)
+    if args.follow:
+        from dataclasses import replace
+
+        runner.settings = replace(runner.settings, idle_seconds=None)
+    try:
+        summary = runner.run()
+    except KeyboardInterrupt:
+        print("interrupted; the last committed batch is kept (run again to continue)", file=sys.stderr)
+        return 130
+    except (StreamGMMError, OSError, ValueError) as exc:
+        print(f"stream failed: {exc}", file=sys.stderr)
+        return 1
+    state = summary.state
+    print(f"stream: {summary.batches} batches, {summary.rows:,} rows this run ({summary.stop_reason})")
+    print(f"  total        {state.count('batches')} batches, {state.count('rows_read'):,} rows, "
+          f"{state.count('invalid_rows')} invalid rows dropped")
+    print(f"  position     {state.position}")
+    if state.anomaly_threshold is not None:
+        print(f"  anomalies    {summary.anomalies:,} this run below log-likelihood {state.anomaly_threshold:.4f}")
+    print(f"  drift alarms {len(summary.alarms)} this run" + (
+        f" (last at batch {summary.alarms[-1]['batch']})" if summary.alarms else ""))
+    if summary.batch_log_likelihoods:
+        print(f"  last batch   mean log-likelihood {summary.batch_log_likelihoods[-1]:.4f}")
+    version = state.snapshot.get("version")
+    if version is not None:
+        registry = runner.registry()
+        print(f"model {runner.settings.snapshots.model} version {version}")
+        print(f"  location     {registry.root}/models/{runner.settings.snapshots.model}/{version}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m streamgmm.online.command CONFIG`` (the same as ``streamgmm stream``)."""
+    parser = argparse.ArgumentParser(prog="streamgmm stream", description=DESCRIPTION)
+    configure_parser(parser)
+    return run_stream_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,628 @@
+"""The stream runner: batches from a source -> stepwise EM -> committed state -> versions.
+
+One loop, per batch::
+
+    read the batch after the committed position            (source.next_batch)
+    apply the NaN policy                                    (raise names where)
+    score it with the current model, before the update      (drift, anomalies, outputs)
+    stepwise EM update                                      (GaussianMixture.partial_fit)
+    feed the batch's mean log-likelihood to the drift detector
+    write per-sample scores at the batch's stream rows      (idempotent region writes)
+    COMMIT model + position + counters + detector together  (one atomic file)
+    publish a model version if a snapshot is due            (idempotent: see below)
+
+Exactly once: the commit is the only point where progress becomes durable, and
+the source is replayable from a position, so a runner killed anywhere restarts
+at the last commit and repeats exactly the uncommitted batch; its final model
+equals the uninterrupted run's, bit for bit. Outputs are written at fixed row
+ranges, so repeating a batch rewrites the same values. A snapshot published but
+not yet recorded in the state is found again in the registry by its stream
+position instead of being published twice.
+
+Starting point: a model version from the registry (its parameters seed the
+running statistics), or a warm-up on the stream's first rows (batch EM on them);
+nothing is committed before the warm-up completes, so a crash during it
+re-reads the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core.errors import InvalidInputError, StreamGMMError
+from ..core.estep import chunk_posteriors, natural_form
+from ..core.params import MixtureParameters
+from ..core.stepwise import OnlineState, start_from_parameters
+from ..validation import resolve_dtype
+from .scores import ScoreWriter
+from .sources import Batch, StreamSource
+from .state import RunnerState, StateFile
+
+__all__ = ["StreamSettings", "StreamRunner", "RunSummary", "ModelSetup", "SnapshotPolicy"]
+
+logger = logging.getLogger("streamgmm.online")
+
+#: Per-sample scores kept (a deterministic thinning of recent rows) for thresholds.
+RECENT_SCORES = 20_000
+#: Drift alarms kept in the state and in model metadata.
+ALARMS_KEPT = 100
+
+
+@dataclass(frozen=True)
+class ModelSetup:
+    """The estimator's parameters for the stream (see ``GaussianMixture``)."""
+
+    n_components: int = 8
+    covariance_type: str = "diag"
+    reg_covar: float = 1e-6
+    step_decay: float = 0.7
+    step_offset: float = 2.0
+    step_size: float | None = None
+    average: bool | int = False
+    warm_up_size: int | None = None
+    init_params: str = "kmeans"
+    n_init: int = 1
+    max_iter: int = 100
+    tol: float = 1e-3
+    random_state: int | None = 0
+    dtype: str | None = None
+    nan_policy: str = "raise"
+
+    def estimator_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SnapshotPolicy:
+    """When the runner publishes a model version.
+
+    Attributes
+    ----------
+    registry_root : str or None
+        No snapshots without a registry.
+    model : str
+        Model name in the registry.
+    every_batches : int or None
+    every_seconds : float or None
+    aliases : tuple of str
+        Aliases moved to every snapshot (e.g. ``("online",)``).
+    at_end : bool
+        Publish once more when the run stops, if anything changed since.
+    """
+
+    registry_root: str | None = None
+    model: str = "online"
+    every_batches: int | None = 100
+    every_seconds: float | None = None
+    aliases: tuple[str, ...] = ()
+    at_end: bool = True
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Everything a stream run needs besides the source.
+
+    Attributes
+    ----------
+    state_dir : str
+        Folder of the committed state (one per stream).
+    batch_size : int
+        Rows per batch.
+    model : ModelSetup
+    start_from : dict or None
+        ``{"registry_root", "model", "ref"}`` of a version to start from when no
+        state exists (else: warm-up on the stream).
+    snapshots : SnapshotPolicy
+    scores_path : str or None
+        Zarr store for per-sample log-likelihood, label, anomaly flag (and
+        responsibilities if ``write_responsibilities``).
+    write_responsibilities : bool
+    anomaly_quantile : float or None
+        Flag samples below this quantile of the warm-up (or first batch) scores.
+    anomaly_threshold : float or None
+        A fixed log-likelihood threshold instead.
+    drift : dict or None
+        ``{"kind": "page-hinkley" | "adwin", ...params}``.
+    drift_step_size : float or None
+        Constant step size switched on by a drift alarm.
+    max_batches, max_seconds : int, float or None
+        Bounds of this run.
+    idle_seconds : float or None
+        Stop after this long without a new batch (None: wait forever; 0: stop as
+        soon as the source has nothing).
+    poll_seconds : float
+        Wait between polls of an idle source.
+    drain : bool
+        At the end of the stream, also take a final incomplete batch.
+    log_every : int
+        Log progress every this many batches.
+    """
+
+    state_dir: str
+    batch_size: int = 1000
+    model: ModelSetup = field(default_factory=ModelSetup)
+    start_from: dict[str, Any] | None = None
+    snapshots: SnapshotPolicy = field(default_factory=SnapshotPolicy)
+    scores_path: str | None = None
+    write_responsibilities: bool = False
+    anomaly_quantile: float | None = 0.01
+    anomaly_threshold: float | None = None
+    drift: dict[str, Any] | None = field(default_factory=lambda: {"kind": "page-hinkley"})
+    drift_step_size: float | None = None
+    max_batches: int | None = None
+    max_seconds: float | None = None
+    idle_seconds: float | None = 0.0
+    poll_seconds: float = 1.0
+    drain: bool = False
+    log_every: int = 100
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run of the runner did (the committed state holds the totals).
+
+    Attributes
+    ----------
+    batches, rows, invalid_rows, anomalies : int
+        This run's counts.
+    alarms : list of dict
+        Drift alarms raised in this run.
+    versions : list of int
+        Model versions published in this run.
+    state : RunnerState
+        The last committed state.
+    stop_reason : str
+    """
+
+    batches: int
+    rows: int
+    invalid_rows: int
+    anomalies: int
+    alarms: list[dict[str, Any]]
+    versions: list[int]
+    state: RunnerState
+    stop_reason: str
+    batch_log_likelihoods: list[float] = field(default_factory=list)
+
+    @property
+    def params(self) -> MixtureParameters:
+        """The model's parameters at the last commit (averaged if averaging is on)."""
+        return self.state.online.params
+
+
+class StreamRunner:
+    """Consumes a :class:`StreamSource` with exactly-once, crash-safe commits.
+
+    Parameters
+    ----------
+    source : StreamSource
+    settings : StreamSettings
+    on_batch : callable, optional
+        Called after every commit as ``on_batch(state, batch_log_likelihood)``
+        (progress reporting).
+    """
+
+    def __init__(
+        self,
+        source: StreamSource,
+        settings: StreamSettings,
+        on_batch: Callable[[RunnerState, float], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.settings = settings
+        self.on_batch = on_batch
+        self.state_file = StateFile(settings.state_dir)
+        self._registry = None
+
+    # ------------------------------------------------------------ identity of the stream
+    def stream_key(self) -> str:
+        """Hash of what must not change between restarts of one stream."""
+        model = self.settings.model
+        material = {
+            "source": self.source.describe(),
+            "n_components": model.n_components,
+            "covariance_type": model.covariance_type,
+            "batch_size": self.settings.batch_size,
+            "start_from": self.settings.start_from,
+            "schedule": [model.step_decay, model.step_offset, model.step_size, model.average],
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+    # ------------------------------------------------------------------------ helpers
+    def registry(self) -> Any:
+        if self._registry is None and self.settings.snapshots.registry_root:
+            from ..registry import ModelRegistry
+
+            self._registry = ModelRegistry(self.settings.snapshots.registry_root)
+        return self._registry
+
+    def _estimator(self, online: OnlineState | None, step_size: float | None) -> Any:
+        from ..estimator import GaussianMixture
+
+        params = self.settings.model.estimator_params()
+        if step_size is not None:
+            params["step_size"] = step_size
+        if online is None:
+            return GaussianMixture(**params)
+        return GaussianMixture.from_online_state(online, **params)
+
+    def _valid_rows(self, batch: Batch, n_features: int | None) -> tuple[np.ndarray, int]:
+        """The batch's finite rows and the number dropped, by the NaN policy."""
+        rows = batch.rows
+        if n_features is not None and rows.shape[0] and rows.shape[1] != n_features:
+            raise InvalidInputError(
+                f"{batch.where} has {rows.shape[1]} features; the stream's model has {n_features}. "
+                "Fix the producer, or start a new stream (another state folder) for the new layout."
+            )
+        finite = np.isfinite(rows).all(axis=1)
+        if finite.all():
+            return rows, 0
+        bad = np.flatnonzero(~finite)
+        if self.settings.model.nan_policy == "raise":
+            raise InvalidInputError(
+                f"{batch.where} has NaN or infinite values in {bad.size} row(s); the first is "
+                f"row {int(bad[0])} of the batch. Nothing of this batch was used and the committed "
+                "position is before it. Fix the data, or set nan_policy: drop to skip and count "
+                "such rows."
+            )
+        return rows[finite], int(bad.size)
+
+    # ----------------------------------------------------------------------- start-up
+    def _start_from_registry(self) -> tuple[Any, dict[str, Any], float | None]:
+        from ..registry import ModelRegistry
+
+        start = self.settings.start_from or {}
+        registry = ModelRegistry(start["registry_root"])
+        version = registry.load(start["model"], start.get("ref", "latest"))
+        extra = dict(version.metadata.metrics.extra or {}) if version.metadata.metrics else {}
+        threshold = extra.get("anomaly_threshold")
+        model = self._estimator(start_from_parameters(version.parameters), None)
+        parent = {"name": version.name, "version": version.version}
+        return model, parent, None if threshold is None else float(threshold)
+
+    def _warm_up(self, deadline: Callable[[], bool]) -> tuple[Any, ...] | None:
+        """Read the first rows until the model is fitted; nothing is committed meanwhile.
+
+        The warm-up rows are scored with the fitted model (and written out, if
+        scores are). Returns the fitted model, the position after the warm-up
+        rows, rows read, rows dropped, the rows' scores and the anomaly threshold
+        from them; None if the stream ended first.
+        """
+        model = self._estimator(None, None)
+        position: dict[str, Any] | None = None
+        rows_read = dropped = 0
+        held: list[np.ndarray] = []
+        valid: list[np.ndarray] = []
+        while not hasattr(model, "online_state_"):
+            batch = self._poll(position, deadline)
+            if batch is None:
+                return None
+            rows, n_bad = self._valid_rows(batch, getattr(model, "n_features_in_", None))
+            rows_read += batch.rows.shape[0]
+            dropped += n_bad
+            position = batch.position
+            valid.append(np.isfinite(batch.rows).all(axis=1))
+            if rows.shape[0]:
+                held.append(rows)
+                model.partial_fit(rows)
+        warm_rows = np.concatenate(held)
+        form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, warm_rows.dtype))
+        scores, responsibilities = chunk_posteriors(warm_rows, form)
+        threshold = self._threshold(scores)
+        if self.settings.scores_path:
+            flagged = scores < threshold if threshold is not None else np.zeros(scores.shape, dtype=bool)
+            mask = np.concatenate(valid)
+            self._writer(model.n_components).write(
+                0, rows_read, dropped > 0, mask, scores, responsibilities, flagged
+            )
+        return model, position, rows_read, dropped, scores, threshold
+
+    def _writer(self, n_components: int) -> ScoreWriter:
+        return ScoreWriter(self.settings.scores_path, n_components, self.settings.write_responsibilities)  # type: ignore[arg-type]
+
+    def _poll(self, position: dict[str, Any] | None, deadline: Callable[[], bool]) -> Batch | None:
+        """The next batch, waiting while the source is idle (up to ``idle_seconds``)."""
+        idle_since = time.monotonic()
+        while True:
+            batch = self.source.next_batch(position, self.settings.batch_size)
+            if batch is not None:
+                return batch
+            idle = self.settings.idle_seconds
+            if getattr(self.source, "exhausted", False) or deadline():
+                break
+            if idle is not None and time.monotonic() - idle_since >= idle:
+                break
+            time.sleep(self.settings.poll_seconds)
+        if self.settings.drain:
+            try:
+                return self.source.next_batch(position, self.settings.batch_size, partial=True)  # type: ignore[call-arg]
+            except TypeError:
+                return None
+        return None
+
+    def _threshold(self, scores: np.ndarray) -> float | None:
+        if self.settings.anomaly_threshold is not None:
+            return float(self.settings.anomaly_threshold)
+        if self.settings.anomaly_quantile is None or scores.size == 0:
+            return None
+        return float(np.quantile(scores, self.settings.anomaly_quantile))
+
+    def _new_detector(self) -> Any:
+        if not self.settings.drift:
+            return None
+        from .drift import make_detector
+
+        options = dict(self.settings.drift)
+        return make_detector(options.pop("kind"), **options)
+
+    def _restore_detector(self, state: dict[str, Any] | None) -> Any:
+        if state is None:
+            return self._new_detector()
+        from .drift import detector_from_state_dict
+
+        return detector_from_state_dict(state)
+
+    def _initial_state(self, deadline: Callable[[], bool]) -> RunnerState | None:
+        key = self.stream_key()
+        if self.settings.start_from:
+            model, parent, threshold = self._start_from_registry()
+            detector = self._new_detector()
+            return RunnerState(
+                online=model.online_state_,
+                position=None,
+                stream_key=key,
+                drift=None if detector is None else detector.state_dict(),
+                parent=parent,
+                anomaly_threshold=(
+                    float(self.settings.anomaly_threshold)
+                    if self.settings.anomaly_threshold is not None
+                    else threshold
+                ),
+            )
+        warmed = self._warm_up(deadline)
+        if warmed is None:
+            return None
+        model, position, rows_read, dropped, scores, threshold = warmed
+        detector = self._new_detector()
+        state = RunnerState(
+            online=model.online_state_,
+            position=position,
+            stream_key=key,
+            counters={"batches": 0, "rows_read": rows_read, "invalid_rows": dropped, "warm_up_rows": rows_read},
+            drift=None if detector is None else detector.state_dict(),
+            anomaly_threshold=threshold,
+            recent_scores=scores[:: max(1, math.ceil(scores.size / RECENT_SCORES))],
+        )
+        self.state_file.save(state)
+        logger.info(
+            "warm-up done on %d rows (batch EM); stream position %s committed", rows_read, position
+        )
+        return state
+
+    # --------------------------------------------------------------------- snapshots
+    def _snapshot_due(self, state: RunnerState, now: float) -> bool:
+        policy = self.settings.snapshots
+        if self.registry() is None:
+            return False
+        batches_since = state.count("batches") - int(state.snapshot.get("batch", 0))
+        if batches_since <= 0:
+            return False
+        if policy.every_batches is not None and batches_since >= policy.every_batches:
+            return True
+        last_time = float(state.snapshot.get("time") or 0.0)
+        return policy.every_seconds is not None and now - last_time >= policy.every_seconds
+
+    def _stream_positions(self, state: RunnerState) -> dict[str, Any]:
+        return {
+            "stream_key": state.stream_key,
+            "source": self.source.describe(),
+            "position": state.position,
+            "batches": state.count("batches"),
+            "rows_read": state.count("rows_read"),
+        }
+
+    def _already_published(self, state: RunnerState) -> int | None:
+        """The version published for exactly this committed state, if a crash hid it."""
+        registry = self.registry()
+        name = self.settings.snapshots.model
+        try:
+            versions = registry.list_versions(name)
+        except Exception:
+            return None
+        if not versions:
+            return None
+        latest = registry.show(name, versions[-1])
+        positions = latest.stream_positions or {}
+        same = (
+            positions.get("stream_key") == state.stream_key
+            and positions.get("batches") == state.count("batches")
+        )
+        return versions[-1] if same else None
+
+    def _publish(self, state: RunnerState) -> tuple[RunnerState, int]:
+        registry = self.registry()
+        policy = self.settings.snapshots
+        version = self._already_published(state)
+        if version is None:
+            parent = state.snapshot.get("version")
+            parent_name = None
+            if parent is None and state.parent is not None:
+                parent, parent_name = state.parent["version"], state.parent["name"]
+                if parent_name == policy.model:
+                    parent_name = None
+            metrics = {
+                "n_samples": state.count("rows_read"),
+                "extra": {
+                    "online": True,
+                    "n_updates": state.online.n_updates,
+                    "batches": state.count("batches"),
+                    "invalid_rows": state.count("invalid_rows"),
+                    "anomalies": state.count("anomalies"),
+                    "anomaly_threshold": state.anomaly_threshold,
+                    "drift_alarms": list(state.alarms),
+                    "step_size_override": state.step_size_override,
+                },
+            }
+            published = registry.publish(
+                policy.model,
+                state.online.reported_parameters(self.settings.model.reg_covar),
+                parent_version=parent,
+                parent_name=parent_name,
+                training_config={"stream": _jsonable(asdict(self.settings))},
+                data_source=self.source.describe(),
+                metrics=metrics,
+                stream_positions=self._stream_positions(state),
+                aliases=policy.aliases,
+            )
+            version = published.version
+            logger.info("published %s version %d at batch %d", policy.model, version, state.count("batches"))
+        state = replace(
+            state,
+            snapshot={"version": version, "batch": state.count("batches"), "time": time.time()},
+        )
+        self.state_file.save(state)
+        return state, version
+
+    # --------------------------------------------------------------------------- run
+    def run(self) -> RunSummary:
+        """Process batches until a bound is reached or the source is idle/exhausted."""
+        settings = self.settings
+        started = time.monotonic()
+
+        def deadline() -> bool:
+            return settings.max_seconds is not None and time.monotonic() - started >= settings.max_seconds
+
+        state = self.state_file.load(self.stream_key())
+        if state is None:
+            state = self._initial_state(deadline)
+            if state is None:
+                raise StreamGMMError(
+                    "The stream ended before the warm-up had enough rows to fit a first model "
+                    f"(warm_up_size {settings.model.warm_up_size or 'auto: 10 x K x D'}). Send more "
+                    "rows, lower model.warm_up_size, or start from a model version (start_from)."
+                )
+        else:
+            logger.info(
+                "resuming stream at batch %d, position %s", state.count("batches"), state.position
+            )
+        model = self._estimator(state.online, state.step_size_override)
+        if hasattr(self.source, "expect_features"):
+            self.source.expect_features(model.n_features_in_)
+        detector = self._restore_detector(state.drift)
+        writer = self._writer(state.online.params.n_components) if settings.scores_path else None
+        versions: list[int] = []
+        alarms: list[dict[str, Any]] = []
+        batch_lls: list[float] = []
+        run_batches = run_rows = run_invalid = run_anomalies = 0
+        stop_reason = "source idle"
+        while True:
+            if settings.max_batches is not None and run_batches >= settings.max_batches:
+                stop_reason = "max_batches reached"
+                break
+            if deadline():
+                stop_reason = "max_seconds reached"
+                break
+            batch = self._poll(state.position, deadline)
+            if batch is None:
+                stop_reason = "source exhausted" if getattr(self.source, "exhausted", False) else "source idle"
+                break
+            first_row = state.count("rows_read")
+            rows, n_bad = self._valid_rows(batch, model.n_features_in_)
+            state = state.with_counts(rows_read=batch.rows.shape[0], invalid_rows=n_bad)
+            run_rows += batch.rows.shape[0]
+            run_invalid += n_bad
+            if rows.shape[0] == 0:
+                state = replace(state.with_counts(empty_batches=1), position=batch.position)
+                self.state_file.save(state)
+                continue
+            form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, rows.dtype))
+            scores, responsibilities = chunk_posteriors(rows, form)
+            model.partial_fit(rows)
+            batch_ll = float(model.batch_log_likelihood_)
+            batch_lls.append(batch_ll)
+            threshold = state.anomaly_threshold
+            if threshold is None and settings.anomaly_quantile is not None and settings.anomaly_threshold is None:
+                threshold = self._threshold(scores)  # starting from a version without one
+                state = replace(state, anomaly_threshold=threshold)
+            flagged = scores < threshold if threshold is not None else np.zeros(scores.shape, dtype=bool)
+            n_flagged = int(flagged.sum())
+            run_anomalies += n_flagged
+            step_override = state.step_size_override
+            new_alarms = list(state.alarms)
+            if detector is not None and detector.update(batch_ll):
+                alarm = {
+                    "batch": state.count("batches") + 1,
+                    "position": batch.position,
+                    "where": batch.where,
+                    "batch_log_likelihood": batch_ll,
+                    "time": time.time(),
+                }
+                alarms.append(alarm)
+                new_alarms = (new_alarms + [alarm])[-ALARMS_KEPT:]
+                logger.warning(
+                    "drift alarm at batch %d (%s): mean log-likelihood %.4f", alarm["batch"], batch.where, batch_ll
+                )
+                detector.reset()
+                if settings.drift_step_size is not None:
+                    step_override = float(settings.drift_step_size)
+                    model.set_params(step_size=step_override)
+                    logger.warning("switched to a constant step size of %g after the alarm", step_override)
+            if writer is not None:
+                writer.write(first_row, batch.rows.shape[0], rows.shape[0] < batch.rows.shape[0],
+                             np.isfinite(batch.rows).all(axis=1), scores, responsibilities, flagged)
+            recent = _thin(np.concatenate([state.recent_scores, scores]))
+            state = replace(
+                state.with_counts(batches=1, anomalies=n_flagged, scored_rows=rows.shape[0]),
+                online=model.online_state_,
+                position=batch.position,
+                drift=None if detector is None else detector.state_dict(),
+                alarms=tuple(new_alarms),
+                step_size_override=step_override,
+                recent_scores=recent,
+            )
+            self.state_file.save(state)  # the commit: model and position together
+            run_batches += 1
+            if self.on_batch is not None:
+                self.on_batch(state, batch_ll)
+            if settings.log_every and state.count("batches") % settings.log_every == 0:
+                logger.info(
+                    "batch %d: %d rows, mean log-likelihood %.4f, step %.4g, %d anomalies so far",
+                    state.count("batches"), state.count("rows_read"), batch_ll, model.step_size_,
+                    state.count("anomalies"),
+                )
+            if self._snapshot_due(state, time.time()):
+                state, version = self._publish(state)
+                versions.append(version)
+        if settings.snapshots.at_end and self.registry() is not None:
+            if state.count("batches") > int(state.snapshot.get("batch", 0)) or state.snapshot.get("version") is None:
+                state, version = self._publish(state)
+                versions.append(version)
+        return RunSummary(
+            batches=run_batches,
+            rows=run_rows,
+            invalid_rows=run_invalid,
+            anomalies=run_anomalies,
+            alarms=alarms,
+            versions=versions,
+            state=state,
+            stop_reason=stop_reason,
+            batch_log_likelihoods=batch_lls,
+        )
+
+
+def _thin(scores: np.ndarray) -> np.ndarray:
+    """Keep at most RECENT_SCORES of the most recent scores (deterministically)."""
+    return scores[-RECENT_SCORES:] if scores.size > RECENT_SCORES else scores
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
