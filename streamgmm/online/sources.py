@@ -145,6 +145,7 @@ class AppendedZarrSource:
         self.variable = variable
         self.sample_dim = sample_dim
         self.feature_dim = feature_dim
+        self._rows: Any = None
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "zarr-append", "uri": self.uri, "variable": self.variable}
@@ -163,11 +164,22 @@ class AppendedZarrSource:
         except DataReadError as exc:
             raise SourceError(str(exc)) from exc
 
+    def _rows_available(self, needed: int) -> Any:
+        """A reader that knows at least ``needed`` rows if the store has them.
+
+        Opening the store (metadata, dimension names, coordinates) costs far more
+        than reading a small batch, so the reader is kept and the store re-opened
+        only when the rows known so far run out.
+        """
+        if self._rows is None or self._rows.shape[0] < needed:
+            self._rows = self._open()
+        return self._rows
+
     def next_batch(self, position: dict[str, Any] | None, max_rows: int, partial: bool = False) -> Batch | None:
         from ..io.sources import DataReadError
 
         start = 0 if position is None else int(position["rows"])
-        rows = self._open()
+        rows = self._rows_available(start + max_rows)
         available = rows.shape[0] - start
         if available <= 0 or (available < max_rows and not partial):
             return None
