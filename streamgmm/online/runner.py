@@ -45,6 +45,7 @@ from ..core.stepwise import OnlineState, start_from_parameters
 from ..validation import resolve_dtype
 from .scores import ScoreWriter
 from .sources import Batch, StreamSource
+from .history import BatchHistory
 from .state import RunnerState, StateFile
 
 __all__ = ["StreamSettings", "StreamRunner", "RunSummary", "ModelSetup", "SnapshotPolicy"]
@@ -221,6 +222,7 @@ class StreamRunner:
         self.settings = settings
         self.on_batch = on_batch
         self.state_file = StateFile(settings.state_dir)
+        self.history = BatchHistory(settings.state_dir)
         self._registry = None
 
     # ------------------------------------------------------------ identity of the stream
@@ -558,7 +560,8 @@ class StreamRunner:
             run_anomalies += n_flagged
             step_override = state.step_size_override
             new_alarms = list(state.alarms)
-            if detector is not None and detector.update(batch_ll):
+            alarmed = detector is not None and detector.update(batch_ll)
+            if alarmed:
                 alarm = {
                     "batch": state.count("batches") + 1,
                     "position": batch.position,
@@ -590,6 +593,7 @@ class StreamRunner:
                 recent_scores=recent,
             )
             self.state_file.save(state)  # the commit: model and position together
+            self.history.append(state, batch_ll, model.step_size_, n_flagged, alarmed)
             run_batches += 1
             if self.on_batch is not None:
                 self.on_batch(state, batch_ll)

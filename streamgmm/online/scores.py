@@ -2,7 +2,7 @@
 
 A Zarr group with, along the ``sample`` dimension (row index in the stream):
 
-``log_likelihood`` (float64, NaN for dropped rows), ``label`` (int32, -1 for
+``log_likelihood`` (float64, NaN for dropped rows), ``labels`` (int32, -1 for
 dropped rows), ``anomaly`` (bool) and optionally ``responsibilities``
 (float32, sample x component). Rows are written at fixed offsets, so a batch
 repeated after a crash rewrites the same values (idempotent). Arrays grow by
@@ -43,7 +43,7 @@ class ScoreWriter:
         group = zarr.open_group(self.path, mode="a")
         specs = {
             "log_likelihood": ((0,), np.float64, np.nan, ("sample",)),
-            "label": ((0,), np.int32, -1, ("sample",)),
+            "labels": ((0,), np.int32, -1, ("sample",)),
             "anomaly": ((0,), np.bool_, False, ("sample",)),
         }
         if responsibilities:
@@ -97,7 +97,7 @@ class ScoreWriter:
         labels[index] = responsibilities.argmax(axis=1)
         anomaly[index] = flagged
         self.arrays["log_likelihood"][first_row:stop] = log_likelihood
-        self.arrays["label"][first_row:stop] = labels
+        self.arrays["labels"][first_row:stop] = labels
         self.arrays["anomaly"][first_row:stop] = anomaly
         if self.responsibilities:
             block = np.full((n_rows, self.n_components), np.nan, dtype=np.float32)

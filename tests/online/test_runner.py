@@ -217,7 +217,7 @@ def test_scores_are_written_at_stream_rows_and_anomalies_counted(tmp_path: Path)
     # Rows after the warm-up are scored by the model *before* their batch's update.
     model = _by_hand([rows[a : a + 500] for a in range(0, 3000, 500)])
     np.testing.assert_allclose(log_likelihood[3000:3500], model.score_samples(rows[3000:3500]), rtol=1e-12)
-    labels = scores["label"].values[:n]
+    labels = scores["labels"].values[:n]
     assert set(np.unique(labels)) <= {0, 1, 2}
 
 
