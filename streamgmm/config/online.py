@@ -183,10 +183,11 @@ class DriftSettings(_Section):
     Parameters
     ----------
     detector : {"page-hinkley", "adwin"}
-    delta, threshold, min_samples : optional
+    delta, threshold, min_samples, window : optional
         Page-Hinkley's tolerance and alarm threshold (in units of the batch
-        score's standard deviation) and warm-up; ADWIN uses ``delta`` as its
-        confidence.
+        score's standard deviation), warm-up (batches) and the memory of its
+        reference level (batches; shorter follows an improving model more
+        closely); ADWIN uses ``delta`` as its confidence.
     on_alarm_step_size : float, optional
         Switch to this constant step size after an alarm (adapt faster).
     """
@@ -195,12 +196,15 @@ class DriftSettings(_Section):
     delta: PositiveFloat | None = None
     threshold: PositiveFloat | None = None
     min_samples: PositiveInt | None = None
+    window: PositiveInt | None = None
     on_alarm_step_size: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
 
     @model_validator(mode="after")
     def _options_of_the_detector(self) -> "DriftSettings":
         if self.detector == "adwin":
-            extra = [name for name in ("threshold", "min_samples") if getattr(self, name) is not None]
+            extra = [
+                name for name in ("threshold", "min_samples", "window") if getattr(self, name) is not None
+            ]
             if extra:
                 raise ValueError(
                     f"{' and '.join(extra)} belong to the page-hinkley detector; ADWIN takes only "
@@ -210,7 +214,7 @@ class DriftSettings(_Section):
 
     def detector_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"kind": self.detector}
-        for name in ("delta", "threshold", "min_samples"):
+        for name in ("delta", "threshold", "min_samples", "window"):
             value = getattr(self, name)
             if value is not None:
                 options[name] = value
