@@ -685,16 +685,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.online_state_ = start_from_parameters(self.parameters_)
             self.n_steps_, self.n_samples_seen_ = 0, 0
         state = self.online_state_
-        form = natural_form(state.params, resolve_dtype(self.dtype, X.dtype))
+        # Everything on one BLAS thread: the matrices of one batch are small, and
+        # waking BLAS threads for them costs more than the work (much more on a busy
+        # machine, where they spin for a core).
         with single_threaded_blas():
+            form = natural_form(state.params, resolve_dtype(self.dtype, X.dtype))
             stats = chunk_statistics(X, form, weights)
-        result = stepwise_update(
-            state,
-            stats,
-            self._step_schedule(),
-            reg_covar=self.reg_covar,
-            average_after=self._average_after(),
-        )
+            result = stepwise_update(
+                state,
+                stats,
+                self._step_schedule(),
+                reg_covar=self.reg_covar,
+                average_after=self._average_after(),
+            )
+            reported = result.state.reported_parameters(self.reg_covar)
         if result.empty_components:
             warnings.warn(
                 f"Component(s) {list(result.empty_components)} have no responsibility mass "
@@ -704,7 +708,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 stacklevel=2,
             )
         self.online_state_ = result.state
-        self._set_fitted(result.state.reported_parameters(self.reg_covar))
+        self._set_fitted(reported)
         self.n_steps_ = result.state.n_updates
         self.n_samples_seen_ = result.state.n_samples_seen
         self.step_size_ = result.step_size

@@ -42,6 +42,7 @@ from ..core.errors import InvalidInputError, StreamGMMError
 from ..core.estep import chunk_posteriors, natural_form
 from ..core.params import MixtureParameters
 from ..core.stepwise import OnlineState, start_from_parameters
+from ..drivers.in_memory import single_threaded_blas
 from ..validation import resolve_dtype
 from .scores import ScoreWriter
 from .sources import Batch, StreamSource
@@ -546,8 +547,9 @@ class StreamRunner:
                 state = replace(state.with_counts(empty_batches=1), position=batch.position)
                 self.state_file.save(state)
                 continue
-            form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, rows.dtype))
-            scores, responsibilities = chunk_posteriors(rows, form)
+            with single_threaded_blas():  # small matrices: BLAS threads cost more than they give
+                form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, rows.dtype))
+                scores, responsibilities = chunk_posteriors(rows, form)
             model.partial_fit(rows)
             batch_ll = float(model.batch_log_likelihood_)
             batch_lls.append(batch_ll)
