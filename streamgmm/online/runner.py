@@ -346,10 +346,7 @@ class StreamRunner:
                 break
             time.sleep(self.settings.poll_seconds)
         if self.settings.drain:
-            try:
-                return self.source.next_batch(position, self.settings.batch_size, partial=True)  # type: ignore[call-arg]
-            except TypeError:
-                return None
+            return self.source.next_batch(position, self.settings.batch_size, partial=True)
         return None
 
     def _threshold(self, scores: np.ndarray) -> float | None:

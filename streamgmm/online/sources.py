@@ -10,8 +10,9 @@ batch and count none twice.
 Writing a new transport (Kafka, MQTT, Redis streams, ...) means implementing
 :class:`StreamSource`:
 
-- ``next_batch(position, max_rows) -> Batch | None``: the rows after
-  ``position`` (at most ``max_rows``), or None when nothing complete is
+- ``next_batch(position, max_rows, partial=False) -> Batch | None``: the rows
+  after ``position`` (``max_rows`` of them, or fewer only with ``partial=True`` or
+  at the end of a unit such as a file), or None when nothing complete is
   available yet. It must not skip rows and must not depend on earlier calls.
   For Kafka, the position would be ``{partition: offset}`` and the batch the
   records from those offsets (committing offsets to Kafka is then unnecessary:
@@ -89,7 +90,9 @@ class StreamSource(Protocol):
 
     replayable: bool
 
-    def next_batch(self, position: dict[str, Any] | None, max_rows: int) -> Batch | None:
+    def next_batch(
+        self, position: dict[str, Any] | None, max_rows: int, partial: bool = False
+    ) -> Batch | None:
         """The rows after ``position`` (at most ``max_rows``), or None if none are ready."""
         ...
 

@@ -300,3 +300,16 @@ def test_rows_piped_on_standard_input(tmp_path: Path) -> None:
     version = ModelRegistry(tmp_path / "registry").show("piped", 1)
     assert version.stream_positions["position"] == {"lines": 3001}
     assert version.metrics.n_samples == 3001
+
+
+def test_drain_takes_the_final_incomplete_batch(tmp_path: Path) -> None:
+    store = tmp_path / "short.zarr"
+    data = mixture_rows(2650, seed=17)
+    xr.Dataset({"X": (("sample", "feature"), data)}).to_zarr(store, zarr_format=3)
+    source = AppendedZarrSource(str(store), variable="X")
+    kept = StreamRunner(source, _settings(tmp_path)).run()
+    assert kept.state.position == {"rows": 2500}  # 150 rows wait for a full batch
+    drained = StreamRunner(source, _settings(tmp_path, drain=True)).run()
+    assert drained.batches == 1 and drained.state.position == {"rows": 2650}
+    batches = [data[a : a + 500] for a in range(0, 2650, 500)]
+    _assert_same_model(drained.state.online, _by_hand(batches))
