@@ -9,6 +9,12 @@ Parses arguments, calls the library, prints results. Commands:
     Write a synthetic mixture dataset of any size to Zarr or Parquet.
 ``streamgmm models ACTION``
     Inspect and manage the model registry.
+``streamgmm fit | select-k | score CONFIG``
+    Run a Prefect flow of the checkout now (see :mod:`streamgmm.commands`).
+``streamgmm serve``
+    Serve the deployments of ``prefect.yaml`` on their schedules.
+``streamgmm stream CONFIG``
+    Consume a stream with online stepwise EM (see :mod:`streamgmm.online.command`).
 """
 
 from __future__ import annotations
@@ -129,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_models_subcommands(models.add_subparsers(dest="models_command", required=True, metavar="ACTION"))
     models.set_defaults(handler=lambda args: args.func(args))
+
+    from .commands import add_flow_commands, add_serve_command
+
+    add_flow_commands(commands)
+    add_serve_command(commands)
+
+    from .online.command import add_stream_parser
+
+    add_stream_parser(commands)
     return parser
 
 

@@ -4,6 +4,7 @@
 >>> config = load_config("configs/batch_fit.yaml")          # doctest: +SKIP
 >>> config.model.covariance_type                            # doctest: +SKIP
 'full'
+>>> load_config("configs/select_k.yaml", kind="select_k")  # doctest: +SKIP
 
 Unknown keys are rejected, and every error (a :class:`ConfigError`) names the
 file, the key path, the value and what is allowed. Paths may use ``${VAR}``,
@@ -23,10 +24,14 @@ from .schema import (
     RegistryConfig,
     SingleModelConfig,
 )
+from .score import AnomalyConfig, ScoreConfig, ScoreOutputsConfig, ScoreRegistryConfig
+from .select_k import CRITERIA, SelectionConfig, SelectKConfig, SelectKModelConfig
 
 __all__ = [
     "CONFIG_KINDS",
+    "CRITERIA",
     "SCHEDULER_NAMES",
+    "AnomalyConfig",
     "BatchFitConfig",
     "CheckpointConfig",
     "ComputeConfig",
@@ -35,6 +40,12 @@ __all__ = [
     "ModelConfig",
     "OutputsConfig",
     "RegistryConfig",
+    "ScoreConfig",
+    "ScoreOutputsConfig",
+    "ScoreRegistryConfig",
+    "SelectKConfig",
+    "SelectKModelConfig",
+    "SelectionConfig",
     "SingleModelConfig",
     "load_config",
     "parse_config",

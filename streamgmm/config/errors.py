@@ -7,6 +7,7 @@ what is allowed, so a user can fix the YAML without reading this code.
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,11 +63,19 @@ def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseMode
         if isinstance(part, int):
             continue
         field = current.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        section = _section_class(getattr(field, "annotation", None))
+        if section is None:
             return None
-        current = annotation
+        current = section
     return current
+
+
+def _section_class(annotation: Any) -> type[BaseModel] | None:
+    """The config class of a field: ``Section`` or an optional ``Section | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    sections = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return sections[0] if len(sections) == 1 else None
 
 
 def _unknown_key_line(model: type[BaseModel], loc: tuple[str | int, ...], value: Any) -> str:

@@ -17,12 +17,20 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, describe_validation_error
+from .online import OnlineUpdateConfig
 from .schema import BatchFitConfig
+from .score import ScoreConfig
+from .select_k import SelectKConfig
 
 __all__ = ["CONFIG_KINDS", "load_config", "parse_config"]
 
 #: Config schema of every job, by the job's name.
-CONFIG_KINDS: dict[str, type[BaseModel]] = {"batch_fit": BatchFitConfig}
+CONFIG_KINDS: dict[str, type[BaseModel]] = {
+    "batch_fit": BatchFitConfig,
+    "select_k": SelectKConfig,
+    "score": ScoreConfig,
+    "online_update": OnlineUpdateConfig,
+}
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -146,7 +154,8 @@ def load_config(path: str | os.PathLike[str], kind: str = "batch_fit") -> Any:
 
     Returns
     -------
-    BatchFitConfig (for ``kind="batch_fit"``)
+    pydantic.BaseModel
+        The config object of ``kind`` (:data:`CONFIG_KINDS`), e.g. ``BatchFitConfig``.
 
     Raises
     ------

@@ -3,7 +3,10 @@
 One EM iteration is one ``dask.compute``: every row chunk is read and reduced
 to its sufficient statistics by the fused kernel, and the statistics are
 merged pairwise in a fixed tree over chunk order. Only the small statistics
-travel; memory is bounded by a few chunks per worker, never by N. The tree
+travel; memory is bounded by a few chunks per worker, never by N. Several
+models (model selection) share one pass: each chunk is read once and every
+model's kernel runs on it in the same task (:meth:`DaskRows.statistics_many`).
+The tree
 shape (not the scheduler, not the number of workers, not the order in which
 tasks finish) fixes the floating-point result, and every kernel runs with a
 single BLAS thread, so threads, processes and ``dask.distributed`` give the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -105,21 +109,56 @@ def _weights_block(weights: Any) -> np.ndarray | None:
     return None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
 
 
-def _chunk_pass(block: np.ndarray, weights: Any, form: NaturalForm, offset: int, chunk: int,
-                drop: bool) -> tuple[SufficientStatistics, InvalidRows]:
-    """Kernel of one chunk: statistics of its valid rows, plus its invalid-row report."""
-    limit_blas_in_worker()
+def _valid_block(block: Any, weights: Any, offset: int, chunk: int
+                 ) -> tuple[np.ndarray, np.ndarray | None, InvalidRows]:
+    """Read a chunk and keep its finite rows (and their weights)."""
     block = _materialise(block)
     weights = _weights_block(weights)
     mask, invalid = _valid_rows(block, offset, chunk)
     if mask is not None:
         block = block[mask]
         weights = None if weights is None else weights[mask]
+    return block, weights, invalid
+
+
+def _chunk_pass(block: np.ndarray, weights: Any, form: NaturalForm, offset: int, chunk: int,
+                drop: bool) -> tuple[SufficientStatistics, InvalidRows]:
+    """Kernel of one chunk: statistics of its valid rows, plus its invalid-row report."""
+    limit_blas_in_worker()
+    block, weights, invalid = _valid_block(block, weights, offset, chunk)
     return chunk_statistics(block, form, weights), invalid
 
 
 def _merge_pass(a: tuple, b: tuple) -> tuple:
     return a[0].merge(b[0]), a[1].merge(b[1])
+
+
+def _chunk_pass_many(block: Any, weights: Any, forms: Sequence[NaturalForm], offset: int,
+                     chunk: int) -> tuple[tuple[SufficientStatistics, ...], InvalidRows]:
+    """Kernel of one chunk for several models: the chunk is read once, each model reduces it.
+
+    Each model's statistics are exactly what :func:`_chunk_pass` gives for it alone.
+    """
+    limit_blas_in_worker()
+    block, weights, invalid = _valid_block(block, weights, offset, chunk)
+    return tuple(chunk_statistics(block, form, weights) for form in forms), invalid
+
+
+def _merge_pass_many(a: tuple, b: tuple) -> tuple:
+    return tuple(x.merge(y) for x, y in zip(a[0], b[0])), a[1].merge(b[1])
+
+
+def _chunk_log_likelihood_many(block: Any, forms: Sequence[NaturalForm], offset: int,
+                               chunk: int) -> tuple[np.ndarray, int, InvalidRows]:
+    """Per-model sums of the row log-likelihoods of a chunk's finite rows, and their count."""
+    limit_blas_in_worker()
+    block, _, invalid = _valid_block(block, None, offset, chunk)
+    sums = np.array([float(chunk_posteriors(block, form)[0].sum()) for form in forms])
+    return sums, len(block), invalid
+
+
+def _merge_log_likelihood_many(a: tuple, b: tuple) -> tuple:
+    return a[0] + b[0], a[1] + b[1], a[2].merge(b[2])
 
 
 def _chunk_sample(block: np.ndarray, weights: Any, offset: int, chunk: int, seed: int,
@@ -279,6 +318,52 @@ class DaskRows:
         stats, invalid = self._compute(_tree(parts, _merge_pass))
         self._check_invalid(invalid)
         return stats
+
+    def statistics_many(self, forms: Sequence[NaturalForm]) -> list[SufficientStatistics]:
+        """One E-step pass for several models at once: their statistics, in order.
+
+        Every chunk is read once, in one task that runs each model's kernel on it,
+        and each model's statistics are merged in the same tree as :meth:`statistics`
+        uses: the result for a model is bitwise what :meth:`statistics` gives for it
+        alone.
+        """
+        import dask
+
+        if not forms:
+            return []
+        forms_key = dask.delayed(tuple(forms), pure=True)
+        kernel = dask.delayed(_chunk_pass_many, pure=True)
+        parts = [
+            kernel(block, weights, forms_key, int(self.offsets[i]), i)
+            for i, (block, weights) in enumerate(zip(self._blocks(), self._weight_blocks()))
+        ]
+        stats, invalid = self._compute(_tree(parts, _merge_pass_many))
+        self._check_invalid(invalid)
+        return list(stats)
+
+    def log_likelihood_many(self, forms: Sequence[NaturalForm]) -> tuple[np.ndarray, int]:
+        """One pass: the summed row log-likelihood of the valid rows under each model.
+
+        Row log-likelihoods are those of ``score_samples`` (unweighted); rows with
+        NaN or infinite values are left out (or raise, by ``nan_policy``).
+
+        Returns
+        -------
+        sums : ndarray of shape (len(forms),)
+        n_valid : int
+            Rows that entered the sums.
+        """
+        import dask
+
+        forms_key = dask.delayed(tuple(forms), pure=True)
+        kernel = dask.delayed(_chunk_log_likelihood_many, pure=True)
+        parts = [
+            kernel(block, forms_key, int(self.offsets[i]), i)
+            for i, block in enumerate(self._blocks())
+        ]
+        sums, n_valid, invalid = self._compute(_tree(parts, _merge_log_likelihood_many))
+        self._check_invalid(invalid)
+        return np.asarray(sums, dtype=np.float64), int(n_valid)
 
     def init_sample(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, int]:
         """A seeded uniform sample of at most ``size`` valid rows, in one pass.

@@ -27,7 +27,13 @@ DESCRIPTION = (
 
 def add_stream_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``stream`` on the main CLI's subparsers."""
-    parser = subparsers.add_parser("stream", help="run online updates from a stream", description=DESCRIPTION)
+    parser = subparsers.add_parser(
+        "stream",
+        help="learn online from a stream (appended Zarr store, landing folder, stdin)",
+        description=DESCRIPTION,
+        epilog="Example: streamgmm stream configs/stream_speech.yaml. The online_update flow "
+        "(python -m flows.online_update CONFIG) runs the same runner under Prefect.",
+    )
     configure_parser(parser)
     parser.set_defaults(handler=run_stream_command)
     return parser

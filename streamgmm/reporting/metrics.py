@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FitMetrics", "evaluate_fit"]
+__all__ = ["FitMetrics", "evaluate_fit", "metrics_from_log_likelihood"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +122,28 @@ def evaluate_fit(model: Any, data: Any, *, fit_seconds: float, scheduler: Any = 
     FitMetrics
     """
     total, n_samples = _log_likelihood_sum(model, data, scheduler)
+    return metrics_from_log_likelihood(model, total, n_samples, fit_seconds=fit_seconds)
+
+
+def metrics_from_log_likelihood(
+    model: Any, total: float, n_samples: int, *, fit_seconds: float
+) -> FitMetrics:
+    """Metrics of a fitted model from its summed log-likelihood on its valid rows.
+
+    For callers that computed the sum themselves, e.g. one pass shared by the
+    candidates of a model selection (:func:`streamgmm.selection.evaluate_candidates`).
+
+    Parameters
+    ----------
+    model : streamgmm.GaussianMixture
+        Fitted.
+    total : float
+        Sum of the per-row log-likelihoods under the final parameters.
+    n_samples : int
+        Rows in that sum.
+    fit_seconds : float
+        Wall time of the fit, recorded as is.
+    """
     if n_samples == 0:
         raise ValueError("no row with finite values to evaluate the model on")
     n_parameters = int(model.parameters_.n_parameters)

@@ -1,4 +1,5 @@
-"""PNG plots of a fit: the lower bound per EM iteration, and the clusters as ellipses.
+"""PNG plots of a fit: the lower bound per EM iteration, the clusters as ellipses, and
+the information criteria of a model selection.
 
 Drawn on bare ``matplotlib.figure.Figure`` objects (rendered by Agg, no display
 and no pyplot state), so a long-running process does not accumulate figures.
@@ -20,7 +21,13 @@ import numpy as np
 
 from streamgmm.core.params import MixtureParameters
 
-__all__ = ["component_covariances", "plot_clusters", "plot_lower_bounds", "principal_axes"]
+__all__ = [
+    "component_covariances",
+    "plot_clusters",
+    "plot_information_criteria",
+    "plot_lower_bounds",
+    "principal_axes",
+]
 
 
 def component_covariances(params: MixtureParameters) -> np.ndarray:
@@ -157,4 +164,72 @@ def plot_clusters(
     ax.set_title(title)
     ax.set_aspect("equal", adjustable="datalim")
     ax.grid(True, alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_information_criteria(
+    n_components: Sequence[int],
+    covariance_types: Sequence[str],
+    bic: Sequence[float],
+    aic: Sequence[float],
+    path: str | os.PathLike[str],
+    *,
+    chosen: int,
+    criterion: str = "bic",
+    title: str = "Information criteria per number of components",
+) -> Path:
+    """Save BIC (solid) and AIC (dashed) against K, one colour per covariance type, as a PNG.
+
+    The chosen candidate is marked with a star on the criterion it was chosen by,
+    and a dotted vertical line at its K.
+
+    Parameters
+    ----------
+    n_components, covariance_types : sequences of length C
+        K and covariance type of each candidate.
+    bic, aic : sequences of float of length C
+        Their criteria (lower is better); non-finite values are left out.
+    path : path
+        The PNG to write (parents created; replaced atomically).
+    chosen : int
+        Index of the chosen candidate.
+    criterion : {"bic", "aic"}
+        What it was chosen by.
+    title : str
+    """
+    from matplotlib import colormaps
+
+    ks = np.asarray(n_components, dtype=np.int64)
+    values = {"bic": np.asarray(bic, dtype=np.float64), "aic": np.asarray(aic, dtype=np.float64)}
+    if not len(ks) == len(covariance_types) == len(values["bic"]) == len(values["aic"]):
+        raise ValueError("n_components, covariance_types, bic and aic must have the same length")
+    if criterion not in values or not 0 <= chosen < len(ks):
+        raise ValueError(f"criterion must be 'bic' or 'aic' and chosen an index below {len(ks)}")
+    figure, ax = _figure(6.5, 4.5)
+    palette = colormaps["tab10"]
+    types = list(dict.fromkeys(covariance_types))  # first-seen order
+    for colour, covariance_type in enumerate(types):
+        rows = np.array([t == covariance_type for t in covariance_types])
+        order = np.argsort(ks[rows], kind="stable")
+        for name, style in (("bic", "-"), ("aic", "--")):
+            x, y = ks[rows][order], values[name][rows][order]
+            finite = np.isfinite(y)
+            ax.plot(
+                x[finite], y[finite], style, marker="o", markersize=3, linewidth=1.4,
+                color=palette(colour % palette.N), label=f"{name.upper()} {covariance_type}",
+            )
+    best = float(values[criterion][chosen])
+    ax.axvline(int(ks[chosen]), color="0.4", linestyle=":", linewidth=1.0)
+    ax.plot(
+        [int(ks[chosen])], [best], marker="*", markersize=16, color="gold",
+        markeredgecolor="black", linestyle="none",
+        label=f"chosen: K={int(ks[chosen])} {covariance_types[chosen]} ({criterion.upper()})",
+    )
+    ax.set_xlabel("number of components K")
+    ax.set_ylabel("criterion (lower is better)")
+    ax.ticklabel_format(axis="y", useOffset=False)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(figure, path)

@@ -7,7 +7,12 @@
 - ``small_zarr`` / ``small_parquet``: real datasets written once per session by
   ``streamgmm.io.datagen`` (6,000 x 3 rows, 3 components, chunks of 1,000 rows; the
   Parquet one has two NaN rows). Tests must not modify them.
-- ``write_config``: writes a batch_fit YAML config into a test's tmp folder.
+- ``write_config``: writes a YAML config into a test's tmp folder;
+  ``batch_fit_document`` / ``select_k_document`` / ``score_document`` build configs
+  with small-test defaults.
+- ``published_registry``: a registry (session-wide, read-only for tests) holding model
+  ``small`` fitted on ``small_zarr``: version 1 (K=3, alias ``production``) and
+  version 2 (K=2).
 """
 
 from __future__ import annotations
@@ -106,6 +111,69 @@ def batch_fit_document() -> Callable[..., dict[str, Any]]:
     Relative paths in it (registry, predictions, reports) land next to the YAML file.
     """
     return _batch_fit_document
+
+
+def _select_k_document(data: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "data": data,
+        "model": {
+            "n_components": [2, 3, 4],
+            "covariance_type": ["full", "diag"],
+            "tol": 1e-4,
+            "max_iter": 25,
+            "seed": 3,
+            "init_sample_size": 2_000,
+        },
+        "selection": {"criterion": "bic"},
+        "compute": {"scheduler": "threads", "n_workers": 2},
+        "registry": {"root": "registry", "model": "small-selected", "aliases": ["candidate"]},
+        "outputs": {"reports": "reports"},
+    }
+    document.update(sections)
+    return document
+
+
+@pytest.fixture
+def select_k_document() -> Callable[..., dict[str, Any]]:
+    """``select_k_document(data, **sections)``: a select_k config mapping for small tests."""
+    return _select_k_document
+
+
+@pytest.fixture(scope="session")
+def published_registry(tmp_path_factory: pytest.TempPathFactory, small_zarr: Path) -> Path:
+    """A registry with model ``small``: v1 K=3 full (alias production), v2 K=2 diag."""
+    import streamgmm
+    from streamgmm.registry import ModelRegistry
+
+    root = tmp_path_factory.mktemp("published") / "registry"
+    registry = ModelRegistry(root)
+    rows = streamgmm.open_rows(str(small_zarr))
+    for k, covariance_type, aliases in ((3, "full", ["production"]), (2, "diag", [])):
+        model = streamgmm.GaussianMixture(
+            k, covariance_type=covariance_type, max_iter=20, random_state=0
+        ).fit(rows)
+        registry.publish(
+            "small", model.parameters_, feature_names=rows.feature_names,
+            training_config={"job": "test", "model": {"dtype": None}}, aliases=aliases,
+        )
+    return root
+
+
+def _score_document(data: dict[str, Any], registry_root: Path, **sections: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "data": data,
+        "registry": {"root": str(registry_root), "model": "small", "version": "production"},
+        "compute": {"scheduler": "threads", "n_workers": 2},
+        "outputs": {"predictions": "scores.zarr"},
+    }
+    document.update(sections)
+    return document
+
+
+@pytest.fixture
+def score_document() -> Callable[..., dict[str, Any]]:
+    """``score_document(data, registry_root, **sections)``: a score config for small tests."""
+    return _score_document
 
 
 @pytest.fixture

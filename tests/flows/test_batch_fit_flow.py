@@ -178,18 +178,21 @@ def test_data_errors_fail_the_run_with_the_path(
     [(OSError("disk"), True), (TimeoutError("lock"), True), (ValueError("bad"), False),
      (streamgmm.InvalidInputError("no file"), False)],
 )
-def test_only_io_errors_are_retried(flows_module, error, retried):
+def test_only_io_errors_are_retried(error, retried):
     from prefect.states import Failed
+
+    from flows._shared import retry_on_io_error
 
     state = Failed(data=error)
-    assert flows_module._retry_on_io_error(None, None, state) is retried
+    assert retry_on_io_error(None, None, state) is retried
 
 
-def test_publish_is_retried_on_lock_timeouts_only(flows_module):
+def test_publish_is_retried_on_lock_timeouts_only():
     from prefect.states import Failed
 
+    from flows._shared import retry_on_lock_timeout
     from streamgmm.core.errors import RegistryLockTimeoutError
 
-    retry = flows_module._retry_on_lock_timeout
+    retry = retry_on_lock_timeout
     assert retry(None, None, Failed(data=RegistryLockTimeoutError("held"))) is True
     assert retry(None, None, Failed(data=OSError("disk full"))) is False

@@ -16,6 +16,8 @@ import streamgmm
 from streamgmm.config import (
     BatchFitConfig,
     ConfigError,
+    ScoreConfig,
+    SelectKConfig,
     load_config,
     parse_config,
 )
@@ -227,3 +229,117 @@ def test_parse_config_resolves_against_base_dir(tmp_path):
     assert config.data.uri == str(tmp_path / "d.zarr")
     with pytest.raises(ConfigError, match=r"<mapping>: model.n_components"):
         parse_config({**document, "model": {"n_components": -2}})
+
+
+# --------------------------------------------------------------------------- select_k and score
+SELECT_K = """\
+data:
+  uri: data.zarr
+model:
+  n_components: [2, 4, 8]
+  covariance_type: [full, diag]
+registry:
+  model: demo
+"""
+
+SCORE = """\
+data:
+  uri: data.zarr
+registry:
+  model: demo
+"""
+
+
+def _kind_error(tmp_path: Path, text: str, kind: str) -> str:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, kind=kind)
+    message = str(caught.value)
+    assert str(path) in message
+    return message
+
+
+@pytest.mark.parametrize("name", ["select_k.yaml", "score.yaml"])
+def test_shipped_select_k_and_score_configs_are_valid(name):
+    kind = name.removesuffix(".yaml")
+    config = load_config(REPO / "configs" / name, kind=kind)
+    assert config.data.uri == str(REPO / "data" / "generated" / "example.zarr")
+    assert config.registry.root == str(REPO / "registry")
+
+
+def test_select_k_candidates_and_defaults(tmp_path):
+    config = load_config(_write(tmp_path, SELECT_K), kind="select_k")
+    assert isinstance(config, SelectKConfig)
+    assert config.model.candidate_models == (
+        (2, "full"), (4, "full"), (8, "full"), (2, "diag"), (4, "diag"), (8, "diag"),
+    )
+    assert config.selection.criterion == "bic"
+    params = config.model.common_params()
+    assert "n_components" not in params and "covariance_type" not in params
+    assert params["random_state"] == 0
+    with pytest.raises(ValueError, match="common_params"):
+        config.model.estimator_params()
+    one_type = load_config(_write(tmp_path, SELECT_K.replace("[full, diag]", "tied")), kind="select_k")
+    assert one_type.model.covariance_types == ("tied",)
+
+
+def test_score_defaults_and_version_references(tmp_path):
+    config = load_config(_write(tmp_path, SCORE), kind="score")
+    assert isinstance(config, ScoreConfig)
+    assert config.registry.version == "latest" and config.anomaly is None
+    assert config.predictions_target == str(tmp_path / "data-scores.zarr")
+    numbered = load_config(_write(tmp_path, SCORE + "  version: '3'\n"), kind="score")
+    assert numbered.registry.version == 3
+    parquet = load_config(
+        _write(tmp_path, SCORE.replace("data.zarr", "folder/rows.parquet")), kind="score"
+    )
+    assert parquet.predictions_target == str(tmp_path / "folder" / "rows-scores.zarr")
+
+
+SELECT_K_MISTAKES = [
+    (SELECT_K.replace("[2, 4, 8]", "[]"), ["model.n_components", "empty"]),
+    (SELECT_K.replace("[2, 4, 8]", "[2, 4, 4]"), ["model.n_components", "listed twice"]),
+    (SELECT_K.replace("[2, 4, 8]", "[2, four]"), ["model.n_components", "integer >= 1"]),
+    (SELECT_K.replace("[2, 4, 8]", "[0, 2]"), ["model.n_components", "integer >= 1"]),
+    (SELECT_K.replace("[full, diag]", "[full, fulll]"),
+     ["model.covariance_type", "'fulll' is not a covariance type", "'spherical'"]),
+    (SELECT_K.replace("[full, diag]", "[diag, diag]"), ["model.covariance_type", "listed twice"]),
+    (SELECT_K.replace("[full, diag]", "[]"), ["model.covariance_type", "empty"]),
+    (SELECT_K.replace("[full, diag]", "7"), ["model.covariance_type", "7", "list of candidates"]),
+    (SELECT_K.replace("[2, 4, 8]", "4").replace("[full, diag]", "full"),
+     ["model", "only one candidate", "batch_fit"]),
+    (SELECT_K + "selection:\n  criterion: dic\n", ["selection.criterion", "'dic'", "'bic' or 'aic'"]),
+    (SELECT_K + "selection:\n  critera: aic\n", ["selection.critera", "did you mean 'criterion'"]),
+    (SELECT_K + "checkpoint:\n  folder: c\n", ["checkpoint", "unknown key", "selection"]),
+    (SELECT_K.replace("  model: demo", "  model: my model"), ["registry.model", "'my model'"]),
+]
+
+SCORE_MISTAKES = [
+    (SCORE + "  version: prod uction\n",
+     ["registry.version", "'prod uction'", "not a valid alias", "letters, digits"]),
+    (SCORE + "  version: 0\n", ["registry.version", "0", "start at 1"]),
+    (SCORE + "  version: true\n", ["registry.version", "True", "version number"]),
+    (SCORE + "  alias: production\n", ["registry.alias", "unknown key", "version"]),
+    (SCORE + "anomaly:\n  quantile: 0.01\n  threshold: -5.0\n",
+     ["anomaly", "exactly one of anomaly.quantile"]),
+    (SCORE + "anomaly: {}\n", ["anomaly", "exactly one"]),
+    (SCORE + "anomaly:\n  quantile: 1.5\n", ["anomaly.quantile", "1.5", "less than 1"]),
+    (SCORE + "anomaly:\n  quantile: high\n", ["anomaly.quantile", "'high'", "number"]),
+    (SCORE + "anomaly:\n  quantil: 0.5\n", ["anomaly.quantil", "did you mean 'quantile'"]),
+    (SCORE + "outputs:\n  predictions: s3://b/s.zarr\n", ["outputs.predictions", "URL"]),
+    (SCORE + "outputs:\n  reports: r\n", ["outputs.reports", "unknown key", "predictions"]),
+    (SCORE + "model:\n  n_components: 3\n", ["model", "unknown key", "registry"]),
+    (SCORE.replace("registry:\n  model: demo\n", ""), ["registry", "missing"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [("select_k", t, e) for t, e in SELECT_K_MISTAKES] + [("score", t, e) for t, e in SCORE_MISTAKES],
+    ids=[f"select_k-{i:02d}-{e[0]}" for i, (_, e) in enumerate(SELECT_K_MISTAKES)]
+    + [f"score-{i:02d}-{e[0]}" for i, (_, e) in enumerate(SCORE_MISTAKES)],
+)
+def test_select_k_and_score_mistakes_name_key_path_and_value(tmp_path, kind, text, expected):
+    message = _kind_error(tmp_path, text, kind)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"

@@ -1,0 +1,101 @@
+"""Running a flow as a command: check the config, run the flow on Prefect, print the result.
+
+``python -m flows.<name> CONFIG`` and ``streamgmm <command> CONFIG`` both end in
+:meth:`FlowCommand.run`, so they run the same flow function the same way.
+
+Exit codes: 0 done; 1 the run failed (the message names the error); 2 the config
+is invalid or its destinations unusable (rejected before any orchestration, so
+no Prefect API starts for a typo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+
+from flows._shared import quiet_logging
+from streamgmm.config import ConfigError
+from streamgmm.core.errors import StreamGMMError
+
+__all__ = ["EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "FlowCommand", "add_config_arguments"]
+
+#: The first start of the ephemeral API on a fresh machine creates its database and
+#: runs migrations, which can take longer than Prefect's default 20 s.
+EPHEMERAL_STARTUP_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class FlowCommand:
+    """A flow that takes a config path, run as a command.
+
+    Attributes
+    ----------
+    name : str
+        The flow's name (``batch_fit``), used in messages and ``prog``.
+    description : str
+        What the command does, for ``--help``.
+    flow : callable
+        The Prefect flow, called as ``flow(config_path)``; its result has
+        ``summary_lines()``.
+    preflight : callable
+        ``preflight(config_path)`` validates the config and its destinations,
+        raising :class:`~streamgmm.config.ConfigError`; called before the flow.
+    """
+
+    name: str
+    description: str
+    flow: Callable[[str], Any]
+    preflight: Callable[[str], Any]
+
+    def run(self, config_path: str, *, quiet: bool = False) -> int:
+        """Check the config, run the flow, print its closing summary; the exit code."""
+        try:
+            self.preflight(config_path)
+        except ConfigError as exc:
+            print(f"{self.name}: invalid config\n{exc}", file=sys.stderr)
+            return 2
+        except (StreamGMMError, OSError) as exc:  # e.g. an unreachable registry
+            print(f"{self.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        if quiet:
+            quiet_logging()
+        try:
+            # A value set by the user (environment or profile) wins over this default.
+            with temporary_settings(
+                set_defaults={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS}
+            ):
+                result = self.flow(config_path)
+        except (StreamGMMError, OSError, ValueError) as exc:
+            print(f"{self.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(result.summary_lines()))
+        return 0
+
+    def parser(self) -> argparse.ArgumentParser:
+        """``python -m flows.<name> CONFIG [--quiet]``."""
+        parser = argparse.ArgumentParser(
+            prog=f"python -m flows.{self.name}",
+            description=f"{self.description} Runs on Prefect's ephemeral local API unless "
+            "PREFECT_API_URL names a server.",
+        )
+        add_config_arguments(parser, self.name)
+        return parser
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """Entry point of ``python -m flows.<name>``."""
+        args = self.parser().parse_args(argv)
+        return self.run(args.config, quiet=args.quiet)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The arguments every flow command takes: the config file and ``--quiet``."""
+    parser.add_argument("config", metavar="CONFIG", help=f"{name} YAML config file")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="show warnings and the result only (no progress lines)",
+    )

@@ -1,0 +1,348 @@
+"""Choosing the number of components (and the covariance type) by BIC or AIC, out of core.
+
+>>> from streamgmm.selection import choose, evaluate_candidates, fit_candidates
+>>> candidates = [(k, "full") for k in (2, 4, 8)]                         # doctest: +SKIP
+>>> models = fit_candidates("data/big.zarr", candidates, random_state=0)  # doctest: +SKIP
+>>> metrics = evaluate_candidates(models, "data/big.zarr")                # doctest: +SKIP
+>>> best = models[choose(metrics, "bic")]                                 # doctest: +SKIP
+
+Every candidate is fitted to the same rows with the passes over the data
+shared: all candidates start from one bounded initialisation sample (drawn in
+one pass per initialisation), then one Dask pass per EM iteration computes the
+statistics of every candidate still running, reading each chunk once.
+Candidates converge at their own pace and drop out of later passes. Each
+candidate ends bitwise where
+``GaussianMixture(n_components=k, covariance_type=c, **params).fit(X)`` ends
+for an integer ``random_state``: the same initialisation, the same iterations,
+the same reduction order. The evaluation (log-likelihood under the final
+parameters, for BIC and AIC) is one more pass, shared too.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from .core.covariance import COVARIANCE_TYPES
+from .core.em import EMState
+from .core.errors import InvalidInputError, InvalidParameterError
+from .core.estep import natural_form
+from .core.init import initial_parameters
+from .drivers.in_memory import single_threaded_blas
+from .drivers.shared_em import SharedPass, run_shared_em
+from .estimator import GaussianMixture
+from .io.detect import is_out_of_core
+from .reporting.metrics import FitMetrics, metrics_from_log_likelihood
+from .validation import check_estimator_parameters, resolve_dtype
+
+__all__ = [
+    "CRITERIA",
+    "Candidate",
+    "SelectionPass",
+    "choose",
+    "evaluate_candidates",
+    "fit_candidates",
+]
+
+#: Information criteria a selection can use (lower is better for both).
+CRITERIA = ("bic", "aic")
+
+# Initial parameters are per candidate (their shapes differ), and a warm start has
+# no previous fit to start from: neither fits a selection.
+_UNSUPPORTED = ("weights_init", "means_init", "precisions_init", "warm_start")
+_SEED_BOUND = np.iinfo(np.int32).max
+
+
+class Candidate(NamedTuple):
+    """One mixture to try: K and the covariance type."""
+
+    n_components: int
+    covariance_type: str
+
+    @property
+    def label(self) -> str:
+        """``"K=4 full"``: how progress lines and reports name it."""
+        return f"K={self.n_components} {self.covariance_type}"
+
+
+@dataclass(frozen=True)
+class SelectionPass:
+    """Progress after one shared EM pass (given to ``fit_candidates``'s ``on_pass``).
+
+    Attributes
+    ----------
+    number : int
+        EM passes over the data so far.
+    updates : tuple of (Candidate, int, EMState, float)
+        Every fit the pass advanced: its candidate, its initialisation (0-based),
+        its new state and the change of its lower bound (``inf`` the first time).
+    n_running : int
+        Fits still running.
+    """
+
+    number: int
+    updates: tuple[tuple[Candidate, int, EMState, float], ...]
+    n_running: int
+
+
+def _check_candidates(candidates: Sequence[Any]) -> list[Candidate]:
+    checked = []
+    for item in candidates:
+        try:
+            k, covariance_type = item
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"candidate {item!r} is invalid: give (n_components, covariance_type) pairs"
+            ) from None
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidParameterError(
+                f"candidate {item!r} is invalid: n_components must be an integer >= 1"
+            )
+        if covariance_type not in COVARIANCE_TYPES:
+            raise InvalidParameterError(
+                f"candidate {item!r} is invalid: covariance_type must be one of "
+                f"{', '.join(COVARIANCE_TYPES)}"
+            )
+        checked.append(Candidate(int(k), str(covariance_type)))
+    if not checked:
+        raise InvalidParameterError("no candidates: give at least one (n_components, covariance_type)")
+    repeated = sorted({c.label for c in checked if checked.count(c) > 1})
+    if repeated:
+        raise InvalidParameterError(f"candidate(s) {', '.join(repeated)} listed twice; list each once")
+    return checked
+
+
+def _initial_states(
+    driver: Any, candidates: list[Candidate], prototype: GaussianMixture
+) -> list[EMState]:
+    """Initial parameters of every (initialisation, candidate), init-major.
+
+    Mirrors ``GaussianMixture.fit``: the seed of initialisation ``i`` seeds a
+    generator whose first draw picks the sample's seed and whose later draws
+    run the k-means of each candidate. The sample depends on that seed only, so
+    it is drawn once (one pass) and shared by every candidate.
+    """
+    seeds = check_random_state(prototype.random_state).randint(_SEED_BOUND, size=prototype.n_init)
+    states = []
+    for seed in seeds:
+        sample_seed = int(np.random.RandomState(seed).randint(_SEED_BOUND))
+        sample, sample_weight, _ = driver.init_sample(prototype.init_sample_size, sample_seed)
+        for candidate in candidates:
+            rng = np.random.RandomState(seed)
+            rng.randint(_SEED_BOUND)  # the draw that chose the sample's seed, as in a lone fit
+            params = initial_parameters(
+                sample, candidate.n_components, candidate.covariance_type,
+                prototype.init_params, prototype.reg_covar, rng, sample_weight,
+            )
+            states.append(EMState(params=params))
+    return states
+
+
+def _best_of_inits(states: list[EMState], n_candidates: int, n_init: int, max_iter: int
+                   ) -> list[EMState]:
+    """Per candidate, the initialisation with the best lower bound (the first on ties)."""
+    best = []
+    for c in range(n_candidates):
+        chosen = states[c]
+        for init in range(1, n_init):
+            state = states[init * n_candidates + c]
+            if max_iter > 0 and state.lower_bound > chosen.lower_bound:
+                chosen = state
+        best.append(chosen)
+    return best
+
+
+def _fitted_model(state: EMState, rows: Any, n_invalid_rows: int,
+                  estimator_params: dict[str, Any]) -> GaussianMixture:
+    """A fitted estimator as ``GaussianMixture(...).fit(rows)`` leaves it."""
+    model = GaussianMixture.from_parameters(state.params, **estimator_params)
+    model.converged_ = bool(state.converged)
+    model.n_iter_ = int(state.n_iter)
+    model.lower_bound_ = float(state.lower_bound)
+    model.lower_bounds_ = list(state.lower_bounds)
+    model.n_invalid_rows_ = int(n_invalid_rows)
+    if rows.feature_names is not None:
+        model.feature_names_in_ = np.asarray(rows.feature_names, dtype=object)
+    return model
+
+
+def fit_candidates(
+    X: Any,
+    candidates: Sequence[tuple[int, str]],
+    *,
+    on_pass: Callable[[SelectionPass], None] | None = None,
+    **estimator_params: Any,
+) -> list[GaussianMixture]:
+    """Fit every candidate mixture to out-of-core data, sharing each pass between them.
+
+    Parameters
+    ----------
+    X : RowData, path, URL, Dask/xarray/zarr array
+        Out-of-core data, as :func:`streamgmm.open_rows` accepts (for an array in
+        memory, wrap it: ``dask.array.from_array(X, chunks=...)``).
+    candidates : sequence of (int, str)
+        ``(n_components, covariance_type)`` of each mixture to fit.
+    on_pass : callable, optional
+        Called with a :class:`SelectionPass` after every EM pass (progress).
+    **estimator_params
+        Any other :class:`~streamgmm.GaussianMixture` parameter (``tol``,
+        ``max_iter``, ``n_init``, ``random_state``, ``dtype``, ``nan_policy``,
+        ``scheduler``, ...), the same for every candidate; not the initial
+        parameters nor ``warm_start``.
+
+    Returns
+    -------
+    list of GaussianMixture
+        One fitted estimator per candidate, in order; its ``get_params()`` are the
+        candidate's, so ``clone(model).fit(X)`` refits it alone (bitwise the same
+        for an integer ``random_state``).
+
+    Raises
+    ------
+    InvalidParameterError
+        Bad candidates or parameters (named).
+    InvalidInputError
+        In-memory data, or fewer rows than a candidate's components.
+    """
+    from .drivers.dask_rows import DaskRows
+    from .io.sources import RowData, open_rows
+
+    checked = _check_candidates(candidates)
+    for name in ("n_components", "covariance_type"):
+        if name in estimator_params:
+            raise InvalidParameterError(f"{name} is set by each candidate; do not pass it")
+    given = [
+        name for name in _UNSUPPORTED
+        if estimator_params.get(name) is not None and estimator_params.get(name) is not False
+    ]
+    if given:
+        raise InvalidParameterError(
+            f"{', '.join(given)} cannot be used to fit candidates; each candidate is "
+            "initialised from the data"
+        )
+    prototypes = [
+        GaussianMixture(n_components=c.n_components, covariance_type=c.covariance_type,
+                        **estimator_params)
+        for c in checked
+    ]
+    for prototype in prototypes:
+        check_estimator_parameters(prototype.get_params())
+    first = prototypes[0]
+    if not is_out_of_core(X):
+        raise InvalidInputError(
+            "fit_candidates reads out-of-core data (a Zarr/Parquet path, RowData or a Dask "
+            "array); wrap an in-memory array with dask.array.from_array(X, chunks=...)"
+        )
+    rows = X if isinstance(X, RowData) else open_rows(X)
+    too_many = [c.label for c in checked if rows.shape[0] < max(2, c.n_components)]
+    if too_many:
+        raise InvalidInputError(
+            f"{rows.uri} has {rows.shape[0]} rows, fewer than the components of candidate(s) "
+            f"{', '.join(too_many)}; give more rows or drop those candidates"
+        )
+    dtype = resolve_dtype(first.dtype, np.dtype(rows.array.dtype))
+    driver = DaskRows(rows.array, None, first.nan_policy, rows.uri, first.scheduler, rows.reader)
+    n_candidates = len(checked)
+
+    def statistics_many(params: Sequence[Any]) -> Sequence[Any]:
+        return driver.statistics_many([natural_form(p, dtype) for p in params])
+
+    def report(shared: SharedPass) -> None:
+        if on_pass is None:
+            return
+        updates = tuple(
+            (checked[i % n_candidates], i // n_candidates, state, change)
+            for i, state, change in shared.updates
+        )
+        on_pass(SelectionPass(shared.number, updates, shared.n_running))
+
+    try:
+        with single_threaded_blas():
+            states = _initial_states(driver, checked, first)
+            states = run_shared_em(
+                states, statistics_many, reg_covar=first.reg_covar, tol=first.tol,
+                max_iter=first.max_iter, on_pass=report,
+            )
+    finally:
+        driver.close()
+    best = _best_of_inits(states, n_candidates, first.n_init, first.max_iter)
+    not_converged = [c.label for c, s in zip(checked, best) if not s.converged]
+    if not_converged and first.max_iter > 0:
+        warnings.warn(
+            f"Candidate(s) {', '.join(not_converged)} did not converge in {first.max_iter} "
+            "iterations; their criteria compare unfinished fits. Increase max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return [_fitted_model(s, rows, driver.invalid_rows.count, estimator_params) for s in best]
+
+
+def evaluate_candidates(
+    models: Sequence[GaussianMixture], X: Any, *, fit_seconds: float = 0.0, scheduler: Any = None
+) -> list[FitMetrics]:
+    """Metrics (log-likelihood under the final parameters, BIC, AIC) of every model, in one pass.
+
+    The numbers are those of :func:`streamgmm.reporting.evaluate_fit` for each
+    model, up to the order of the floating-point sum; rows with NaN or infinite
+    values are left out.
+
+    Parameters
+    ----------
+    models : sequence of GaussianMixture
+        Fitted, with the same number of features as X.
+    X : RowData, path, URL, Dask/xarray/zarr array
+        The data they were fitted on.
+    fit_seconds : float
+        Recorded in every model's metrics (the wall time of the shared fit).
+    scheduler : optional
+        Dask scheduler for the pass.
+    """
+    from .drivers.dask_rows import DaskRows
+    from .io.sources import RowData, open_rows
+
+    rows = X if isinstance(X, RowData) else open_rows(X)
+    wrong = [i for i, m in enumerate(models) if m.n_features_in_ != rows.shape[1]]
+    if wrong:
+        raise InvalidInputError(
+            f"{rows.uri} has {rows.shape[1]} features, but model(s) {wrong} expect "
+            f"{models[wrong[0]].n_features_in_}"
+        )
+    forms = [
+        natural_form(m.parameters_, resolve_dtype(m.dtype, np.dtype(rows.array.dtype)))
+        for m in models
+    ]
+    with DaskRows(rows.array, nan_policy="drop", where=rows.uri, scheduler=scheduler,
+                  reader=rows.reader) as driver:
+        sums, n_valid = driver.log_likelihood_many(forms)
+    return [
+        metrics_from_log_likelihood(m, float(total), n_valid, fit_seconds=fit_seconds)
+        for m, total in zip(models, sums)
+    ]
+
+
+def choose(metrics: Sequence[FitMetrics], criterion: str = "bic") -> int:
+    """Index of the candidate with the lowest criterion (ties: fewer parameters, then first).
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown criterion.
+    ValueError
+        No candidate has a finite criterion.
+    """
+    if criterion not in CRITERIA:
+        raise InvalidParameterError(
+            f"criterion={criterion!r} is invalid: choose one of {', '.join(CRITERIA)}"
+        )
+    values = [getattr(m, criterion) for m in metrics]
+    finite = [i for i, v in enumerate(values) if math.isfinite(v)]
+    if not finite:
+        raise ValueError(f"no candidate has a finite {criterion.upper()}; check the data and fits")
+    return min(finite, key=lambda i: (values[i], metrics[i].n_parameters, i))
