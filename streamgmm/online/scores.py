@@ -13,7 +13,6 @@ unwritten fill values. xarray opens the group directly (dimension names are set)
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 

@@ -7,7 +7,6 @@ bit for bit, whatever the source, the restarts and the bad files along the way.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
