@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = {int(p) for p in args.parts.split(",")}
     print(machine_summary())
     if not args.quick:
-        wait_for_low_load()
+        wait_for_low_load(1.0, max_wait=300.0)
     if 1 in parts:
         print("\n1. partial_fit throughput (batches of 1,000; D=13, K=16), samples/s")
         rows = throughput(60_000 if args.quick else 520_000)
