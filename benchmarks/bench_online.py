@@ -106,23 +106,36 @@ def throughput(n_rows: int) -> list[list[object]]:
 
 # --------------------------------------------------------------------------- part 2
 def one_pass_gap(n_stream: int, n_held_out: int = 200_000) -> list[list[object]]:
+    """Held-out log-likelihood of one online pass against batch EM on the same rows.
+
+    Batch EM from a k-means start can stop in a worse local optimum than the online
+    pass (it did here: K=16 in 13 dimensions), which would flatter the online model.
+    So batch EM is also run to convergence from the online model's own parameters
+    (the optimum of that basin), and the gap is measured against the better of the two.
+    """
     draw = stationary_mixture()
     X, held_out = draw(n_stream, seed=2), draw(n_held_out, seed=3)
     table = []
     for ctype in ("full", "diag"):
         started = time.perf_counter()
-        batch = GaussianMixture(K, covariance_type=ctype, random_state=0, tol=1e-4, max_iter=300).fit(X)
+        batch = GaussianMixture(K, covariance_type=ctype, random_state=0, tol=1e-5, max_iter=500).fit(X)
         batch_seconds = time.perf_counter() - started
         online = GaussianMixture(K, covariance_type=ctype, random_state=0, warm_up_size=20_000)
         started = time.perf_counter()
         for start in range(0, len(X), BATCH):
             online.partial_fit(X[start : start + BATCH])
         online_seconds = time.perf_counter() - started
-        gap = batch.score(held_out) - online.score(held_out)
+        params = online.parameters_
+        polished = GaussianMixture(
+            K, covariance_type=ctype, tol=1e-5, max_iter=500, weights_init=params.weights,
+            means_init=params.means, precisions_init=params.precisions,
+        ).fit(X)
+        reference = max(batch.score(held_out), polished.score(held_out))
+        gap = reference - online.score(held_out)
         table.append([
-            ctype, f"{batch.score(held_out):.4f}", f"{online.score(held_out):.4f}", f"{gap:+.4f}",
-            "yes" if gap <= 0.02 else "NO", f"{batch_seconds:.1f} s ({batch.n_iter_} it.)",
-            f"{online_seconds:.1f} s (1 pass)",
+            ctype, f"{batch.score(held_out):.4f}", f"{polished.score(held_out):.4f} ({polished.n_iter_} it.)",
+            f"{online.score(held_out):.4f}", f"{gap:+.4f}", "yes" if gap <= 0.02 else "NO",
+            f"{batch_seconds:.1f} s ({batch.n_iter_} it.)", f"{online_seconds:.1f} s",
         ])
     return table
 
@@ -217,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         n = 100_000 if args.quick else 1_000_000
         print(f"\n2. one pass over {n:,} stationary samples (D=13, K=16) vs batch EM, held-out nats/sample")
         print(format_table(
-            ["covariance", "batch EM", "online 1 pass", "gap", "<= 0.02", "batch time", "online time"],
+            ["covariance", "batch EM (k-means start)", "batch EM from the online model",
+             "online 1 pass", "gap to the better", "<= 0.02", "batch time", "online pass"],
             one_pass_gap(n, 20_000 if args.quick else 200_000)))
     if 3 in parts:
         print("\n3. Japanese Vowels: per-speaker GMMs from one partial_fit pass (diag), test utterances")
