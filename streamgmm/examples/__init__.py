@@ -7,6 +7,8 @@ Each example is one module, run from the repository root::
     python -m streamgmm.examples.customers            # soft clustering of a customer table
     python -m streamgmm.examples.anomalies            # anomaly detection at a false-alarm rate
     python -m streamgmm.examples.heights              # the one-dimensional classic
+    python -m streamgmm.examples.choosing_k           # the number of clusters by BIC (select_k)
+    python -m streamgmm.examples.streams              # speech and sensor streams, learnt online
 
 Every module takes ``--size reduced|full`` (reduced is what CI runs), ``--out DIR``
 (the pictures; default ``data/examples/``) and ``--work DIR`` (the generated data,

@@ -8,7 +8,7 @@ over the data; it publishes the candidate with the lowest BIC. The picture draws
 BIC and AIC against K with the winner starred, and the winner's ellipses over the
 data with the true centres.
 
-In memory, one candidate is ``GaussianMixture(5, tol=1e-4).fit(X).bic(X)``; the
+In memory, one candidate is ``GaussianMixture(5, tol=1e-6).fit(X).bic(X)``; the
 flow fits all twenty out of core, sharing each pass over the data between them.
 
     python -m streamgmm.examples.choosing_k [--size reduced|full] [--out DIR]

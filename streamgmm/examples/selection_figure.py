@@ -2,8 +2,8 @@
 
 Left: BIC (solid) and AIC (dashed) of every candidate against K, one colour per
 covariance type, the chosen candidate starred. Each criterion is drawn less its
-lowest value, on a symmetric-log axis: the criteria fall by hundreds of thousands
-from K = 1 to the true K and then rise by tens per extra component, and on a
+lowest value, on a symmetric-log axis: the criteria fall by up to a million from
+K = 1 to the true K and then rise by tens to hundreds per extra component, and on a
 linear axis that rise, the whole point of the criterion, would be a flat line.
 
 Right: a sample of the rows coloured by the winner's predicted component, its

@@ -11,7 +11,9 @@ from example_helpers import assert_small_png
 from streamgmm.examples import cli
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = ("image_segmentation", "large_image", "customers", "anomalies", "heights")
+EXAMPLES = ("image_segmentation", "large_image", "customers", "anomalies", "heights", "choosing_k")
+#: Examples whose pictures are named differently (several per example).
+PICTURES = {"streams": ("stream_speech", "stream_sensors")}
 
 
 def _examples_section() -> str:
@@ -36,7 +38,16 @@ def test_every_committed_picture_is_shown():
     assert committed == shown
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", sorted(PICTURES))
+def test_readme_shows_every_picture_of_multi_picture_examples(name):
+    section = _examples_section()
+    assert f"python -m streamgmm.examples.{name}" in section
+    for picture in PICTURES[name]:
+        assert f"](data/examples/{picture}.png)" in section
+        assert_small_png(REPO / "data" / "examples" / f"{picture}.png")
+
+
+@pytest.mark.parametrize("name", EXAMPLES + tuple(PICTURES))
 def test_every_example_has_the_shared_command_line(name, capsys):
     module = __import__(f"streamgmm.examples.{name}", fromlist=["main"])
     with pytest.raises(SystemExit) as exit_info:
