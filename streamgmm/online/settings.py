@@ -153,5 +153,9 @@ class RunSummary:
 
     @property
     def params(self) -> MixtureParameters:
-        """The model's parameters at the last commit (averaged if averaging is on)."""
+        """The running model's parameters at the last commit.
+
+        With averaging on, published versions hold the averaged parameters instead
+        (``state.online.reported_parameters(reg_covar)``).
+        """
         return self.state.online.params
