@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, replace
 from typing import Any, Callable
@@ -52,8 +51,6 @@ __all__ = ["StreamSettings", "StreamRunner", "RunSummary", "ModelSetup", "Snapsh
 
 logger = logging.getLogger("streamgmm.online")
 
-#: Per-sample scores kept (a deterministic thinning of recent rows) for thresholds.
-RECENT_SCORES = 20_000
 #: Drift alarms kept in the state and in model metadata.
 ALARMS_KEPT = 100
 
@@ -115,8 +112,8 @@ class StreamRunner:
             return GaussianMixture(**params)
         return GaussianMixture.from_online_state(online, **params)
 
-    def _valid_rows(self, batch: Batch, n_features: int | None) -> tuple[np.ndarray, int]:
-        """The batch's finite rows and the number dropped, by the NaN policy."""
+    def _valid_rows(self, batch: Batch, n_features: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The batch's finite rows, and which rows of the batch they are (bool (n,)), by the NaN policy."""
         rows = batch.rows
         if n_features is not None and rows.shape[0] and rows.shape[1] != n_features:
             raise InvalidInputError(
@@ -125,7 +122,7 @@ class StreamRunner:
             )
         finite = np.isfinite(rows).all(axis=1)
         if finite.all():
-            return rows, 0
+            return rows, finite
         bad = np.flatnonzero(~finite)
         if self.settings.model.nan_policy == "raise":
             raise InvalidInputError(
@@ -134,7 +131,7 @@ class StreamRunner:
                 "position is before it. Fix the data, or set nan_policy: drop to skip and count "
                 "such rows."
             )
-        return rows[finite], int(bad.size)
+        return rows[finite], finite
 
     # ----------------------------------------------------------------------- start-up
     def _start_from_registry(self) -> tuple[Any, dict[str, Any], float | None]:
@@ -166,11 +163,11 @@ class StreamRunner:
             batch = self._poll(position, deadline)
             if batch is None:
                 return None
-            rows, n_bad = self._valid_rows(batch, getattr(model, "n_features_in_", None))
+            rows, finite = self._valid_rows(batch, getattr(model, "n_features_in_", None))
             rows_read += batch.rows.shape[0]
-            dropped += n_bad
+            dropped += int(finite.size - rows.shape[0])
             position = batch.position
-            valid.append(np.isfinite(batch.rows).all(axis=1))
+            valid.append(finite)
             if rows.shape[0]:
                 held.append(rows)
                 model.partial_fit(rows)
@@ -180,10 +177,7 @@ class StreamRunner:
         threshold = self._threshold(scores)
         if self.settings.scores_path:
             flagged = scores < threshold if threshold is not None else np.zeros(scores.shape, dtype=bool)
-            mask = np.concatenate(valid)
-            self._writer(model.n_components).write(
-                0, rows_read, dropped > 0, mask, scores, responsibilities, flagged
-            )
+            self._writer(model.n_components).write(0, np.concatenate(valid), scores, responsibilities, flagged)
         return model, position, rows_read, dropped, scores, threshold
 
     def _writer(self, n_components: int) -> ScoreWriter:
@@ -257,7 +251,6 @@ class StreamRunner:
             counters={"batches": 0, "rows_read": rows_read, "invalid_rows": dropped, "warm_up_rows": rows_read},
             drift=None if detector is None else detector.state_dict(),
             anomaly_threshold=threshold,
-            recent_scores=scores[:: max(1, math.ceil(scores.size / RECENT_SCORES))],
         )
         self.state_file.save(state)
         logger.info(
@@ -393,7 +386,8 @@ class StreamRunner:
                 stop_reason = "source exhausted" if getattr(self.source, "exhausted", False) else "source idle"
                 break
             first_row = state.count("rows_read")
-            rows, n_bad = self._valid_rows(batch, model.n_features_in_)
+            rows, finite = self._valid_rows(batch, model.n_features_in_)
+            n_bad = int(finite.size - rows.shape[0])
             state = state.with_counts(rows_read=batch.rows.shape[0], invalid_rows=n_bad)
             run_rows += batch.rows.shape[0]
             run_invalid += n_bad
@@ -401,9 +395,14 @@ class StreamRunner:
                 state = replace(state.with_counts(empty_batches=1), position=batch.position)
                 self.state_file.save(state)
                 continue
-            with single_threaded_blas():  # small matrices: BLAS threads cost more than they give
-                form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, rows.dtype))
-                scores, responsibilities = chunk_posteriors(rows, form)
+            # Per-row scores (one more E-step, before the update) only for what uses them.
+            wants_scores = writer is not None or state.anomaly_threshold is not None or (
+                settings.anomaly_quantile is not None or settings.anomaly_threshold is not None
+            )
+            if wants_scores:
+                with single_threaded_blas():  # small matrices: BLAS threads cost more than they give
+                    form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, rows.dtype))
+                    scores, responsibilities = chunk_posteriors(rows, form)
             model.partial_fit(rows)
             batch_ll = float(model.batch_log_likelihood_)
             batch_lls.append(batch_ll)
@@ -411,8 +410,12 @@ class StreamRunner:
             if threshold is None and settings.anomaly_quantile is not None and settings.anomaly_threshold is None:
                 threshold = self._threshold(scores)  # starting from a version without one
                 state = replace(state, anomaly_threshold=threshold)
-            flagged = scores < threshold if threshold is not None else np.zeros(scores.shape, dtype=bool)
-            n_flagged = int(flagged.sum())
+            n_flagged = 0
+            if threshold is not None:
+                flagged = scores < threshold
+                n_flagged = int(flagged.sum())
+            elif wants_scores:
+                flagged = np.zeros(scores.shape, dtype=bool)
             run_anomalies += n_flagged
             step_override = state.step_size_override
             new_alarms = list(state.alarms)
@@ -436,9 +439,7 @@ class StreamRunner:
                     model.set_params(step_size=step_override)
                     logger.warning("switched to a constant step size of %g after the alarm", step_override)
             if writer is not None:
-                writer.write(first_row, batch.rows.shape[0], rows.shape[0] < batch.rows.shape[0],
-                             np.isfinite(batch.rows).all(axis=1), scores, responsibilities, flagged)
-            recent = _thin(np.concatenate([state.recent_scores, scores]))
+                writer.write(first_row, finite, scores, responsibilities, flagged)
             state = replace(
                 state.with_counts(batches=1, anomalies=n_flagged, scored_rows=rows.shape[0]),
                 online=model.online_state_,
@@ -446,7 +447,6 @@ class StreamRunner:
                 drift=None if detector is None else detector.state_dict(),
                 alarms=tuple(new_alarms),
                 step_size_override=step_override,
-                recent_scores=recent,
             )
             self.state_file.save(state)  # the commit: model and position together
             self.history.append(state, batch_ll, model.step_size_, n_flagged, alarmed)
@@ -477,11 +477,6 @@ class StreamRunner:
             stop_reason=stop_reason,
             batch_log_likelihoods=batch_lls,
         )
-
-
-def _thin(scores: np.ndarray) -> np.ndarray:
-    """Keep at most RECENT_SCORES of the most recent scores (deterministically)."""
-    return scores[-RECENT_SCORES:] if scores.size > RECENT_SCORES else scores
 
 
 def _jsonable(value: Any) -> Any:

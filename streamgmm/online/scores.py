@@ -66,32 +66,30 @@ class ScoreWriter:
     def write(
         self,
         first_row: int,
-        n_rows: int,
-        had_invalid: bool,
         valid: np.ndarray,
         scores: np.ndarray,
         responsibilities: np.ndarray,
         flagged: np.ndarray,
     ) -> None:
-        """Write rows ``first_row .. first_row + n_rows - 1`` of the stream.
+        """Write the stream rows ``first_row .. first_row + len(valid) - 1``.
 
         Parameters
         ----------
-        first_row, n_rows : int
-            Stream rows of the batch as read (including dropped rows).
-        had_invalid : bool
-            Whether some rows were dropped (then ``valid`` places the scores).
+        first_row : int
+            Stream row of the batch's first row as read (dropped rows included).
         valid : ndarray of shape (n_rows,), bool
+            Which rows of the batch were kept (and scored).
         scores : ndarray of shape (n_valid,)
         responsibilities : ndarray of shape (n_valid, K)
         flagged : ndarray of shape (n_valid,), bool
         """
+        n_rows = valid.size
         stop = first_row + n_rows
         self._ensure_rows(stop)
+        index = slice(None) if valid.all() else np.flatnonzero(valid)
         log_likelihood = np.full(n_rows, np.nan)
         labels = np.full(n_rows, -1, dtype=np.int32)
         anomaly = np.zeros(n_rows, dtype=bool)
-        index = np.flatnonzero(valid) if had_invalid else slice(None)
         log_likelihood[index] = scores
         labels[index] = responsibilities.argmax(axis=1)
         anomaly[index] = flagged

@@ -64,8 +64,6 @@ class RunnerState:
         ``{"name", "version"}`` of the model version the stream started from.
     anomaly_threshold : float or None
         Log-likelihood below which a sample is flagged.
-    recent_scores : ndarray of shape (m,)
-        Bounded sample of recent per-sample log-likelihoods (threshold estimation).
     """
 
     online: OnlineState
@@ -78,7 +76,6 @@ class RunnerState:
     snapshot: dict[str, Any] = field(default_factory=lambda: {"version": None, "batch": 0, "time": 0.0})
     parent: dict[str, Any] | None = None
     anomaly_threshold: float | None = None
-    recent_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def count(self, name: str) -> int:
         """A counter's value (0 if never incremented)."""
@@ -180,7 +177,6 @@ class StateFile:
         arrays = {
             **_params_arrays("params_", online.params),
             **_stats_arrays("running_", online.running),
-            "recent_scores": np.asarray(state.recent_scores, dtype=np.float64),
         }
         if online.averaged is not None:
             arrays.update(_stats_arrays("averaged_", online.averaged))
@@ -224,7 +220,6 @@ class StateFile:
                     averaged=_stats_from("averaged_", arrays, ctype) if info["has_averaged"] else None,
                     n_averaged=int(info["n_averaged"]),
                 )
-                recent = np.array(arrays["recent_scores"])
         except RunnerStateError:
             raise
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
@@ -244,5 +239,4 @@ class StateFile:
             snapshot=header["snapshot"],
             parent=header["parent"],
             anomaly_threshold=header["anomaly_threshold"],
-            recent_scores=recent,
         )
