@@ -330,7 +330,29 @@ class ComputeConfig(_Section):
         return value
 
 
-class RegistryConfig(_Section):
+class RegistryModelConfig(_Section):
+    """A model in a registry: the ``root`` and ``model`` keys every registry section has.
+
+    ``root`` is resolved against the config file's folder; ``model`` must be a valid
+    model name. Sections that publish (:class:`RegistryConfig`) or load a version
+    (``score``'s) add their own keys.
+    """
+
+    root: Annotated[str, Field(strict=True)] = "registry"
+    model: Annotated[str, Field(strict=True)]
+
+    @field_validator("root")
+    @classmethod
+    def _resolve_root(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_location(value, _base_dir(info))
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        return check_model_name(value)
+
+
+class RegistryConfig(RegistryModelConfig):
     """Where the fitted model is published.
 
     Parameters
@@ -343,19 +365,7 @@ class RegistryConfig(_Section):
         Aliases to point at the new version (``latest`` always moves by itself).
     """
 
-    root: Annotated[str, Field(strict=True)] = "registry"
-    model: Annotated[str, Field(strict=True)]
     aliases: tuple[Annotated[str, Field(strict=True)], ...] = ()
-
-    @field_validator("root")
-    @classmethod
-    def _resolve_root(cls, value: str, info: ValidationInfo) -> str:
-        return resolve_location(value, _base_dir(info))
-
-    @field_validator("model")
-    @classmethod
-    def _model_name(cls, value: str) -> str:
-        return check_model_name(value)
 
     @field_validator("aliases", mode="before")
     @classmethod

@@ -20,10 +20,10 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from streamgmm.core.errors import InvalidParameterError
-from streamgmm.registry.names import check_model_name, parse_ref
+from streamgmm.registry.names import parse_ref
 
-from .paths import is_url, resolve_location
-from .schema import ComputeConfig, DataConfig, PositiveInt, _base_dir, _location, _Section
+from .paths import is_url
+from .schema import ComputeConfig, DataConfig, PositiveInt, RegistryModelConfig, _location, _Section
 
 __all__ = ["AnomalyConfig", "ScoreConfig", "ScoreOutputsConfig", "ScoreRegistryConfig"]
 
@@ -31,7 +31,7 @@ __all__ = ["AnomalyConfig", "ScoreConfig", "ScoreOutputsConfig", "ScoreRegistryC
 _DATA_SUFFIXES = (".zarr", ".parquet", ".pq")
 
 
-class ScoreRegistryConfig(_Section):
+class ScoreRegistryConfig(RegistryModelConfig):
     """The model version to score with.
 
     Parameters
@@ -44,19 +44,7 @@ class ScoreRegistryConfig(_Section):
         A version number or an alias (``latest``, ``production``, ...).
     """
 
-    root: Annotated[str, Field(strict=True)] = "registry"
-    model: Annotated[str, Field(strict=True)]
     version: Annotated[int, Field(strict=True, ge=1)] | Annotated[str, Field(strict=True)] = "latest"
-
-    @field_validator("root")
-    @classmethod
-    def _resolve_root(cls, value: str, info: ValidationInfo) -> str:
-        return resolve_location(value, _base_dir(info))
-
-    @field_validator("model")
-    @classmethod
-    def _model_name(cls, value: str) -> str:
-        return check_model_name(value)
 
     @field_validator("version", mode="before")
     @classmethod
