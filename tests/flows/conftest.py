@@ -1,9 +1,8 @@
-"""Fixtures for the flow tests: one Prefect test server per session, small real datasets.
+"""Fixtures for the flow tests: small real datasets and configs.
 
-- ``prefect_harness``: ``prefect_test_harness`` (a real ephemeral API server on a
-  temporary SQLite database) started once per session, with ``PREFECT_HOME`` in a
-  temporary folder. Starting it runs the database migrations, which takes a while on
-  a busy machine, hence the generous timeout.
+The session's one Prefect test server (``prefect_harness``) and ``prefect_home`` are
+in ``tests/conftest.py``, shared with the examples.
+
 - ``small_zarr`` / ``small_parquet``: real datasets written once per session by
   ``streamgmm.io.datagen`` (6,000 x 3 rows, 3 components, chunks of 1,000 rows; the
   Parquet one has two NaN rows). Tests must not modify them.
@@ -17,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,41 +25,8 @@ import yaml
 
 from streamgmm.io.datagen import generate_mixture_dataset
 
-HERE = Path(__file__).resolve().parent
 N_SAMPLES, N_FEATURES, N_COMPONENTS, CHUNK_ROWS, SEED = 6_000, 3, 3, 1_000, 11
 NAN_ROWS = (17, 4321)
-
-_QUIET = (
-    "ignore::sklearn.exceptions.ConvergenceWarning",
-    "ignore:Port .* is already in use:UserWarning",
-    "ignore:Consolidated metadata is currently not part:UserWarning",
-)
-
-
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """Quiet the warnings these tests are not about, in this folder only."""
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            for spec in _QUIET:
-                item.add_marker(pytest.mark.filterwarnings(spec))
-
-
-@pytest.fixture(scope="session")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh, empty PREFECT_HOME for the session."""
-    return tmp_path_factory.mktemp("prefect-home")
-
-
-@pytest.fixture(scope="session")
-def prefect_harness(prefect_home: Path) -> Iterator[None]:
-    """One real Prefect API (temporary SQLite database) for every flow test."""
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with temporary_settings(updates={PREFECT_HOME: str(prefect_home)}):
-        with prefect_test_harness(server_startup_timeout=120):
-            yield
-
 
 @pytest.fixture(scope="session")
 def small_zarr(tmp_path_factory: pytest.TempPathFactory) -> Path:
