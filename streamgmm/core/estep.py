@@ -33,9 +33,19 @@ previous mean, ``x - mu_k``, with a few small per-component products. Its
 statistics carry that reference (``SufficientStatistics.shift[k]``), so the
 M-step never subtracts two large numbers.
 
-Features, the M-step product and every accumulator are float64. With
-``dtype=float32`` the first product (log-densities) and the exponentials run
-in float32, where most of the time goes; the statistics keep float64 precision.
+The feature matrix carries a last row of ones: its coefficients in the first
+product are the components' constants, and its row of the second product is
+the responsibility mass. That folds two passes over the ``K x b`` array into
+the products. Every tile array lives in a workspace allocated once per chunk.
+
+Precision by ``dtype``: with float64 everything is float64. With float32 the
+whole tile (features, both products, exponentials) runs in float32, about
+twice as fast; rows are shifted in float64 before they are rounded, and each
+tile's statistics are added to float64 accumulators, so the error does not
+grow with N and the data's offset costs nothing. What float32 does cost is
+the shared-reference cancellation above, at float32's ``eps``: the far bound
+is therefore tighter in float32 (``FAR_RATIO_BY_DTYPE``), keeping that loss
+near 1e-4 relative in a component's thinnest direction.
 """
 
 from __future__ import annotations
@@ -86,6 +96,11 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 #: 1e-3 a few units from the mixture mean) down the slower per-component path.
 FAR_RATIO = 1e6
 
+#: The same bound per compute dtype. Both keep ``eps * ratio`` (the worst relative
+#: error left in a component's thinnest variance) small: ~2e-10 in float64 and
+#: ~1e-4 in float32, where sums are rounded to float32 inside each tile.
+FAR_RATIO_BY_DTYPE = {np.dtype(np.float64): FAR_RATIO, np.dtype(np.float32): 1e3}
+
 
 @dataclass(frozen=True, eq=False)
 class NaturalForm:
@@ -96,9 +111,10 @@ class NaturalForm:
     covariance_type : str
     shift : ndarray of shape (D,)
         Shared reference point ``c``; rows are featurised as ``y = x - c``.
-    coefficients : ndarray of shape (K, F)
+    coefficients : ndarray of shape (K, F + 1)
         Weights of the features in each component's log-density, in the E-step dtype.
-        ``F`` is D + D(D+1)/2 (full), 2D (diag), D + 1 (spherical), D (tied).
+        ``F`` is D + D(D+1)/2 (full), 2D (diag), D + 1 (spherical), D (tied); the
+        last column is ``constants``, the weight of the features' row of ones.
     constants : ndarray of shape (K,)
         ``log w_k + log det U_k - D/2 log 2 pi - 1/2 nu_k^T P_k nu_k`` (float64).
     tied_factor : ndarray of shape (D, D) or None
@@ -138,7 +154,7 @@ class NaturalForm:
     @property
     def block_rows(self) -> int:
         """Rows per cache tile for this problem shape."""
-        return default_block_rows(self.coefficients.shape[1], np.dtype(np.float64))
+        return default_block_rows(self.coefficients.shape[1] - 1, np.dtype(np.float64))
 
     @property
     def component_shift(self) -> np.ndarray:
@@ -174,6 +190,11 @@ def natural_form(
     ctype = params.covariance_type
     n_features = params.n_features
     shift = params.mixture_mean if shift is None else np.asarray(shift, dtype=np.float64)
+    if dtype == np.float32:
+        # A float32 number: float32 rows then subtract it in float32 with one
+        # rounding of x - c (exactly, for data offset far from zero), as if the
+        # subtraction ran in float64 and was rounded, and without a cast pass.
+        shift = shift.astype(np.float32).astype(np.float64)
     nu = params.means - shift  # (K, D): means about the reference point
     chol = params.precisions_cholesky
     constants = (
@@ -205,7 +226,7 @@ def natural_form(
         precisions = chol**2  # (K,)
         coefficients = np.vstack([(precisions[:, None] * nu).T, -0.5 * precisions[None, :]])
         constants = constants - 0.5 * precisions * np.einsum("kd,kd->k", nu, nu)
-    far = _far_components(params, nu)
+    far = _far_components(params, nu, FAR_RATIO_BY_DTYPE[dtype])
     if ctype == "tied":
         far_factors = np.broadcast_to(chol, (len(far),) + chol.shape).copy()
     else:
@@ -218,7 +239,8 @@ def natural_form(
     return NaturalForm(
         covariance_type=ctype,
         shift=np.array(shift, dtype=np.float64),
-        coefficients=np.ascontiguousarray(coefficients.T, dtype=dtype),  # stored as (K, F)
+        # (K, F + 1): the last column multiplies the features' row of ones.
+        coefficients=np.ascontiguousarray(np.hstack([coefficients.T, constants[:, None]]), dtype=dtype),
         constants=np.asarray(constants, dtype=np.float64),
         tied_factor=tied_factor,
         far=far,
@@ -229,11 +251,11 @@ def natural_form(
     )
 
 
-def _far_components(params: MixtureParameters, nu: np.ndarray) -> np.ndarray:
+def _far_components(params: MixtureParameters, nu: np.ndarray, far_ratio: float) -> np.ndarray:
     """Indices of components too far from the reference for the shared form.
 
     The M-step's relative error in the worst direction is about
-    ``eps * |nu_k|^2 * lambda_max(P_k)``; that ratio is what ``FAR_RATIO`` bounds.
+    ``eps * |nu_k|^2 * lambda_max(P_k)``; that ratio is what ``far_ratio`` bounds.
     """
     chol = params.precisions_cholesky
     ctype = params.covariance_type
@@ -249,8 +271,15 @@ def _far_components(params: MixtureParameters, nu: np.ndarray) -> np.ndarray:
         largest = (chol**2).max(axis=1)
     else:
         largest = chol**2
-    ratio = np.einsum("kd,kd->k", nu, nu) * largest
-    return np.flatnonzero(ratio > FAR_RATIO)
+    squared_norm = np.einsum("kd,kd->k", nu, nu)
+    far = np.flatnonzero(squared_norm * largest > far_ratio)
+    if len(far) and ctype in ("full", "tied"):
+        # Gershgorin flagged these: confirm with the exact largest eigenvalue, so a
+        # tight bound (float32's) does not send ordinary components the slow way.
+        factors = chol[far] if ctype == "full" else chol[None]
+        exact = np.linalg.norm(factors, ord=2, axis=(-2, -1)) ** 2
+        far = far[squared_norm[far] * exact > far_ratio]
+    return far
 
 
 # --------------------------------------------------------------------- per block
@@ -268,29 +297,48 @@ class _TileWorkspace:
     """Scratch arrays for one tile, reused for every tile of a chunk.
 
     Reusing them matters: a fresh multi-MB array per tile is served by fresh
-    pages from the OS, and faulting them in cost more than filling them.
+    pages from the OS, and faulting them in cost more than filling them. All are
+    in the compute dtype.
+
+    Attributes
+    ----------
+    phi : ndarray of shape (F + 1, block_rows)
+        Feature matrix; its last row is ones, written once.
+    log_prob : ndarray of shape (K * block_rows,)
+        Flat, so that a short last tile still gets a contiguous (K, b) view.
+    row_max, total : ndarray of shape (block_rows,)
+    moments : ndarray of shape (F + 1, K)
+        One tile's second product, before it is added in float64.
     """
 
     def __init__(self, form: NaturalForm, block_rows: int) -> None:
-        n_phi = feature_count(form.covariance_type, form.n_features)
-        self.phi = np.empty((n_phi, block_rows))
-        self.phi_cast = None if form.dtype == np.float64 else np.empty((n_phi, block_rows), dtype=form.dtype)
+        n_phi = feature_count(form.covariance_type, form.n_features) + 1
+        self.phi = np.empty((n_phi, block_rows), dtype=form.dtype)
+        self.phi[-1] = 1.0
+        self.log_prob = np.empty(form.n_components * block_rows, dtype=form.dtype)
+        self.row_max = np.empty(block_rows, dtype=form.dtype)
+        self.total = np.empty(block_rows, dtype=form.dtype)
+        self.moments = np.empty((n_phi, form.n_components), dtype=form.dtype)
 
 
 def _features(block: np.ndarray, form: NaturalForm, work: _TileWorkspace) -> np.ndarray:
-    """Feature matrix ``Phi^T`` (F, b), float64, of a tile of rows (b, D).
+    """Feature matrix ``Phi^T`` (F + 1, b) of a tile of rows (b, D), compute dtype.
 
-    The first D rows are the shifted rows ``y^T = (x - c)^T``; the rest are the
-    squares (diag), the squared norm (spherical) or the upper triangle of
-    ``y y^T`` in ``np.triu_indices`` order (full).
+    The first D rows are the shifted rows ``y^T = (x - c)^T``, rounded once to
+    the compute dtype (so an offset costs no precision);
+    the next are the squares (diag), the squared norm (spherical) or the upper
+    triangle of ``y y^T`` in ``np.triu_indices`` order (full); the last is ones.
     """
     n_rows, n_features = block.shape
     phi = work.phi[:, :n_rows]
     yt = phi[:n_features]
-    np.subtract(block.T, form.shift[:, None], out=yt)
+    if block.dtype == form.dtype:
+        np.subtract(block.T, form.shift.astype(form.dtype)[:, None], out=yt)
+    else:
+        np.subtract(block.T, form.shift[:, None], out=yt, casting="same_kind")
     ctype = form.covariance_type
     if ctype == "diag":
-        np.multiply(yt, yt, out=phi[n_features:])
+        np.multiply(yt, yt, out=phi[n_features:-1])
     elif ctype == "spherical":
         np.einsum("db,db->b", yt, yt, out=phi[n_features])
     elif ctype == "full":
@@ -322,17 +370,16 @@ def _far_squared_distance(z: np.ndarray, form: NaturalForm, j: int) -> np.ndarra
 def _block_log_prob(
     phi: np.ndarray, form: NaturalForm, work: _TileWorkspace, far_offsets: list[np.ndarray]
 ) -> np.ndarray:
-    """Weighted log-densities ``log w_k + log N(x | k)`` of shape (K, b), float64."""
-    if work.phi_cast is None:
-        operand = phi
-    else:
-        operand = work.phi_cast[:, : phi.shape[1]]
-        np.copyto(operand, phi, casting="same_kind")
-    log_prob = np.asarray(form.coefficients @ operand, dtype=np.float64)
+    """Weighted log-densities ``log w_k + log N(x | k)`` of shape (K, b), compute dtype.
+
+    Written into the workspace (a contiguous view): valid until the next tile.
+    """
+    n_rows = phi.shape[1]
+    log_prob = work.log_prob[: form.n_components * n_rows].reshape(form.n_components, n_rows)
+    np.matmul(form.coefficients, phi, out=log_prob)  # constants come with the row of ones
     if form.tied_factor is not None:
-        projected = form.tied_factor @ operand[: form.n_features]
+        projected = form.tied_factor @ phi[: form.n_features]
         log_prob -= 0.5 * np.einsum("db,db->b", projected, projected, dtype=np.float64)
-    log_prob += form.constants[:, None]
     for j, k in enumerate(form.far):
         log_prob[k] = form.far_constants[j] - 0.5 * _far_squared_distance(far_offsets[j], form, j)
     return log_prob
@@ -373,25 +420,28 @@ def _floored_exp(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _responsibilities(log_prob: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Responsibilities (K, b) in ``dtype`` and row log-likelihoods (b,) in float64.
+def _responsibilities(log_prob: np.ndarray, work: _TileWorkspace) -> tuple[np.ndarray, np.ndarray]:
+    """Responsibilities (K, b) and row log-likelihoods (b,), in place.
 
-    ``log_prob`` (float64) is overwritten. One exp per entry (scipy's logsumexp
-    followed by exp(log_resp), as scikit-learn does, needs two); with float32
-    the exp runs in float32, about four times faster, on exponents already
-    reduced to ``x - max`` in float64.
+    ``log_prob`` (K, b), contiguous, in the compute dtype, is overwritten with
+    the responsibilities, which are returned; the row log-likelihoods are
+    float64. One exp per entry (scipy's logsumexp followed by exp(log_resp), as
+    scikit-learn does, needs two); float32 exponentials are SIMD and dense.
     """
-    row_max = log_prob.max(axis=0)
+    n_rows = log_prob.shape[1]
+    row_max = np.max(log_prob, axis=0, out=work.row_max[:n_rows])
     np.subtract(log_prob, row_max, out=log_prob)
-    if dtype == np.float64:
-        resp = _floored_exp(log_prob)
+    if log_prob.dtype == np.float64:
+        _floored_exp(log_prob)
     else:
-        np.maximum(log_prob, _EXP_FLOOR, out=log_prob)
-        resp = log_prob.astype(dtype)
-        np.exp(resp, out=resp)
-    total = resp.sum(axis=0, dtype=np.float64)
-    resp /= total.astype(dtype, copy=False)
-    return resp, row_max + np.log(total)
+        np.clip(log_prob, _EXP_FLOOR, None, out=log_prob)  # faster than np.maximum here
+        np.exp(log_prob, out=log_prob)
+    total = np.sum(log_prob, axis=0, out=work.total[:n_rows])
+    np.divide(log_prob, total, out=log_prob)
+    # total is in [1, K]: its log in the compute dtype is as precise as row_max.
+    row_log_likelihood = np.log(total).astype(np.float64)
+    row_log_likelihood += row_max
+    return log_prob, row_log_likelihood
 
 
 # ------------------------------------------------------------------ public kernels
@@ -424,8 +474,7 @@ def chunk_statistics(
     ctype = form.covariance_type
     far = form.far
     near = np.setdiff1d(np.arange(n_components), far) if len(far) and ctype == "tied" else None
-    n_total = np.zeros(n_components)
-    moments = np.zeros((feature_count(ctype, n_features), n_components))  # (F, K)
+    moments = np.zeros((feature_count(ctype, n_features) + 1, n_components))  # (F + 1, K), float64
     tied_scatter = np.zeros((n_features, n_features)) if ctype == "tied" else None
     far_s1 = np.zeros((len(far), n_features))
     far_s2 = np.zeros((len(far),) + _far_second_moment_shape(ctype, n_features))
@@ -438,20 +487,17 @@ def chunk_statistics(
         block = X[start:stop]
         phi = _features(block, form, work)
         offsets = _far_offsets(block, form)
-        resp, row_log_likelihood = _responsibilities(
-            _block_log_prob(phi, form, work, offsets), form.dtype
-        )
-        resp = resp.astype(np.float64, copy=False)
+        resp, row_log_likelihood = _responsibilities(_block_log_prob(phi, form, work, offsets), work)
         if sample_weight is None:
             log_likelihood += float(row_log_likelihood.sum())
             weight_sum += stop - start
         else:
             weights = np.asarray(sample_weight[start:stop], dtype=np.float64)
-            resp *= weights
+            resp *= weights.astype(resp.dtype, copy=False)
             log_likelihood += float(weights @ row_log_likelihood)
             weight_sum += float(weights.sum())
-        n_total += resp.sum(axis=1)
-        moments += phi @ resp.T
+        # The row of ones makes the last row of this product the responsibility mass.
+        moments += np.matmul(phi, resp.T, out=work.moments[:, :n_components])
         if tied_scatter is not None:
             yt = phi[:n_features]
             row_mass = resp.sum(axis=0) if near is None else resp[near].sum(axis=0)
@@ -466,7 +512,7 @@ def chunk_statistics(
             else:
                 far_s2[j] += r @ np.einsum("bd,bd->b", z, z)
     return _statistics_from_moments(
-        form, n_total, moments, tied_scatter, far_s1, far_s2, log_likelihood, weight_sum, n_rows
+        form, moments[-1], moments[:-1], tied_scatter, far_s1, far_s2, log_likelihood, weight_sum, n_rows
     )
 
 
@@ -560,7 +606,7 @@ def chunk_posteriors(
         block = X[start:stop]
         phi = _features(block, form, work)
         resp, log_likelihood[start:stop] = _responsibilities(
-            _block_log_prob(phi, form, work, _far_offsets(block, form)), np.dtype(np.float64)
+            _block_log_prob(phi, form, work, _far_offsets(block, form)), work
         )
         responsibilities[start:stop] = resp.T
     return log_likelihood, responsibilities

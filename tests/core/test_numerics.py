@@ -227,6 +227,42 @@ def test_far_apart_tight_clusters_keep_their_precision(covariance_type, dtype, s
     assert_close(model.covariances_, expected_covariances, rtol=rtol, what="covariances_")
 
 
+def _two_component_params(precision: np.ndarray, distance: float) -> "MixtureParameters":
+    """Component 0 at ``distance`` along feature 0 from component 1, equal weights,
+    the same full precision; the mixture mean (the shared reference) sits halfway."""
+    from streamgmm import MixtureParameters
+    from streamgmm.core.covariance import precisions_cholesky_from_covariances
+
+    n_features = precision.shape[0]
+    means = np.zeros((2, n_features))
+    means[0, 0] = distance
+    covariances = np.stack([np.linalg.inv(precision)] * 2)
+    chol = precisions_cholesky_from_covariances(covariances, "full")
+    return MixtureParameters.from_precisions_cholesky(np.array([0.5, 0.5]), means, chol, "full")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "far_ratio"), [(np.float64, 1e6), (np.float32, 1e3)], ids=["float64", "float32"]
+)
+def test_far_bound_is_the_exact_largest_eigenvalue_per_dtype(dtype, far_ratio):
+    """Which components are scored about their own mean: ``|nu|^2 lambda_max(P)`` above the
+    dtype's bound. For this precision Gershgorin's cheap bound (the largest absolute row sum)
+    is 1.35 times the largest eigenvalue: used alone it would send components nearer than
+    the bound down the slower exact path."""
+    from streamgmm.core.estep import FAR_RATIO_BY_DTYPE
+
+    assert FAR_RATIO_BY_DTYPE[np.dtype(dtype)] == far_ratio
+    factor = np.random.default_rng(0).normal(size=(6, 6))
+    precision = factor @ factor.T / 6 + 0.1 * np.eye(6)
+    largest = np.linalg.eigvalsh(precision).max()
+    assert np.abs(precision).sum(axis=1).max() > 1.3 * largest
+    half_distance = np.sqrt(far_ratio / largest)  # each mean is half the distance from the reference
+    near = natural_form(_two_component_params(precision, 2 * 0.9 * half_distance), dtype)
+    far = natural_form(_two_component_params(precision, 2 * 1.1 * half_distance), dtype)
+    assert near.far.tolist() == []
+    assert far.far.tolist() == [0, 1]
+
+
 # -------------------------------------------------------------- degenerate data
 def _degenerate_data(seed: int = 47) -> tuple[np.ndarray, np.ndarray]:
     """Three clusters; feature 0 is exactly constant within each cluster and the
