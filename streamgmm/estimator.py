@@ -43,6 +43,7 @@ from .validation import (
     check_estimator_parameters,
     check_finite_rows,
     check_sample_weight,
+    finite_row_mask,
     resolve_dtype,
 )
 
@@ -400,8 +401,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         weights = check_sample_weight(sample_weight, X.shape[0])
         self.n_invalid_rows_ = 0
         if self.nan_policy == "drop":
-            finite = np.isfinite(X).all(axis=1)
-            if not finite.all():
+            finite = finite_row_mask(X)
+            if finite is not None:
                 self.n_invalid_rows_ = int((~finite).sum())
                 X = X[finite]
                 weights = None if weights is None else weights[finite]

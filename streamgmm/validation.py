@@ -19,6 +19,7 @@ __all__ = [
     "check_estimator_parameters",
     "check_finite_rows",
     "check_sample_weight",
+    "finite_row_mask",
     "resolve_dtype",
 ]
 
@@ -137,11 +138,33 @@ def resolve_dtype(dtype: Any, input_dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if input_dtype == np.float32 else np.dtype(np.float64)
 
 
+def _all_finite(X: np.ndarray) -> bool:
+    """True when every value of ``X`` is finite, decided by one sum.
+
+    NaN and infinities propagate into the sum, so a finite sum proves every value
+    finite: one read of the data with no mask (the per-row mask costs several times
+    more). A non-finite sum may also be an overflow of large finite values; callers
+    then fall back to the exact per-row check.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(X, dtype=X.dtype if X.dtype.kind == "f" else None)))
+
+
+def finite_row_mask(X: np.ndarray) -> np.ndarray | None:
+    """Which rows of ``X`` (n, D) are entirely finite: None when all are, else a bool (n,) mask."""
+    if _all_finite(X):
+        return None
+    finite = np.isfinite(X).all(axis=1)
+    return None if finite.all() else finite
+
+
 def check_finite_rows(X: np.ndarray, what: str = "X") -> None:
     """Raise if any value is NaN or infinite, with the count and the first position.
 
     Scans in slices of rows so the boolean mask never has N x D entries.
     """
+    if _all_finite(X):
+        return
     bad_rows = 0
     first: tuple[int, int] | None = None
     for start in range(0, X.shape[0], _FINITE_CHECK_ROWS):

@@ -27,6 +27,7 @@ from ..core.errors import InvalidInputError
 from ..core.estep import NaturalForm, chunk_posteriors, chunk_statistics
 from ..core.sampling import RowSample, key_threshold, merge_samples, sample_chunk
 from ..core.statistics import SufficientStatistics
+from ..validation import finite_row_mask
 from .in_memory import single_threaded_blas
 
 __all__ = ["DaskRows", "NAN_POLICIES", "limit_blas_in_worker"]
@@ -82,8 +83,8 @@ class InvalidRows:
 
 def _valid_rows(block: np.ndarray, offset: int, chunk: int) -> tuple[np.ndarray | None, InvalidRows]:
     """Mask of finite rows (None when all are) and the invalid-row report."""
-    finite = np.isfinite(block).all(axis=1)
-    if finite.all():
+    finite = finite_row_mask(block)
+    if finite is None:
         return None, InvalidRows()
     first = int(np.argmin(finite))
     return finite, InvalidRows(int((~finite).sum()), offset + first, chunk)

@@ -22,7 +22,13 @@ from ..core.stepwise import (
     stepwise_update,
 )
 from ..drivers.in_memory import single_threaded_blas
-from ..validation import check_estimator_parameters, check_finite_rows, check_sample_weight, resolve_dtype
+from ..validation import (
+    check_estimator_parameters,
+    check_finite_rows,
+    check_sample_weight,
+    finite_row_mask,
+    resolve_dtype,
+)
 from .warm_up import WarmUpBuffer, default_warm_up_size
 
 __all__ = ["ONLINE_ATTRIBUTES", "StepwiseEMMixin"]
@@ -101,8 +107,8 @@ class StepwiseEMMixin:
         if self.nan_policy == "raise":
             check_finite_rows(X)
         else:
-            valid = np.isfinite(X).all(axis=1)
-            if not valid.all():
+            valid = finite_row_mask(X)
+            if valid is not None:
                 self.n_invalid_rows_ = getattr(self, "n_invalid_rows_", 0) + int((~valid).sum())
                 X = X[valid]
                 weights = None if weights is None else weights[valid]

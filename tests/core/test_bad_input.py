@@ -278,3 +278,24 @@ def test_convergence_warning_when_max_iter_is_reached(X):
         warnings.simplefilter("error", ConvergenceWarning)
         model = GaussianMixture(n_components=3, tol=1e-3, max_iter=500, random_state=0).fit(X)
     assert model.converged_ is True and model.n_iter_ < 500
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_row_mask_finds_every_bad_row_and_survives_overflow(dtype):
+    """The one-sum fast path must not hide a bad row, nor call large finite values bad."""
+    from streamgmm.validation import check_finite_rows, finite_row_mask
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 4)).astype(dtype)
+    assert finite_row_mask(X) is None
+    huge = np.full((1000, 4), np.finfo(dtype).max / 4, dtype=dtype)  # the sum overflows
+    assert finite_row_mask(huge) is None
+    check_finite_rows(huge)  # no error
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[[3, 998], [2, 0]] = bad
+        mask = finite_row_mask(Y)
+        assert mask is not None and np.flatnonzero(~mask).tolist() == [3, 998]
+    Y = huge.copy()
+    Y[7, 1] = -np.inf  # with +inf from overflow, the sum is NaN: still found
+    assert np.flatnonzero(~finite_row_mask(Y)).tolist() == [7]
