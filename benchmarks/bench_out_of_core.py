@@ -20,7 +20,9 @@ Measures, side by side in one run (issue 3, "Proof" -> Benchmarks):
 2. Diagonal covariance against a plain Dask read of the same data. On the small dataset:
    seconds per EM iteration of a diag fit started from given parameters (``weights_init``,
    ``means_init``, ``precisions_init``; no k-means), ``tol=0``, ``max_iter=N``, fit wall time
-   divided by N; and, in the same run, the time Dask takes to read and sum the same Zarr
+   divided by N (the default ``dtype=None``: float32 tiles for this float32 data, float64
+   accumulation; the same fit with ``dtype="float64"`` is printed for reference); and, in
+   the same run, the time Dask takes to read and sum the same Zarr
    data, both as ``dask.array.from_zarr(path, component="X").sum(axis=0).compute()`` and as
    ``streamgmm.open_rows(path).array.sum(axis=0).compute()`` (streamgmm's own reader). The
    reads are repeated before and after the fit (after one untimed warm-up read), and the
@@ -188,8 +190,11 @@ def model_digest(model: Any) -> str:
 
 def timed_fit_path(path: str, covariance_type: str, max_iter: int,
                    init: dict[str, np.ndarray] | None = None, scheduler: Any = None,
-                   random_state: int = 0) -> dict[str, Any]:
-    """Fit streamgmm on the Zarr path for exactly ``max_iter`` iterations; timings."""
+                   random_state: int = 0, dtype: str | None = None) -> dict[str, Any]:
+    """Fit streamgmm on the Zarr path for exactly ``max_iter`` iterations; timings.
+
+    ``dtype=None`` is the estimator's default: float32 compute for this float32 data.
+    """
     from sklearn.exceptions import ConvergenceWarning
 
     import streamgmm
@@ -197,7 +202,7 @@ def timed_fit_path(path: str, covariance_type: str, max_iter: int,
     model = streamgmm.GaussianMixture(
         n_components=N_COMPONENTS, covariance_type=covariance_type, tol=0.0, max_iter=max_iter,
         random_state=random_state, verbose=2, verbose_interval=1, scheduler=scheduler,
-        **(init or {}),
+        dtype=dtype, **(init or {}),
     )
     with warnings.catch_warnings(), common.IterationLapses() as log:
         warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: never converges, by design
@@ -336,12 +341,14 @@ def run_diag(data: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         for how in ways:
             reads[how].append(time_read_sum(path, how))
     fit = timed_fit_path(path, "diag", config["diag_max_iter"], init=init)
+    # For reference, the same fit computing in float64 (statistics identical to rounding).
+    fit64 = timed_fit_path(path, "diag", config["diag_max_iter"], init=init, dtype="float64")
     for _ in range(after):
         for how in ways:
             reads[how].append(time_read_sum(path, how))
     medians = {how: float(np.median(times)) for how, times in reads.items()}
     per_iter = fit["wall_per_iter_s"]
-    return {"dataset": data, "fit": fit, "reads_s": reads, "warmup_read_s": warmup,
+    return {"dataset": data, "fit": fit, "fit_float64": fit64, "reads_s": reads, "warmup_read_s": warmup,
             "read_median_s": medians, "per_iter_s": per_iter,
             "ratio_from_zarr": per_iter / medians["from_zarr"],
             "ratio_open_rows": per_iter / medians["open_rows"],
@@ -368,10 +375,18 @@ def print_diag(r: dict[str, Any]) -> dict[str, Any]:
     table.append(["diag EM iteration: median lapse of it. 2..n", max(len(lapses) - 1, 0),
                   common.fmt_seconds(fit["steady_per_iter_s"]), "", "",
                   f"{nbytes / (fit['steady_per_iter_s'] or np.nan) / GB:.2f}"])
+    fit64 = r["fit_float64"]
+    table.append([f"  same, dtype='float64': fit wall / {fit64['n_iter']}", fit64["n_iter"],
+                  common.fmt_seconds(fit64["wall_per_iter_s"]), "", "",
+                  f"{nbytes / fit64['wall_per_iter_s'] / GB:.2f}"])
     print(common.format_table(headers, table, "lrrrrr"))
-    print("reads: one untimed warm-up each, then alternated, before and after the fit; "
+    print("reads: one untimed warm-up each, then alternated, before and after the fits; "
           "min/max of the EM rows are over the individual iteration lapses (iteration 1 "
-          "includes building the initial state from the given parameters).")
+          "includes building the initial state from the given parameters). The EM rows use "
+          "the default dtype=None, which computes float32 data in float32 tiles with float64 "
+          "accumulation; the last row forces float64 compute.")
+    ratio64 = fit64["wall_per_iter_s"] / r["read_median_s"]["from_zarr"]
+    print(f"  dtype='float64' for reference: {ratio64:.2f}x the from_zarr read+sum")
     ok = r["ratio_from_zarr"] <= TARGETS["diag_over_read"]
     print(f"[diag vs dask read {human_size(nbytes)} D={N_FEATURES} K={N_COMPONENTS}] ratio diag "
           f"s/iter / dask read+sum = {r['ratio_from_zarr']:.2f}x (from_zarr), "

@@ -181,8 +181,8 @@ def _per_cluster_moments(X: np.ndarray, labels: np.ndarray, covariance_type: str
 
 @pytest.mark.parametrize(
     ("dtype", "separation", "rtol"),
-    [("float64", 1e3, 1e-8), ("float32", 100.0, 1e-4), ("float64", 1e5, 1e-8)],
-    ids=["float64-1e3-sigma-apart", "float32-100-sigma-apart", "float64-1e5-sigma-apart"],
+    [("float64", 1e3, 1e-8), ("float32", 100.0, 3e-3), ("float32", 200.0, 1e-4), ("float64", 1e5, 1e-8)],
+    ids=["float64-1e3-sigma-apart", "float32-100-sigma-apart", "float32-200-sigma-apart", "float64-1e5-sigma-apart"],
 )
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_far_apart_tight_clusters_keep_their_precision(covariance_type, dtype, separation, rtol):
@@ -191,10 +191,12 @@ def test_far_apart_tight_clusters_keep_their_precision(covariance_type, dtype, s
     Two clusters of unit spread, ``separation`` per feature apart, started at
     their true centres: responsibilities are exactly 0/1, so EM's answer is each
     cluster's own moments about its own mean, computed here directly in float64
-    (accurate to ~1e-15). A float64 fit should match to ~1e-8 and a float32 one
-    to ~1e-4. Sums accumulated about one global reference point (the mixture
-    mean) lose ``eps * (distance / sigma)^2`` relative precision instead:
-    ~1e-3 for float32 at 100 sigma, ~1e-6 for float64 at 1e5 sigma.
+    (accurate to ~1e-15). Sums accumulated about one global reference point (the
+    mixture mean) lose ``eps * (distance / sigma)^2`` relative precision: ~1e-3 for
+    float32 at 100 sigma (ratio 7,500: still below float32's far bound of 1e4, so
+    that is the promised worst case), ~1e-6 for float64 at 1e5 sigma. Beyond the
+    bound a component is accumulated about its own mean: a float64 fit matches to
+    ~1e-8, a float32 one (200 sigma, ratio 30,000) to ~1e-4.
     """
     rng = np.random.RandomState(46)
     n_features = 3
@@ -242,7 +244,7 @@ def _two_component_params(precision: np.ndarray, distance: float) -> "MixturePar
 
 
 @pytest.mark.parametrize(
-    ("dtype", "far_ratio"), [(np.float64, 1e6), (np.float32, 1e3)], ids=["float64", "float32"]
+    ("dtype", "far_ratio"), [(np.float64, 1e6), (np.float32, 1e4)], ids=["float64", "float32"]
 )
 def test_far_bound_is_the_exact_largest_eigenvalue_per_dtype(dtype, far_ratio):
     """Which components are scored about their own mean: ``|nu|^2 lambda_max(P)`` above the
