@@ -40,7 +40,8 @@ the products. Every tile array lives in a workspace allocated once per chunk.
 
 Precision by ``dtype``: with float64 everything is float64. With float32 the
 whole tile (features, both products, exponentials) runs in float32, about
-twice as fast; rows are shifted in float64 before they are rounded, and each
+twice as fast; ``x - c`` is rounded once (the reference is then a float32
+number, which float32 rows subtract exactly when they sit near it), and each
 tile's statistics are added to float64 accumulators, so the error does not
 grow with N and the data's offset costs nothing. What float32 does cost is
 the shared-reference cancellation above, at float32's ``eps``: the far bound

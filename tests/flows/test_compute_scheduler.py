@@ -1,6 +1,6 @@
 """``streamgmm.drivers.compute.compute_scheduler``: what it yields and what it refuses.
 
-The LocalCluster case runs for real in the Parquet flow test; here the cheap cases.
+The LocalCluster case runs for real in the Parquet flow test and in one settings test here.
 """
 
 from __future__ import annotations
@@ -45,3 +45,19 @@ def test_unreachable_scheduler_names_its_address():
     with pytest.raises(OSError, match="tcp://127.0.0.1:9"):
         with compute_scheduler("tcp://127.0.0.1:9", connect_timeout=1):
             pass
+
+
+def test_local_cluster_workers_run_without_profiler_or_gil_monitor():
+    """The cluster started here turns off the diagnostics that cost the passes CPU,
+    in its worker processes, and leaves this process's settings as they were."""
+    profile_before = dask.config.get("distributed.worker.profile.enabled")
+    with compute_scheduler("local-cluster", n_workers=1, threads_per_worker=1) as client:
+        settings = client.run(
+            lambda: (
+                dask.config.get("distributed.worker.profile.enabled"),
+                dask.config.get("distributed.admin.system-monitor.gil.enabled"),
+            )
+        )
+        assert list(settings.values()) == [(False, False)]
+        assert client.submit(sum, [1, 2, 3]).result() == 6
+    assert dask.config.get("distributed.worker.profile.enabled") == profile_before
