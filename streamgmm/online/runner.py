@@ -40,7 +40,7 @@ from ..core.errors import InvalidInputError, StreamGMMError
 from ..core.estep import chunk_posteriors, natural_form
 from ..core.stepwise import OnlineState, start_from_parameters
 from ..drivers.in_memory import single_threaded_blas
-from ..validation import resolve_dtype
+from ..validation import finite_row_mask, resolve_dtype
 from .history import BatchHistory
 from .scores import ScoreWriter
 from .settings import ModelSetup, RunSummary, SnapshotPolicy, StreamSettings
@@ -120,9 +120,9 @@ class StreamRunner:
                 f"{batch.where} has {rows.shape[1]} features; the stream's model has {n_features}. "
                 "Fix the producer, or start a new stream (another state folder) for the new layout."
             )
-        finite = np.isfinite(rows).all(axis=1)
-        if finite.all():
-            return rows, finite
+        finite = finite_row_mask(rows)
+        if finite is None:
+            return rows, np.ones(rows.shape[0], dtype=bool)
         bad = np.flatnonzero(~finite)
         if self.settings.model.nan_policy == "raise":
             raise InvalidInputError(
