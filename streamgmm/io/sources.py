@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.errors import InvalidInputError, StreamGMMError
+from .zarr_chunks import ChunkFileReader, chunk_file_reader
 
 __all__ = ["RowData", "open_rows", "DataReadError", "ZarrRows", "ParquetRows"]
 
@@ -92,6 +93,10 @@ class ZarrRows:
 
     Missing chunks raise instead of being filled with the fill value: silently
     clustering zeros or NaNs would be worse than stopping.
+
+    Row-major arrays in a local store with a plain encoding are read chunk file by
+    chunk file (:mod:`streamgmm.io.zarr_chunks`), about twice as fast as through
+    zarr-python; every other array is read through zarr-python.
     """
 
     def __init__(self, store: str, path: str, shape: tuple[int, int], dtype: np.dtype,
@@ -104,10 +109,12 @@ class ZarrRows:
         self.ndim = 2
         self.storage_options = storage_options
         self._array = None
+        self._direct: ChunkFileReader | None = None
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_array"] = None  # reopened lazily in each worker process
+        state["_direct"] = None
         return state
 
     def _open(self):
@@ -119,11 +126,14 @@ class ZarrRows:
                 self.store, path=self.path, mode="r", storage_options=self.storage_options,
                 config={"read_missing_chunks": False},
             )
+            self._direct = None if self.transpose else chunk_file_reader(self._array)
         return self._array
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         try:
             array = self._open()
+            if self._direct is not None:
+                return self._direct.read_rows(start, stop)
             block = array[:, start:stop] if self.transpose else array[start:stop]
         except Exception as exc:  # zarr raises several types for corrupt/missing chunks
             raise DataReadError(
