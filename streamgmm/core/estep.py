@@ -454,6 +454,9 @@ def chunk_statistics(
     form: NaturalForm,
     sample_weight: np.ndarray | None = None,
     block_rows: int | None = None,
+    *,
+    out_log_likelihood: np.ndarray | None = None,
+    out_responsibilities: np.ndarray | None = None,
 ) -> SufficientStatistics:
     """E-step and sufficient statistics of one chunk of rows, in one pass.
 
@@ -467,6 +470,11 @@ def chunk_statistics(
         Non-negative row weights; default all ones.
     block_rows : int, optional
         Rows per cache tile; default :func:`default_block_rows`.
+    out_log_likelihood : ndarray of shape (n,), optional
+        Filled with each row's ``log p(x_i)``, as :func:`chunk_posteriors` gives
+        it, from the same E-step (for callers that score rows and update on them).
+    out_responsibilities : ndarray of shape (n, K), optional
+        Filled with each row's responsibilities, before any sample weight.
 
     Returns
     -------
@@ -492,6 +500,10 @@ def chunk_statistics(
         phi = _features(block, form, work)
         offsets = _far_offsets(block, form)
         resp, row_log_likelihood = _responsibilities(_block_log_prob(phi, form, work, offsets), work)
+        if out_log_likelihood is not None:
+            out_log_likelihood[start:stop] = row_log_likelihood
+        if out_responsibilities is not None:
+            out_responsibilities[start:stop] = resp.T
         if sample_weight is None:
             log_likelihood += float(row_log_likelihood.sum())
             weight_sum += stop - start

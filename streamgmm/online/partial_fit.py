@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 from ..core.errors import EmptyComponentWarning, InvalidInputError
 from ..core.estep import chunk_statistics, natural_form
@@ -169,13 +170,61 @@ class StepwiseEMMixin:
                 return self
             self.online_state_ = start_from_parameters(self.parameters_)
             self.n_steps_, self.n_samples_seen_ = 0, 0
+        self._stepwise_step(X, weights)
+        return self
+
+    def _partial_fit_scored(
+        self, X: np.ndarray, responsibilities: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`partial_fit` of finite rows, also returning how the model saw them.
+
+        For the stream runner, which scores every batch before updating on it: the
+        scores come from the update's own E-step instead of a second one.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_batch, n_features)
+            Finite rows (the runner has set the others aside); the model must
+            already be updating online (past its warm-up).
+        responsibilities : bool
+            Also return the responsibilities.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_batch,)
+            Each row's log-likelihood under the parameters before this update.
+        responsibilities : ndarray of shape (n_batch, n_components) or None
+        """
+        if not hasattr(self, "online_state_"):
+            raise NotFittedError("_partial_fit_scored needs a model past its warm-up")
+        batch = self._online_batch(X, None)
+        if batch is None:
+            empty = np.empty((0, self.n_components)) if responsibilities else None
+            return np.empty(0), empty
+        X, _ = batch
+        scores = np.empty(X.shape[0])
+        resp = np.empty((X.shape[0], self.n_components)) if responsibilities else None
+        self._stepwise_step(X, None, scores, resp)
+        return scores, resp
+
+    def _stepwise_step(
+        self,
+        X: np.ndarray,
+        weights: np.ndarray | None,
+        out_log_likelihood: np.ndarray | None = None,
+        out_responsibilities: np.ndarray | None = None,
+    ) -> None:
+        """One stepwise-EM update from the batch ``X`` (finite rows, validated)."""
         state = self.online_state_
         # Everything on one BLAS thread: the matrices of one batch are small, and
         # waking BLAS threads for them costs more than the work (much more on a busy
         # machine, where they spin for a core).
         with single_threaded_blas():
             form = natural_form(state.params, resolve_dtype(self.dtype, X.dtype))
-            stats = chunk_statistics(X, form, weights)
+            stats = chunk_statistics(
+                X, form, weights,
+                out_log_likelihood=out_log_likelihood, out_responsibilities=out_responsibilities,
+            )
             result = stepwise_update(
                 state,
                 stats,
@@ -190,7 +239,7 @@ class StepwiseEMMixin:
                 f"after {result.state.n_updates} stepwise updates; their previous means and "
                 "covariances were kept.",
                 EmptyComponentWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of partial_fit
             )
         self.online_state_ = result.state
         self._set_fitted(reported)
@@ -198,5 +247,4 @@ class StepwiseEMMixin:
         self.n_samples_seen_ = result.state.n_samples_seen
         self.step_size_ = result.step_size
         self.batch_log_likelihood_ = result.batch_mean_log_likelihood
-        return self
 

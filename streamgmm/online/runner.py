@@ -39,7 +39,6 @@ import numpy as np
 from ..core.errors import InvalidInputError, StreamGMMError
 from ..core.estep import chunk_posteriors, natural_form
 from ..core.stepwise import OnlineState, start_from_parameters
-from ..drivers.in_memory import single_threaded_blas
 from ..validation import finite_row_mask, resolve_dtype
 from .history import BatchHistory
 from .scores import ScoreWriter
@@ -399,11 +398,11 @@ class StreamRunner:
             wants_scores = writer is not None or state.anomaly_threshold is not None or (
                 settings.anomaly_quantile is not None or settings.anomaly_threshold is not None
             )
-            if wants_scores:
-                with single_threaded_blas():  # small matrices: BLAS threads cost more than they give
-                    form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, rows.dtype))
-                    scores, responsibilities = chunk_posteriors(rows, form)
-            model.partial_fit(rows)
+            if wants_scores:  # from the update's own E-step, under the parameters before it
+                # The writer's labels are the responsibilities' argmax.
+                scores, responsibilities = model._partial_fit_scored(rows, responsibilities=writer is not None)
+            else:
+                model.partial_fit(rows)
             batch_ll = float(model.batch_log_likelihood_)
             batch_lls.append(batch_ll)
             threshold = state.anomaly_threshold

@@ -8,6 +8,7 @@ the batch model on the same stationary stream.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -243,3 +244,33 @@ def test_float32_batches_accumulate_in_float64() -> None:
         b.partial_fit(X[start : start + 1000].astype(np.float32))
     assert a.online_state_.running.s2.dtype == np.float64
     np.testing.assert_allclose(a.means_, b.means_, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_scored_update_sees_rows_as_the_model_before_it(covariance_type: str) -> None:
+    """The stream runner's one-E-step update: scores, responsibilities, then the same model."""
+    X = _mixture(4000, seed=3)
+    plain = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X[:2000])
+    plain.partial_fit(X[2000:2500])
+    scored = copy.deepcopy(plain)
+    batch = X[2500:3100]
+    expected_scores = plain.score_samples(batch)
+    expected_resp = plain.predict_proba(batch)
+
+    scores, resp = scored._partial_fit_scored(batch, responsibilities=True)
+    plain.partial_fit(batch)
+
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(resp, expected_resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(scored.means_, plain.means_)
+    np.testing.assert_array_equal(scored.covariances_, plain.covariances_)
+    assert scored.batch_log_likelihood_ == plain.batch_log_likelihood_
+    assert scored.n_steps_ == plain.n_steps_ == 2
+    assert scored._partial_fit_scored(batch)[1] is None  # responsibilities only when asked
+
+
+def test_scored_update_needs_a_model_past_its_warm_up() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="past its warm-up"):
+        GaussianMixture(3)._partial_fit_scored(_mixture(100, seed=4))
