@@ -3,13 +3,13 @@
 zarr-python's general read path costs about as much as our whole diag E-step on a
 64 MiB chunk: it decodes into a fresh buffer, then copies into another fresh output
 array (two rounds of page faults and a copy). For the layout our stores and most
-others have -- a local store, chunks spanning every feature, bytes in C order,
-at most one compressor -- a chunk file can instead be read once and decoded
-straight into the output rows. That halves the read time of a pass (measured in
+others have -- a local store, bytes in C order, at most one compressor -- a chunk file can instead be read once and decoded
+straight into the output rows (or, when the features are split across chunks,
+through one scratch chunk). That halves the read time of a pass (measured in
 ``benchmarks/bench_out_of_core.py``).
 
-Anything else (sharding, filters, transposes, checksummed codecs, remote stores)
-is not eligible and keeps zarr-python's path: :func:`chunk_file_reader` returns None.
+Anything else (sharding, filters, a transpose or crc32c codec, big-endian data,
+remote stores) keeps zarr-python's path: :func:`chunk_file_reader` returns None.
 
 The file is read with ``readinto`` rather than memory-mapped on purpose: the online
 ``zarr-append`` source reads stores that a producer is still writing, and a chunk
@@ -115,9 +115,9 @@ def chunk_file_reader(array: Any) -> "ChunkFileReader | None":
     Returns
     -------
     ChunkFileReader or None
-        None when the store is not a local folder, a chunk does not span all D
-        features, the dtype is not a native-order number, or the encoding is more
-        than bytes plus one known compressor.
+        None when the store is not a local folder, the dtype is not a
+        native-order number, or the encoding is more than bytes plus one
+        compressor.
     """
     try:
         from zarr.storage import LocalStore
@@ -127,9 +127,6 @@ def chunk_file_reader(array: Any) -> "ChunkFileReader | None":
         return None
     dtype = np.dtype(array.dtype)
     if dtype.kind not in "fiu" or not dtype.isnative:
-        return None
-    chunk_rows, chunk_cols = (int(c) for c in array.chunks)
-    if chunk_cols != int(array.shape[1]):
         return None
     metadata = array.metadata
     if metadata.zarr_format == 3:
@@ -142,7 +139,8 @@ def chunk_file_reader(array: Any) -> "ChunkFileReader | None":
         return None
     folder = os.path.join(str(array.store.root), *[p for p in array.path.split("/") if p])
     return ChunkFileReader(folder, metadata.encode_chunk_key, decode, dtype,
-                           (int(array.shape[0]), int(array.shape[1])), chunk_rows)
+                           (int(array.shape[0]), int(array.shape[1])),
+                           (int(array.chunks[0]), int(array.chunks[1])))
 
 
 class ChunkFileReader:
@@ -153,29 +151,32 @@ class ChunkFileReader:
     folder : str
         The array's folder inside the store.
     chunk_key : callable
-        ``(chunk_row, 0) -> key`` relative to ``folder`` ("c/3/0", "3.0", ...).
+        ``(chunk_row, chunk_column) -> key`` relative to ``folder`` ("c/3/0", "3.0", ...).
     decode : ChunkDecoder or None
         None when chunks are stored raw (no compressor).
     dtype : numpy.dtype
     shape : (int, int)
         (n, D) of the array.
-    chunk_rows : int
-        Rows per stored chunk; every chunk file holds that many, the last one padded.
+    chunk_shape : (int, int)
+        Rows and columns per stored chunk; every chunk file holds that many, edge
+        chunks padded. Chunks spanning all D columns (the usual layout for rows of
+        features) are decoded straight into the output; others through a scratch
+        chunk.
     """
 
     def __init__(self, folder: str, chunk_key: Callable[[tuple[int, int]], str],
                  decode: ChunkDecoder | None, dtype: np.dtype, shape: tuple[int, int],
-                 chunk_rows: int) -> None:
+                 chunk_shape: tuple[int, int]) -> None:
         self.folder = folder
         self.chunk_key = chunk_key
         self.decode = decode
         self.dtype = dtype
         self.shape = shape
-        self.chunk_rows = chunk_rows
+        self.chunk_shape = chunk_shape
 
-    def chunk_path(self, index: int) -> str:
-        """File of row chunk ``index``."""
-        return os.path.join(self.folder, *self.chunk_key((index, 0)).split("/"))
+    def chunk_path(self, index: int, column: int = 0) -> str:
+        """File of the chunk in row chunk ``index`` and column chunk ``column``."""
+        return os.path.join(self.folder, *self.chunk_key((index, column)).split("/"))
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start..stop-1`` as a new (stop - start, D) array.
@@ -189,22 +190,23 @@ class ChunkFileReader:
         """
         n_cols = self.shape[1]
         out = np.empty((stop - start, n_cols), dtype=self.dtype)
-        step = self.chunk_rows
+        step, width = self.chunk_shape
         for index in range(start // step, (stop - 1) // step + 1 if stop > start else 0):
             first = index * step
             lo, hi = max(start, first), min(stop, first + step)
             target = out[lo - start : hi - start]
-            if lo == first and hi - lo == step:
-                self._read_chunk(index, target)  # the common case: straight into the rows
-            else:
-                whole = np.empty((step, n_cols), dtype=self.dtype)
-                self._read_chunk(index, whole)
-                target[...] = whole[lo - first : hi - first]
+            if lo == first and hi - lo == step and width == n_cols:
+                self._read_chunk(self.chunk_path(index), target)  # straight into the rows
+                continue
+            whole = np.empty((step, width), dtype=self.dtype)
+            for column in range(-(-n_cols // width)):
+                left, right = column * width, min((column + 1) * width, n_cols)
+                self._read_chunk(self.chunk_path(index, column), whole)
+                target[:, left:right] = whole[lo - first : hi - first, : right - left]
         return out
 
-    def _read_chunk(self, index: int, out: np.ndarray) -> None:
-        """Decode chunk ``index`` into ``out`` (C-contiguous, one whole chunk)."""
-        path = self.chunk_path(index)
+    def _read_chunk(self, path: str, out: np.ndarray) -> None:
+        """Decode the chunk file ``path`` into ``out`` (C-contiguous, one whole chunk)."""
         with open(path, "rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size
             if self.decode is None:
