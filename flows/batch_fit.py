@@ -144,6 +144,7 @@ def fit_mixture(
         **config.model.estimator_params(),
         nan_policy=config.data.nan_policy,
         scheduler=scheduler,
+        persist=config.compute.persist,
         verbose=2,
         verbose_interval=1,
     )
@@ -242,7 +243,7 @@ def run_batch_fit(config: BatchFitConfig) -> BatchFitResult:
     evaluation and the predictions, so a cluster starts once per run.
     """
     rows = open_data(config.data)
-    with compute_scheduler(**config.compute.model_dump()) as scheduler:
+    with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
         model, fit_seconds = fit_mixture(config, rows, scheduler)
         metrics = evaluate(model, rows, scheduler, fit_seconds)
         version = publish_model(

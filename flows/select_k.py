@@ -211,7 +211,7 @@ def fit_all_candidates(config: SelectKConfig, rows: RowData, scheduler: Any) -> 
     with warnings_to_run_log(), chunk_progress(scheduler):
         models = fit_candidates(
             rows, candidates, on_pass=on_pass, nan_policy=config.data.nan_policy,
-            scheduler=scheduler, **config.model.common_params(),
+            scheduler=scheduler, persist=config.compute.persist, **config.model.common_params(),
         )
     elapsed = time.perf_counter() - started
     logger.info("Fitted %d candidates in %.2f s, %d EM passes", len(models), elapsed, len(passes))
@@ -301,7 +301,7 @@ def run_select_k(config: SelectKConfig) -> SelectKResult:
     """The select_k steps for a validated config; call it inside a flow run."""
     rows = open_data(config.data)
     criterion = config.selection.criterion
-    with compute_scheduler(**config.compute.model_dump()) as scheduler:
+    with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
         fits = fit_all_candidates(config, rows, scheduler)
         metrics = evaluate_all_candidates(fits, rows, scheduler)
         chosen = choose(metrics, criterion)

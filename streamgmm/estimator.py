@@ -124,6 +124,14 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
     scheduler : str, distributed.Client or None, default=None
         Dask scheduler for out-of-core data ("threads", "processes", "synchronous", a
         Client); None uses the active one. Ignored for in-memory data.
+    persist : {False, True, "auto"}, default=False
+        Out-of-core fits only. False reads the data on every pass (memory bounded by a
+        few chunks). True reads the rows into the scheduler's memory (the workers', on
+        ``distributed``) once, before the first pass, so later passes only compute.
+        "auto" does that only when they take at most a quarter of that memory (the
+        workers' memory limits, or this machine's available memory; never on the
+        "processes" scheduler, which would send them to its workers on every pass).
+        The model is the same either way.
     step_decay : float, default=0.7
         ``partial_fit`` only: alpha of the step sizes ``eta_t = (t + step_offset)^-alpha``
         of stepwise EM, in (0.5, 1].
@@ -168,6 +176,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
     batch_log_likelihood_ : float
         After ``partial_fit``: the last batch's mean log-likelihood, scored *before*
         the update (what drift detection monitors).
+    persisted_ : bool
+        Out-of-core fits only: whether the rows were held in memory (see ``persist``).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (D,)
         Only for input with string column names (e.g. a pandas DataFrame).
@@ -196,6 +206,7 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         init_sample_size: int = 100_000,
         nan_policy: str = "raise",
         scheduler: Any = None,
+        persist: bool | str = False,
         step_decay: float = 0.7,
         step_offset: float = 2.0,
         step_size: float | None = None,
@@ -222,6 +233,7 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         self.init_sample_size = init_sample_size
         self.nan_policy = nan_policy
         self.scheduler = scheduler
+        self.persist = persist
         self.step_decay = step_decay
         self.step_offset = step_offset
         self.step_size = step_size
@@ -397,7 +409,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             driver = DaskRows(
-                rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler, rows.reader
+                rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler, rows.reader,
+                persist=self.persist,
             )
             return driver, lambda: {
                 "uri": rows.uri, **rows.fingerprint(),
@@ -546,6 +559,7 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             )
         if is_out_of_core(X):
             self.n_invalid_rows_ = int(driver.invalid_rows.count)
+            self.persisted_ = bool(driver.persisted)
         self._set_fitted(best.params)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)

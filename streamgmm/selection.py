@@ -194,7 +194,7 @@ def fit_candidates(
     **estimator_params
         Any other :class:`~streamgmm.GaussianMixture` parameter (``tol``,
         ``max_iter``, ``n_init``, ``random_state``, ``dtype``, ``nan_policy``,
-        ``scheduler``, ...), the same for every candidate; not the initial
+        ``scheduler``, ``persist``, ...), the same for every candidate; not the initial
         parameters nor ``warm_start``.
 
     Returns
@@ -248,7 +248,8 @@ def fit_candidates(
             f"{', '.join(too_many)}; give more rows or drop those candidates"
         )
     dtype = resolve_dtype(first.dtype, np.dtype(rows.array.dtype))
-    driver = DaskRows(rows.array, None, first.nan_policy, rows.uri, first.scheduler, rows.reader)
+    driver = DaskRows(rows.array, None, first.nan_policy, rows.uri, first.scheduler, rows.reader,
+                      persist=first.persist)
     n_candidates = len(checked)
 
     def statistics_many(params: Sequence[Any]) -> Sequence[Any]:

@@ -14,6 +14,7 @@ import numpy as np
 from .core.covariance import COVARIANCE_TYPES
 from .core.errors import InvalidInputError, InvalidParameterError
 from .core.init import INIT_METHODS
+from .drivers.persist import check_persist
 
 __all__ = [
     "check_estimator_parameters",
@@ -76,6 +77,7 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
     _check_int("chunk_size", params["chunk_size"], 1)
     _check_int("init_sample_size", params["init_sample_size"], 1)
     _check_choice("nan_policy", params["nan_policy"], ("raise", "drop"))
+    check_persist(params["persist"])
     n_jobs = params["n_jobs"]
     if n_jobs is not None and (
         isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0

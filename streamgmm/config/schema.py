@@ -274,12 +274,22 @@ class ComputeConfig(_Section):
         Threads per local-cluster worker (default 1).
     memory_limit : str or int, optional
         Memory per local-cluster worker: bytes, "4GB", "2GiB" or "auto".
+    persist : {false, true, "auto"}, default false
+        Hold the rows in the workers' memory (this process's, for "threads") from
+        before the first EM pass instead of reading them on every pass; "auto" only
+        when they take at most a quarter of that memory. See
+        ``GaussianMixture(persist=...)``.
     """
 
     scheduler: Annotated[str, Field(strict=True, min_length=1)] = "threads"
     n_workers: PositiveInt | None = None
     threads_per_worker: PositiveInt | None = None
     memory_limit: str | int | None = None
+    persist: Annotated[bool, Field(strict=True)] | Literal["auto"] = False
+
+    def scheduler_params(self) -> dict[str, Any]:
+        """Arguments of :func:`streamgmm.drivers.compute.compute_scheduler`."""
+        return self.model_dump(exclude={"persist"})
 
     @field_validator("scheduler")
     @classmethod

@@ -132,6 +132,16 @@ class ScoreConfig(_Section):
     outputs: ScoreOutputsConfig = Field(default_factory=dict)  # type: ignore[arg-type]
     anomaly: AnomalyConfig | None = None
 
+    @field_validator("compute")
+    @classmethod
+    def _one_pass(cls, value: ComputeConfig) -> ComputeConfig:
+        if value.persist is not False:
+            raise ValueError(
+                "persist applies to fits, which pass over the data once per EM iteration; a "
+                "score job reads it once: remove compute.persist"
+            )
+        return value
+
     @property
     def predictions_target(self) -> str | None:
         """``outputs.predictions``, or the default beside a local input (None for a URL)."""

@@ -16,6 +16,7 @@ same model bit for bit, equal to the in-memory driver's on the same chunking.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,10 +30,13 @@ from ..core.sampling import RowSample, key_threshold, merge_samples, sample_chun
 from ..core.statistics import SufficientStatistics
 from ..validation import finite_row_mask
 from .in_memory import single_threaded_blas
+from .persist import check_persist, decide_persist
 
 __all__ = ["DaskRows", "NAN_POLICIES", "limit_blas_in_worker"]
 
 NAN_POLICIES = ("raise", "drop")
+
+logger = logging.getLogger(__name__)
 
 # Processes that drive a fit (they wrap every compute in a BLAS limit of their own).
 _DRIVER_PIDS: set[int] = set()
@@ -211,16 +215,24 @@ class DaskRows:
         ``ParquetRows``). With it, each task reads the chunk it reduces: a separate
         read task lets the scheduler read ahead of the reductions and hold many
         chunks at once.
+    persist : {False, True, "auto"}
+        Hold the rows in the scheduler's memory (the workers', for ``distributed``)
+        from before the first pass, so that passes stop reading the data; "auto" does
+        so only when they take at most a quarter of that memory (see
+        :mod:`streamgmm.drivers.persist`). Decided at the first pass; see
+        :attr:`persisted`. The passes give the same results either way.
     """
 
     def __init__(self, array: Any, sample_weight: Any = None, nan_policy: str = "raise",
-                 where: str = "the data", scheduler: Any = None, reader: Any = None) -> None:
+                 where: str = "the data", scheduler: Any = None, reader: Any = None,
+                 persist: bool | str = False) -> None:
         import dask.array as da
 
         if nan_policy not in NAN_POLICIES:
             raise InvalidInputError(
                 f"nan_policy={nan_policy!r} is invalid: choose one of {', '.join(NAN_POLICIES)}"
             )
+        check_persist(persist)
         self.array = array
         self.n_samples, self.n_features = (int(s) for s in array.shape)
         self.nan_policy = nan_policy
@@ -238,6 +250,9 @@ class DaskRows:
             sample_weight = weights.rechunk((array.chunks[0],))
         self.sample_weight = sample_weight
         self.invalid_rows = InvalidRows()
+        self.persist = persist
+        self.persisted: bool | None = None  # decided at the first pass
+        self._stored: tuple[Any, Any] | None = None  # (array, reader) before persisting
         self._pool = None
         _DRIVER_PIDS.add(os.getpid())
 
@@ -264,7 +279,10 @@ class DaskRows:
         return {"scheduler": self.scheduler}
 
     def close(self) -> None:
-        """Release the process pool, if one was started."""
+        """Release the rows held in memory and the process pool, if any."""
+        if self._stored is not None:
+            self.array, self.reader = self._stored
+            self._stored = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -276,8 +294,27 @@ class DaskRows:
         self.close()
 
     # ------------------------------------------------------------------ plumbing
+    def _hold_in_memory(self) -> None:
+        """Apply ``persist`` once, before the first pass."""
+        if self.persisted is not None:
+            return
+        n_bytes = self.n_samples * self.n_features * np.dtype(self.array.dtype).itemsize
+        decision = decide_persist(self.persist, n_bytes, self.scheduler)
+        self.persisted = decision.persist
+        if self.persist is not False:
+            logger.info("%s: %s", self.where, decision.reason)
+        if not decision.persist:
+            return
+        import dask
+
+        with single_threaded_blas():
+            (held,) = dask.persist(self.array, **self._compute_kwargs())
+        self._stored = (self.array, self.reader)
+        self.array, self.reader = held, None
+
     def _blocks(self) -> list:
         """One item per row chunk: a (start, stop) read request, or a delayed block."""
+        self._hold_in_memory()
         if self.reader is not None:
             return [_RowRange(self.reader, int(a), int(b)) for a, b in zip(self.offsets[:-1], self.offsets[1:])]
         return list(self.array.to_delayed().ravel())

@@ -158,6 +158,8 @@ MISTAKES = [
     (_with("compute", "scheduler: local-cluster\nn_workers: 0\n"), ["compute.n_workers", "0"]),
     (_with("compute", "scheduler: local-cluster\nmemory_limit: -5\n"),
      ["compute.memory_limit", "-5", "4GB"]),
+    (_with("compute", "persist: 'yes'\n"), ["compute.persist", "'yes'", "'auto'"]),
+    (_with("compute", "persist: 1\n"), ["compute.persist", "1", "'auto'"]),
     # environment variables
     (VALID.replace("uri: data.zarr", "uri: ${SGMM_TEST_UNSET}/x.zarr"),
      ["data.uri", "SGMM_TEST_UNSET", "not set", "${SGMM_TEST_UNSET:-default}"]),
@@ -329,6 +331,7 @@ SCORE_MISTAKES = [
     (SCORE + "outputs:\n  predictions: s3://b/s.zarr\n", ["outputs.predictions", "URL"]),
     (SCORE + "outputs:\n  reports: r\n", ["outputs.reports", "unknown key", "predictions"]),
     (SCORE + "model:\n  n_components: 3\n", ["model", "unknown key", "registry"]),
+    (SCORE + "compute:\n  persist: true\n", ["compute", "reads it once", "remove compute.persist"]),
     (SCORE.replace("registry:\n  model: demo\n", ""), ["registry", "missing"]),
 ]
 
@@ -343,3 +346,11 @@ def test_select_k_and_score_mistakes_name_key_path_and_value(tmp_path, kind, tex
     message = _kind_error(tmp_path, text, kind)
     for fragment in expected:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+@pytest.mark.parametrize(("text", "expected"), [("", False), ("persist: true\n", True),
+                                                ("persist: auto\n", "auto")])
+def test_compute_persist_reaches_the_fit_but_not_the_scheduler(tmp_path, text, expected):
+    config = load_config(_write(tmp_path, _with("compute", "scheduler: threads\n" + text)))
+    assert config.compute.persist == expected and type(config.compute.persist) is type(expected)
+    assert "persist" not in config.compute.scheduler_params()

@@ -8,6 +8,8 @@ finish may change a single bit.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
@@ -67,6 +69,22 @@ def test_distributed_two_workers_is_bitwise_equal(references, cluster_client, za
     assert_same_model(got, references[covariance_type, init], "LocalCluster(2 workers) vs synchronous")
     workers = {task["worker"] for task in tasks.data}
     assert len(workers) == 2, f"the chunk tasks ran on {workers}; expected both workers to take part"
+
+
+@pytest.mark.slow  # shares the module's LocalCluster (about 5 s to start)
+@pytest.mark.parametrize("covariance_type, init", SETTINGS)
+def test_rows_persisted_in_worker_memory_fit_the_same_model(references, cluster_client, zarr3_path,
+                                                            X, covariance_type, init):
+    """persist='auto' sizes the data against the workers' memory limits and holds it there."""
+    options = {} if init == "kmeans" else given_init(X, covariance_type)
+    got = estimator(covariance_type=covariance_type, scheduler=cluster_client, persist="auto",
+                    **options).fit(str(zarr3_path))
+    assert got.persisted_ is True
+    assert_same_model(got, references[covariance_type, init], "persisted on LocalCluster vs synchronous")
+    deadline = time.monotonic() + 30  # the fit releases the held chunks when it ends
+    while (held := sum(map(len, cluster_client.has_what().values()))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert held == 0, f"{held} chunk(s) still held in worker memory after the fit"
 
 
 @pytest.mark.slow  # shares the module's LocalCluster (about 5 s to start)
