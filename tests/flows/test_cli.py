@@ -157,7 +157,8 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends; serve shuts down cleanly
     try:
-        return process.communicate(timeout=60)
+        # Generous: on a loaded 2-core machine serve's clean shutdown was seen to take over 60 s.
+        return process.communicate(timeout=180)
     except subprocess.TimeoutExpired:
         process.kill()
         return process.communicate()
