@@ -15,62 +15,38 @@ and ``partial_fit`` (stepwise EM, :mod:`streamgmm.online.partial_fit`).
 from __future__ import annotations
 
 import os
-import time
-import warnings
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .core.covariance import covariance_shape, precisions_cholesky_from_precisions
-from .core.em import EMState, run_em
 from .core.errors import InvalidInputError, InvalidParameterError
-from .core.estep import (
-    NaturalForm,
-    chunk_posteriors,
-    chunk_weighted_log_prob,
-    natural_form,
-)
-from .core.init import initial_parameters
+from .core.estep import NaturalForm, natural_form
 from .core.params import MixtureParameters
-from .drivers.in_memory import ChunkedArray, available_cores, single_threaded_blas
-from .io.detect import driver_dtype, is_out_of_core
-from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
-from .validation import (
-    check_estimator_parameters,
-    check_finite_rows,
-    check_sample_weight,
-    finite_row_mask,
-    resolve_dtype,
+from .core.stepwise import OnlineState
+from .drivers.checkpoint import fit_key
+from .engine import (
+    Checkpointing,
+    Driver,
+    DriverOptions,
+    FitPlan,
+    MixtureSpec,
+    WarmStart,
+    fit,
+    open_driver,
 )
+from .io.detect import is_out_of_core
+from .io.sources import open_rows
+from .online.model import register_model_factory
+from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
+from .validation import check_estimator_parameters, check_finite_rows, resolve_dtype
+
+if TYPE_CHECKING:  # pragma: no cover - annotation only; any object with .parameters works
+    from .registry.version import ModelVersion
 
 __all__ = ["GaussianMixture"]
-
-
-
-def _content_hash(array: np.ndarray) -> str:
-    """sha256 of an in-memory array's bytes (a fit's identity for checkpoints)."""
-    import hashlib
-
-    digest = hashlib.sha256(str((array.shape, array.dtype.str)).encode())
-    flat = np.ascontiguousarray(array).reshape(-1)
-    step = 1 << 22
-    for start in range(0, flat.size, step):
-        digest.update(flat[start : start + step].tobytes())
-    return digest.hexdigest()
-
-
-def _weights_fingerprint(sample_weight: Any) -> str | None:
-    """Identity of out-of-core sample weights: a Dask array's name, or an in-memory hash."""
-    if sample_weight is None:
-        return None
-    name = getattr(sample_weight, "name", None)
-    if type(sample_weight).__module__.startswith("dask") and name:
-        return f"dask:{name}"
-    return _content_hash(np.asarray(sample_weight, dtype=np.float64))
 
 
 class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
@@ -241,9 +217,6 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         self.warm_up_size = warm_up_size
 
     # ================================================================ helpers
-    def _n_threads(self) -> int:
-        return available_cores() if self.n_jobs in (None, -1) else max(1, int(self.n_jobs))
-
     def _validate_X(self, X: Any, reset: bool, finite: bool = True) -> np.ndarray:
         """Array (n, D) of float32/float64 without copying when possible; names recorded."""
         X = validate_data(
@@ -258,93 +231,12 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             check_finite_rows(X)
         return X
 
-    def _check_initial_parameters(self, n_features: int) -> None:
-        """Shapes and values of weights_init, means_init, precisions_init."""
-        k = self.n_components
-        if self.weights_init is not None:
-            weights = np.asarray(self.weights_init, dtype=np.float64)
-            if weights.shape != (k,):
-                raise InvalidParameterError(
-                    f"weights_init has shape {weights.shape}; expected ({k},) for n_components={k}"
-                )
-            if np.any(weights < 0) or np.any(weights > 1):
-                raise InvalidParameterError(
-                    "weights_init must lie in [0, 1]; got min "
-                    f"{weights.min():.5g} and max {weights.max():.5g}"
-                )
-            if not np.allclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
-                raise InvalidParameterError(
-                    f"weights_init must sum to 1 (normalise them); got sum {weights.sum():.6f}"
-                )
-        if self.means_init is not None:
-            means = np.asarray(self.means_init, dtype=np.float64)
-            if means.shape != (k, n_features):
-                raise InvalidParameterError(
-                    f"means_init has shape {means.shape}; expected ({k}, {n_features}) for "
-                    f"n_components={k} and {n_features} features"
-                )
-            if not np.isfinite(means).all():
-                raise InvalidParameterError("means_init contains NaN or infinite values")
-        if self.precisions_init is not None:
-            precisions = np.asarray(self.precisions_init, dtype=np.float64)
-            expected = covariance_shape(self.covariance_type, k, n_features)
-            if precisions.shape != expected:
-                raise InvalidParameterError(
-                    f"precisions_init has shape {precisions.shape}; a '{self.covariance_type}' "
-                    f"mixture with {k} components and {n_features} features needs {expected}"
-                )
-            if not np.isfinite(precisions).all():
-                raise InvalidParameterError("precisions_init contains NaN or infinite values")
-            if self.covariance_type in ("full", "tied"):
-                asymmetry = np.abs(precisions - np.swapaxes(precisions, -1, -2)).max()
-                if asymmetry > 1e-8 * max(np.abs(precisions).max(), 1.0):
-                    raise InvalidParameterError(
-                        "precisions_init must be symmetric; the largest difference between "
-                        f"P and P.T is {asymmetry:.3g}. Symmetrise it, e.g. (P + P.T) / 2"
-                    )
-
-    def _initial_state(self, driver: Any, n_features: int, rng: np.random.RandomState) -> EMState:
-        """Initial parameters from the user's values and/or a bounded sample of the data."""
-        given_precisions_cholesky = (
-            None
-            if self.precisions_init is None
-            else precisions_cholesky_from_precisions(self.precisions_init, self.covariance_type)
+    def _driver_options(self, nan_policy: str | None = None) -> DriverOptions:
+        return DriverOptions(
+            chunk_size=self.chunk_size, n_jobs=self.n_jobs,
+            nan_policy=self.nan_policy if nan_policy is None else nan_policy,
+            scheduler=self.scheduler, persist=self.persist,
         )
-        if (
-            self.weights_init is not None
-            and self.means_init is not None
-            and given_precisions_cholesky is not None
-        ):
-            params = MixtureParameters.from_precisions_cholesky(
-                self.weights_init, self.means_init, given_precisions_cholesky, self.covariance_type
-            )
-            return EMState(params=params)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        sample, sample_weight, _ = driver.init_sample(self.init_sample_size, seed)
-        params = initial_parameters(
-            sample,
-            self.n_components,
-            self.covariance_type,
-            self.init_params,
-            self.reg_covar,
-            rng,
-            sample_weight,
-        )
-        weights = params.weights if self.weights_init is None else self.weights_init
-        means = params.means if self.means_init is None else self.means_init
-        if given_precisions_cholesky is None:
-            params = MixtureParameters(
-                weights, means, params.covariances, params.precisions_cholesky, self.covariance_type
-            )
-        else:
-            params = MixtureParameters.from_precisions_cholesky(
-                weights, means, given_precisions_cholesky, self.covariance_type
-            )
-        if params.n_features != n_features:
-            raise InvalidInputError(
-                f"the initial parameters have {params.n_features} features but the data has {n_features}"
-            )
-        return EMState(params=params)
 
     def _set_fitted(self, params: MixtureParameters) -> None:
         self.weights_ = np.array(params.weights)
@@ -388,55 +280,23 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         model.lower_bounds_ = []
         return model
 
-    def _form(self, X: np.ndarray) -> NaturalForm:
-        return natural_form(self.parameters_, resolve_dtype(self.dtype, X.dtype))
+    @classmethod
+    def from_version(cls, version: ModelVersion, **estimator_params: Any) -> "GaussianMixture":
+        """A fitted estimator holding a registry version's parameters.
+
+        The registry returns parameters and metadata; estimators are built here, above it.
+
+        Parameters
+        ----------
+        version : ModelVersion
+            E.g. ``ModelRegistry(root).load(name, "latest")``.
+        **estimator_params
+            Other constructor parameters (``chunk_size``, ``dtype``, ...).
+        """
+        return cls.from_parameters(version.parameters, **estimator_params)
 
     # ================================================================== fitting
-    def _driver(self, X: Any, sample_weight: Any) -> tuple[Any, Callable[[], dict[str, Any]]]:
-        """The pass driver for X, and a function describing the data for checkpoint keys.
-
-        The description hashes the data (or stats every stored file), so it is
-        computed only when a checkpoint asks for it.
-        """
-        if is_out_of_core(X):
-            from .drivers.dask_rows import DaskRows
-            from .io.sources import RowData, open_rows
-
-            rows = X if isinstance(X, RowData) else open_rows(X)
-            self.n_features_in_ = rows.shape[1]
-            if rows.feature_names is not None:
-                self.feature_names_in_ = np.asarray(rows.feature_names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            driver = DaskRows(
-                rows.array, sample_weight, self.nan_policy, rows.uri, self.scheduler, rows.reader,
-                persist=self.persist,
-            )
-            return driver, lambda: {
-                "uri": rows.uri, **rows.fingerprint(),
-                "sample_weight": _weights_fingerprint(sample_weight),
-            }
-        X = self._validate_X(X, reset=True, finite=self.nan_policy == "raise")
-        weights = check_sample_weight(sample_weight, X.shape[0])
-        self.n_invalid_rows_ = 0
-        if self.nan_policy == "drop":
-            finite = finite_row_mask(X)
-            if finite is not None:
-                self.n_invalid_rows_ = int((~finite).sum())
-                X = X[finite]
-                weights = None if weights is None else weights[finite]
-        def describe() -> dict[str, Any]:
-            return {
-                "format": "numpy", "shape": list(X.shape), "dtype": str(X.dtype),
-                "content": _content_hash(X),
-                "sample_weight": None if weights is None else _content_hash(weights),
-            }
-
-        return ChunkedArray(X, weights, self.chunk_size, self._n_threads()), describe
-
     def _fit_key(self, description: dict[str, Any]) -> str:
-        from .drivers.checkpoint import fit_key
-
         ignored = {"verbose", "verbose_interval", "n_jobs", "scheduler"}
         params = {
             name: (value.tolist() if isinstance(value, np.ndarray) else value)
@@ -444,6 +304,14 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             if name not in ignored
         }
         return fit_key({"data": description, "params": params})
+
+    def _record_features(self, driver: Driver) -> None:
+        """``n_features_in_`` and ``feature_names_in_``, as scikit-learn's ``validate_data`` sets them."""
+        self.n_features_in_ = driver.n_features
+        if driver.feature_names is not None:
+            self.feature_names_in_ = np.asarray(driver.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     def fit(
         self,
@@ -479,87 +347,32 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         # A batch fit starts a new model: a later partial_fit continues from it afresh.
         for attribute in ONLINE_ATTRIBUTES:
             self.__dict__.pop(attribute, None)
-        driver, describe = self._driver(X, sample_weight)
-        n_samples, n_features = driver.n_samples, self.n_features_in_
-        if n_samples < max(2, self.n_components):
-            raise InvalidInputError(
-                f"Expected n_samples >= n_components (and at least 2) but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}. Give more rows or fewer components."
-            )
-        self._check_initial_parameters(n_features)
-        dtype = resolve_dtype(self.dtype, driver_dtype(driver))
-
-        def compute_statistics(params: MixtureParameters):
-            return driver.statistics(natural_form(params, dtype))
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
-
+        data = open_driver(X, sample_weight, self._driver_options(),
+                           estimator_name=type(self).__name__)
+        self._record_features(data.driver)
+        mixture = MixtureSpec(
+            n_components=self.n_components, covariance_type=self.covariance_type,
+            init_params=self.init_params, weights_init=self.weights_init,
+            means_init=self.means_init, precisions_init=self.precisions_init,
+        )
+        plan = FitPlan(
+            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+            random_state=self.random_state, init_sample_size=self.init_sample_size,
+            dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
+        )
+        warm = (
+            WarmStart(self.parameters_, self.lower_bound_)
+            if self.warm_start and hasattr(self, "converged_") else None
+        )
         store = None
-        best: EMState | None = None
-        resumed: EMState | None = None
-        first_init = 0
         if checkpoint is not None:
-            from .drivers.checkpoint import CheckpointRecord, FitCheckpoint
-
-            store = FitCheckpoint(checkpoint)
-            key = self._fit_key(describe())
-            record = store.load(key)
-            if record is not None:
-                first_init, resumed, best = record.init_index, record.current, record.best
-
-        try:
-            with single_threaded_blas():
-                for init in range(first_init, n_init):
-                    started = time.perf_counter()
-                    self._report_init_start(init)
-                    previous_lower_bound = None
-                    if resumed is not None:
-                        state, resumed = resumed, None
-                    elif do_init:
-                        state = self._initial_state(driver, n_features, np.random.RandomState(seeds[init]))
-                    else:
-                        state = EMState(params=self.parameters_)
-                        previous_lower_bound = self.lower_bound_
-                    report = self._iteration_reporter()
-
-                    def on_iteration(current: EMState, change: float, init: int = init) -> None:
-                        report(current, change)
-                        if store is not None:
-                            store.save(CheckpointRecord(key, init, current, best))
-
-                    if store is not None:
-                        store.save(CheckpointRecord(key, init, state, best))
-                    state = run_em(
-                        state,
-                        compute_statistics,
-                        reg_covar=self.reg_covar,
-                        tol=self.tol,
-                        max_iter=self.max_iter,
-                        previous_lower_bound=previous_lower_bound,
-                        on_iteration=on_iteration,
-                    )
-                    self._report_init_end(state, time.perf_counter() - started)
-                    if best is None or (self.max_iter > 0 and state.lower_bound > best.lower_bound):
-                        best = state
-                    if store is not None:
-                        store.save(CheckpointRecord(key, init + 1, None, best))
-        finally:
-            if hasattr(driver, "close"):
-                driver.close()
-        assert best is not None
-        if not best.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        if is_out_of_core(X):
-            self.n_invalid_rows_ = int(driver.invalid_rows.count)
-            self.persisted_ = bool(driver.persisted)
+            store = Checkpointing(checkpoint, lambda: self._fit_key(data.describe()))
+        with data.driver as driver:
+            result = fit(driver, mixture, plan, warm_start=warm, checkpoint=store, stacklevel=2)
+        best = result.state
+        self.n_invalid_rows_ = result.n_invalid_rows
+        if result.persisted is not None:
+            self.persisted_ = result.persisted
         self._set_fitted(best.params)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
@@ -572,23 +385,19 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
     # =============================================================== prediction
-    def _chunks(self, X: np.ndarray) -> ChunkedArray:
-        return ChunkedArray(X, None, self.chunk_size, self._n_threads())
-
-    def _lazy_posteriors(self, X: Any) -> tuple[Any, Any, Any]:
-        """Lazy row log-likelihoods and responsibilities of out-of-core X, and their driver."""
-        from .drivers.dask_rows import DaskRows
-        from .io.sources import RowData, open_rows
-
-        rows = X if isinstance(X, RowData) else open_rows(X)
-        if rows.shape[1] != self.n_features_in_:
+    def _predicting(self, X: Any) -> tuple[Driver, NaturalForm]:
+        """The driver over X (rows with NaN or inf are refused) and the fitted model's form."""
+        check_is_fitted(self, "precisions_cholesky_")
+        if not is_out_of_core(X):  # scikit-learn's checks of the columns against the fit
+            X = self._validate_X(X, reset=False, finite=False)
+        driver = open_driver(X, None, self._driver_options(nan_policy="raise"),
+                             estimator_name=type(self).__name__).driver
+        if driver.n_features != self.n_features_in_:
             raise InvalidInputError(
-                f"{rows.uri} has {rows.shape[1]} features, but GaussianMixture is expecting "
-                f"{self.n_features_in_} features as input."
+                f"{driver.where} has {driver.n_features} features, but GaussianMixture is "
+                f"expecting {self.n_features_in_} features as input."
             )
-        driver = DaskRows(rows.array, where=rows.uri, scheduler=self.scheduler)
-        form = natural_form(self.parameters_, resolve_dtype(self.dtype, rows.array.dtype))
-        return (*driver.posteriors(form), driver)
+        return driver, natural_form(self.parameters_, resolve_dtype(self.dtype, driver.dtype))
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood of every row under the mixture, shape (n_samples,).
@@ -596,19 +405,9 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         For out-of-core X (Dask, xarray, zarr, paths) the result is a lazy Dask
         array computed chunk by chunk; see also :func:`streamgmm.write_predictions`.
         """
-        check_is_fitted(self, "precisions_cholesky_")
-        if is_out_of_core(X):
-            return self._lazy_posteriors(X)[0]
-        X = self._validate_X(X, reset=False)
-        form = self._form(X)
-        out = np.empty(X.shape[0])
-
-        def one_chunk(start: int, stop: int) -> None:
-            out[start:stop] = chunk_posteriors(X[start:stop], form)[0]
-
-        with single_threaded_blas():
-            self._chunks(X).map(one_chunk)
-        return out
+        driver, form = self._predicting(X)
+        with driver:
+            return driver.log_likelihood(form)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each component for each row, shape (n_samples, K).
@@ -616,50 +415,26 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         Temporaries are bounded by ``chunk_size`` rows, whatever n_samples. For
         out-of-core X the result is a lazy Dask array.
         """
-        check_is_fitted(self, "precisions_cholesky_")
-        if is_out_of_core(X):
-            return self._lazy_posteriors(X)[1]
-        X = self._validate_X(X, reset=False)
-        form = self._form(X)
-        out = np.empty((X.shape[0], self.n_components))
-
-        def one_chunk(start: int, stop: int) -> None:
-            out[start:stop] = chunk_posteriors(X[start:stop], form)[1]
-
-        with single_threaded_blas():
-            self._chunks(X).map(one_chunk)
-        return out
+        driver, form = self._predicting(X)
+        with driver:
+            return driver.responsibilities(form)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row, shape (n_samples,) (lazy for out-of-core X)."""
-        check_is_fitted(self, "precisions_cholesky_")
-        if is_out_of_core(X):
-            return self._lazy_posteriors(X)[1].argmax(axis=1)
-        X = self._validate_X(X, reset=False)
-        form = self._form(X)
-        out = np.empty(X.shape[0], dtype=np.int64)
-
-        def one_chunk(start: int, stop: int) -> None:
-            out[start:stop] = chunk_weighted_log_prob(X[start:stop], form).argmax(axis=1)
-
-        with single_threaded_blas():
-            self._chunks(X).map(one_chunk)
-        return out
+        driver, form = self._predicting(X)
+        with driver:
+            return driver.labels(form)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row of X."""
-        if is_out_of_core(X):
-            scores, _, driver = self._lazy_posteriors(X)
-            with driver:
-                (mean,) = driver.compute(scores.mean())
-            return float(mean)
-        return float(self.score_samples(X).mean())
+        driver, form = self._predicting(X)
+        with driver:
+            (mean,) = driver.compute(driver.log_likelihood(form).mean())
+        return float(mean)
 
     @staticmethod
     def _n_rows(X: Any) -> int:
         if isinstance(X, (str, os.PathLike)):
-            from .io.sources import open_rows
-
             return open_rows(X).shape[0]
         return int(getattr(X, "shape", np.shape(X))[0])
 
@@ -711,42 +486,17 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         labels = np.concatenate([np.full(int(count), k, dtype=np.int64) for k, count in enumerate(counts)])
         return np.vstack(parts), labels
 
-    # ================================================================ reporting
-    def _report_init_start(self, init: int) -> None:
-        if self.verbose >= 1:
-            print(f"Initialization {init}")
-        self._last_report = time.perf_counter()
-
-    def _iteration_reporter(self):
-        def report(state: EMState, change: float) -> None:
-            if self.verbose == 0 or state.n_iter % self.verbose_interval != 0:
-                return
-            if self.verbose == 1:
-                print(f"  Iteration {state.n_iter}")
-            else:
-                now = time.perf_counter()
-                print(
-                    f"  Iteration {state.n_iter}\t time lapse {now - self._last_report:.5f}s\t "
-                    f"ll change {change:.5f}"
-                )
-                self._last_report = now
-
-        return report
-
-    def _report_init_end(self, state: EMState, elapsed: float) -> None:
-        if self.verbose == 0:
-            return
-        verdict = "converged" if state.converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {verdict}.")
-        else:
-            print(
-                f"Initialization {verdict}. time lapse {elapsed:.5f}s\t "
-                f"lower bound {state.lower_bound:.5f}."
-            )
-
     def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
 
+
+def _stream_model(online: OnlineState | None, params: dict[str, Any]) -> GaussianMixture:
+    """The stream runner's model: fresh (it warms up), or continuing ``online``."""
+    if online is None:
+        return GaussianMixture(**params)
+    return GaussianMixture.from_online_state(online, **params)
+
+
+register_model_factory(_stream_model)

@@ -21,22 +21,17 @@ parameters, for BIC and AIC) is one more pass, shared too.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 
 from .core.covariance import COVARIANCE_TYPES
 from .core.em import EMState
 from .core.errors import InvalidInputError, InvalidParameterError
 from .core.estep import natural_form
-from .core.init import initial_parameters
-from .drivers.in_memory import single_threaded_blas
-from .drivers.shared_em import SharedPass, run_shared_em
+from .engine import DriverOptions, FitPlan, MixtureSpec, PassReport, fit, open_driver
 from .estimator import GaussianMixture
 from .io.detect import is_out_of_core
 from .reporting.metrics import FitMetrics, metrics_from_log_likelihood
@@ -57,7 +52,6 @@ CRITERIA = ("bic", "aic")
 # Initial parameters are per candidate (their shapes differ), and a warm start has
 # no previous fit to start from: neither fits a selection.
 _UNSUPPORTED = ("weights_init", "means_init", "precisions_init", "warm_start")
-_SEED_BOUND = np.iinfo(np.int32).max
 
 
 class Candidate(NamedTuple):
@@ -119,47 +113,7 @@ def _check_candidates(candidates: Sequence[Any]) -> list[Candidate]:
     return checked
 
 
-def _initial_states(
-    driver: Any, candidates: list[Candidate], prototype: GaussianMixture
-) -> list[EMState]:
-    """Initial parameters of every (initialisation, candidate), init-major.
-
-    Mirrors ``GaussianMixture.fit``: the seed of initialisation ``i`` seeds a
-    generator whose first draw picks the sample's seed and whose later draws
-    run the k-means of each candidate. The sample depends on that seed only, so
-    it is drawn once (one pass) and shared by every candidate.
-    """
-    seeds = check_random_state(prototype.random_state).randint(_SEED_BOUND, size=prototype.n_init)
-    states = []
-    for seed in seeds:
-        sample_seed = int(np.random.RandomState(seed).randint(_SEED_BOUND))
-        sample, sample_weight, _ = driver.init_sample(prototype.init_sample_size, sample_seed)
-        for candidate in candidates:
-            rng = np.random.RandomState(seed)
-            rng.randint(_SEED_BOUND)  # the draw that chose the sample's seed, as in a lone fit
-            params = initial_parameters(
-                sample, candidate.n_components, candidate.covariance_type,
-                prototype.init_params, prototype.reg_covar, rng, sample_weight,
-            )
-            states.append(EMState(params=params))
-    return states
-
-
-def _best_of_inits(states: list[EMState], n_candidates: int, n_init: int, max_iter: int
-                   ) -> list[EMState]:
-    """Per candidate, the initialisation with the best lower bound (the first on ties)."""
-    best = []
-    for c in range(n_candidates):
-        chosen = states[c]
-        for init in range(1, n_init):
-            state = states[init * n_candidates + c]
-            if max_iter > 0 and state.lower_bound > chosen.lower_bound:
-                chosen = state
-        best.append(chosen)
-    return best
-
-
-def _fitted_model(state: EMState, rows: Any, n_invalid_rows: int,
+def _fitted_model(state: EMState, feature_names: Sequence[str] | None, n_invalid_rows: int,
                   estimator_params: dict[str, Any]) -> GaussianMixture:
     """A fitted estimator as ``GaussianMixture(...).fit(rows)`` leaves it."""
     model = GaussianMixture.from_parameters(state.params, **estimator_params)
@@ -168,8 +122,8 @@ def _fitted_model(state: EMState, rows: Any, n_invalid_rows: int,
     model.lower_bound_ = float(state.lower_bound)
     model.lower_bounds_ = list(state.lower_bounds)
     model.n_invalid_rows_ = int(n_invalid_rows)
-    if rows.feature_names is not None:
-        model.feature_names_in_ = np.asarray(rows.feature_names, dtype=object)
+    if feature_names is not None:
+        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
     return model
 
 
@@ -211,9 +165,6 @@ def fit_candidates(
     InvalidInputError
         In-memory data, or fewer rows than a candidate's components.
     """
-    from .drivers.dask_rows import DaskRows
-    from .io.sources import RowData, open_rows
-
     checked = _check_candidates(candidates)
     for name in ("n_components", "covariance_type"):
         if name in estimator_params:
@@ -240,49 +191,29 @@ def fit_candidates(
             "fit_candidates reads out-of-core data (a Zarr/Parquet path, RowData or a Dask "
             "array); wrap an in-memory array with dask.array.from_array(X, chunks=...)"
         )
-    rows = X if isinstance(X, RowData) else open_rows(X)
-    too_many = [c.label for c in checked if rows.shape[0] < max(2, c.n_components)]
-    if too_many:
-        raise InvalidInputError(
-            f"{rows.uri} has {rows.shape[0]} rows, fewer than the components of candidate(s) "
-            f"{', '.join(too_many)}; give more rows or drop those candidates"
-        )
-    dtype = resolve_dtype(first.dtype, np.dtype(rows.array.dtype))
-    driver = DaskRows(rows.array, None, first.nan_policy, rows.uri, first.scheduler, rows.reader,
-                      persist=first.persist)
-    n_candidates = len(checked)
+    mixtures = [
+        MixtureSpec(n_components=c.n_components, covariance_type=c.covariance_type,
+                    init_params=first.init_params)
+        for c in checked
+    ]
+    plan = FitPlan(
+        tol=first.tol, reg_covar=first.reg_covar, max_iter=first.max_iter, n_init=first.n_init,
+        random_state=first.random_state, init_sample_size=first.init_sample_size,
+        dtype=first.dtype,
+    )
 
-    def statistics_many(params: Sequence[Any]) -> Sequence[Any]:
-        return driver.statistics_many([natural_form(p, dtype) for p in params])
+    def report(shared: PassReport) -> None:
+        if on_pass is not None:
+            updates = tuple((checked[m], init, state, change)
+                            for m, init, state, change in shared.updates)
+            on_pass(SelectionPass(shared.number, updates, shared.n_running))
 
-    def report(shared: SharedPass) -> None:
-        if on_pass is None:
-            return
-        updates = tuple(
-            (checked[i % n_candidates], i // n_candidates, state, change)
-            for i, state, change in shared.updates
-        )
-        on_pass(SelectionPass(shared.number, updates, shared.n_running))
-
-    try:
-        with single_threaded_blas():
-            states = _initial_states(driver, checked, first)
-            states = run_shared_em(
-                states, statistics_many, reg_covar=first.reg_covar, tol=first.tol,
-                max_iter=first.max_iter, on_pass=report,
-            )
-    finally:
-        driver.close()
-    best = _best_of_inits(states, n_candidates, first.n_init, first.max_iter)
-    not_converged = [c.label for c, s in zip(checked, best) if not s.converged]
-    if not_converged and first.max_iter > 0:
-        warnings.warn(
-            f"Candidate(s) {', '.join(not_converged)} did not converge in {first.max_iter} "
-            "iterations; their criteria compare unfinished fits. Increase max_iter or tol.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return [_fitted_model(s, rows, driver.invalid_rows.count, estimator_params) for s in best]
+    options = DriverOptions(nan_policy=first.nan_policy, scheduler=first.scheduler,
+                            persist=first.persist)
+    with open_driver(X, None, options).driver as driver:
+        result = fit(driver, mixtures, plan, on_pass=report, stacklevel=2)
+    return [_fitted_model(state, driver.feature_names, result.n_invalid_rows, estimator_params)
+            for state in result.states]
 
 
 def evaluate_candidates(
@@ -305,22 +236,15 @@ def evaluate_candidates(
     scheduler : optional
         Dask scheduler for the pass.
     """
-    from .drivers.dask_rows import DaskRows
-    from .io.sources import RowData, open_rows
-
-    rows = X if isinstance(X, RowData) else open_rows(X)
-    wrong = [i for i, m in enumerate(models) if m.n_features_in_ != rows.shape[1]]
-    if wrong:
-        raise InvalidInputError(
-            f"{rows.uri} has {rows.shape[1]} features, but model(s) {wrong} expect "
-            f"{models[wrong[0]].n_features_in_}"
-        )
-    forms = [
-        natural_form(m.parameters_, resolve_dtype(m.dtype, np.dtype(rows.array.dtype)))
-        for m in models
-    ]
-    with DaskRows(rows.array, nan_policy="drop", where=rows.uri, scheduler=scheduler,
-                  reader=rows.reader) as driver:
+    options = DriverOptions(nan_policy="drop", scheduler=scheduler)
+    with open_driver(X, None, options).driver as driver:
+        wrong = [i for i, m in enumerate(models) if m.n_features_in_ != driver.n_features]
+        if wrong:
+            raise InvalidInputError(
+                f"{driver.where} has {driver.n_features} features, but model(s) {wrong} expect "
+                f"{models[wrong[0]].n_features_in_}"
+            )
+        forms = [natural_form(m.parameters_, resolve_dtype(m.dtype, driver.dtype)) for m in models]
         sums, n_valid = driver.log_likelihood_many(forms)
     return [
         metrics_from_log_likelihood(m, float(total), n_valid, fit_seconds=fit_seconds)

@@ -14,10 +14,11 @@ import numpy as np
 from .core.covariance import COVARIANCE_TYPES
 from .core.errors import InvalidInputError, InvalidParameterError
 from .core.init import INIT_METHODS
-from .drivers.persist import check_persist
 
 __all__ = [
+    "PERSIST_CHOICES",
     "check_estimator_parameters",
+    "check_persist",
     "check_finite_rows",
     "check_sample_weight",
     "finite_row_mask",
@@ -54,6 +55,20 @@ def _check_choice(name: str, value: Any, allowed: Iterable[str]) -> None:
 def _check_bool(name: str, value: Any) -> None:
     if not isinstance(value, (bool, np.bool_)):
         raise InvalidParameterError(f"{name}={value!r} is invalid: expected True or False")
+
+
+#: Values of ``persist`` (see :mod:`streamgmm.drivers.persist`).
+PERSIST_CHOICES = (False, True, "auto")
+
+
+def check_persist(value: Any) -> None:
+    """Refuse anything but False, True and "auto" (1, "yes" or "true" are mistakes)."""
+    if value is True or value is False or (isinstance(value, str) and value == "auto"):
+        return
+    raise InvalidParameterError(
+        f"persist={value!r} is invalid: choose False (read the data on every pass), True "
+        "(hold the rows in memory) or 'auto' (hold them when they clearly fit)"
+    )
 
 
 def check_estimator_parameters(params: dict[str, Any]) -> None:

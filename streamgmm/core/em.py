@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
 from .errors import EmptyComponentWarning
-from .mstep import maximise
+from .mstep import MStepResult, maximise
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
 
-__all__ = ["EMState", "run_em"]
+__all__ = ["EMState", "UpdateRule", "run_em"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,18 @@ class EMState:
 IterationCallback = Callable[[EMState, float], None]
 
 
+class UpdateRule(Protocol):
+    """The M-step of a mixture family: merged statistics -> new parameters.
+
+    :func:`streamgmm.core.mstep.maximise` (maximum likelihood) is the default;
+    another family (e.g. a variational mixture) passes its own to :func:`run_em`.
+    """
+
+    def __call__(
+        self, stats: SufficientStatistics, reg_covar: float, previous: MixtureParameters | None = None
+    ) -> MStepResult: ...
+
+
 def run_em(
     state: EMState,
     compute_statistics: Callable[[MixtureParameters], SufficientStatistics],
@@ -64,6 +76,7 @@ def run_em(
     max_iter: int,
     previous_lower_bound: float | None = None,
     on_iteration: IterationCallback | None = None,
+    update: UpdateRule = maximise,
 ) -> EMState:
     """Iterate E- and M-steps from ``state`` until convergence or ``max_iter``.
 
@@ -81,6 +94,8 @@ def run_em(
         defaults to the state's latest lower bound.
     on_iteration : callable, optional
         Called as ``on_iteration(state, change)`` after every iteration.
+    update : UpdateRule, default :func:`~streamgmm.core.mstep.maximise`
+        The M-step.
 
     Returns
     -------
@@ -90,7 +105,7 @@ def run_em(
     lower_bound = state.lower_bound if previous_lower_bound is None else previous_lower_bound
     while state.n_iter < max_iter and not state.converged:
         stats = compute_statistics(state.params)
-        result = maximise(stats, reg_covar, previous=state.params)
+        result = update(stats, reg_covar, previous=state.params)
         if result.empty_components:
             warnings.warn(
                 f"Component(s) {list(result.empty_components)} lost all their responsibility "

@@ -221,11 +221,19 @@ class DaskRows:
         so only when they take at most a quarter of that memory (see
         :mod:`streamgmm.drivers.persist`). Decided at the first pass; see
         :attr:`persisted`. The passes give the same results either way.
+    feature_names : sequence of str of length D, optional
+        Column or coordinate names of the features, when the source has them.
+
+    A :class:`streamgmm.engine.Driver`.
     """
+
+    #: Every pass reads the rows from storage (or from where ``persist`` put them).
+    out_of_core = True
 
     def __init__(self, array: Any, sample_weight: Any = None, nan_policy: str = "raise",
                  where: str = "the data", scheduler: Any = None, reader: Any = None,
-                 persist: bool | str = False) -> None:
+                 persist: bool | str = False, *, feature_names: Sequence[str] | None = None
+                 ) -> None:
         import dask.array as da
 
         if nan_policy not in NAN_POLICIES:
@@ -235,6 +243,7 @@ class DaskRows:
         check_persist(persist)
         self.array = array
         self.n_samples, self.n_features = (int(s) for s in array.shape)
+        self.feature_names = None if feature_names is None else list(feature_names)
         self.nan_policy = nan_policy
         self.where = where
         self.scheduler = scheduler
@@ -255,6 +264,16 @@ class DaskRows:
         self._stored: tuple[Any, Any] | None = None  # (array, reader) before persisting
         self._pool = None
         _DRIVER_PIDS.add(os.getpid())
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Storage dtype of the rows."""
+        return np.dtype(self.array.dtype)
+
+    @property
+    def n_invalid_rows(self) -> int:
+        """Rows with NaN or infinite values found by the last pass (dropped or refused)."""
+        return int(self.invalid_rows.count)
 
     def _compute_kwargs(self) -> dict[str, Any]:
         """Arguments for ``dask.compute``.
@@ -444,6 +463,18 @@ class DaskRows:
             responsibilities, chunks=(self.array.chunks[0], (form.n_components,)), dtype=np.float64
         )
         return ll, resp
+
+    def log_likelihood(self, form: NaturalForm) -> Any:
+        """Lazy row log-likelihoods, shape (n,)."""
+        return self.posteriors(form)[0]
+
+    def responsibilities(self, form: NaturalForm) -> Any:
+        """Lazy responsibilities, shape (n, K)."""
+        return self.posteriors(form)[1]
+
+    def labels(self, form: NaturalForm) -> Any:
+        """Lazy most probable component of every row, shape (n,)."""
+        return self.posteriors(form)[1].argmax(axis=1)
 
     def compute(self, *arrays: Any) -> Any:
         """Compute lazy results with this driver's scheduler and BLAS limits."""

@@ -13,12 +13,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable, Iterator, TypeVar
+from collections.abc import Sequence
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..core.estep import NaturalForm, chunk_statistics
+from ..core.estep import NaturalForm, chunk_posteriors, chunk_statistics, chunk_weighted_log_prob
 from ..core.sampling import key_threshold, merge_samples, sample_chunk
 from ..core.statistics import SufficientStatistics, merge_in_order
 
@@ -64,23 +65,48 @@ def single_threaded_blas() -> Iterator[None]:
 class ChunkedArray:
     """An in-memory (n, D) array seen as ordered chunks of rows.
 
+    A :class:`streamgmm.engine.Driver`: the passes of a fit (or a prediction)
+    run here, one thread per chunk, merged in chunk order.
+
     Parameters
     ----------
     X : ndarray of shape (n, D)
+        Validated finite rows (invalid rows were already dropped or refused).
     sample_weight : ndarray of shape (n,) or None
     chunk_size : int
         Rows per chunk; the unit of parallel work and of reduction.
     n_jobs : int
         Worker threads.
+    feature_names : sequence of str of length D, optional
+        Column names of the input, if it had string names.
+    n_invalid_rows : int, default 0
+        Rows with NaN or infinite values left out of ``X`` by the caller.
+    where : str, default "X"
+        How error messages name the data.
     """
 
+    #: The rows are the caller's array: nothing to read, nothing to persist.
+    out_of_core = False
+    persisted: bool | None = None
+
     def __init__(
-        self, X: np.ndarray, sample_weight: np.ndarray | None, chunk_size: int, n_jobs: int
+        self,
+        X: np.ndarray,
+        sample_weight: np.ndarray | None,
+        chunk_size: int,
+        n_jobs: int,
+        *,
+        feature_names: Sequence[str] | None = None,
+        n_invalid_rows: int = 0,
+        where: str = "X",
     ) -> None:
         self.X = X
         self.sample_weight = sample_weight
         self.chunk_size = int(chunk_size)
         self.n_jobs = int(n_jobs)
+        self.feature_names = None if feature_names is None else list(feature_names)
+        self.n_invalid_rows = int(n_invalid_rows)
+        self.where = where
         self.bounds = [
             (start, min(start + self.chunk_size, X.shape[0]))
             for start in range(0, X.shape[0], self.chunk_size)
@@ -103,9 +129,102 @@ class ChunkedArray:
 
         return merge_in_order(self.map(one_chunk))
 
+    def statistics_many(self, forms: Sequence[NaturalForm]) -> list[SufficientStatistics]:
+        """One pass for several models: each model's statistics, bitwise as :meth:`statistics`."""
+
+        def one_chunk(start: int, stop: int) -> list[SufficientStatistics]:
+            weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+            return [chunk_statistics(self.X[start:stop], form, weights) for form in forms]
+
+        per_chunk = self.map(one_chunk)
+        return [merge_in_order([chunk[m] for chunk in per_chunk]) for m in range(len(forms))]
+
+    def log_likelihood_many(self, forms: Sequence[NaturalForm]) -> tuple[np.ndarray, int]:
+        """Summed row log-likelihoods under each model (len(forms),), and the rows summed."""
+
+        def one_chunk(start: int, stop: int) -> np.ndarray:
+            return np.array([float(chunk_posteriors(self.X[start:stop], form)[0].sum())
+                             for form in forms])
+
+        with single_threaded_blas():
+            sums = self.map(one_chunk)
+        total = np.zeros(len(forms))
+        for part in sums:  # chunk order
+            total = total + part
+        return total, self.n_samples
+
+    def posteriors(self, form: NaturalForm) -> tuple[np.ndarray, np.ndarray]:
+        """Row log-likelihoods (n,) and responsibilities (n, K), computed chunk by chunk."""
+        log_likelihood = np.empty(self.n_samples)
+        responsibilities = np.empty((self.n_samples, form.n_components))
+
+        def one_chunk(start: int, stop: int) -> None:
+            log_likelihood[start:stop], responsibilities[start:stop] = chunk_posteriors(
+                self.X[start:stop], form
+            )
+
+        with single_threaded_blas():
+            self.map(one_chunk)
+        return log_likelihood, responsibilities
+
+    def log_likelihood(self, form: NaturalForm) -> np.ndarray:
+        """Row log-likelihoods (n,), computed chunk by chunk."""
+        out = np.empty(self.n_samples)
+
+        def one_chunk(start: int, stop: int) -> None:
+            out[start:stop] = chunk_posteriors(self.X[start:stop], form)[0]
+
+        with single_threaded_blas():
+            self.map(one_chunk)
+        return out
+
+    def responsibilities(self, form: NaturalForm) -> np.ndarray:
+        """Responsibilities (n, K), computed chunk by chunk (temporaries bounded by a chunk)."""
+        out = np.empty((self.n_samples, form.n_components))
+
+        def one_chunk(start: int, stop: int) -> None:
+            out[start:stop] = chunk_posteriors(self.X[start:stop], form)[1]
+
+        with single_threaded_blas():
+            self.map(one_chunk)
+        return out
+
+    def labels(self, form: NaturalForm) -> np.ndarray:
+        """Most probable component of every row (n,), chunk by chunk."""
+        out = np.empty(self.n_samples, dtype=np.int64)
+
+        def one_chunk(start: int, stop: int) -> None:
+            out[start:stop] = chunk_weighted_log_prob(self.X[start:stop], form).argmax(axis=1)
+
+        with single_threaded_blas():
+            self.map(one_chunk)
+        return out
+
+    def compute(self, *arrays: Any) -> tuple[Any, ...]:
+        """The results as they are: in memory, nothing is lazy."""
+        return arrays
+
     @property
     def n_samples(self) -> int:
         return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Storage dtype of the rows."""
+        return np.dtype(self.X.dtype)
+
+    def close(self) -> None:
+        """Nothing to release (the threads live only during a pass)."""
+
+    def __enter__(self) -> "ChunkedArray":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def init_sample(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, int]:
         """At most ``size`` rows, chosen exactly as the Dask driver chooses them.

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The parameter's domain is checked with the other estimator parameters.
+from ..validation import PERSIST_CHOICES, check_persist
+
 __all__ = ["PERSIST_CHOICES", "AUTO_PERSIST_FRACTION", "PersistDecision", "check_persist",
            "decide_persist"]
-
-PERSIST_CHOICES = (False, True, "auto")
 
 #: ``persist="auto"`` holds the rows only when they take at most this fraction of
 #: the memory that would hold them: the rest is for the chunks in flight, Dask's
@@ -30,18 +31,6 @@ class PersistDecision:
 
     persist: bool
     reason: str
-
-
-def check_persist(value: Any) -> None:
-    """Refuse anything but False, True and "auto" (1, "yes" or "true" are mistakes)."""
-    if value is True or value is False or (isinstance(value, str) and value == "auto"):
-        return
-    from ..core.errors import InvalidParameterError
-
-    raise InvalidParameterError(
-        f"persist={value!r} is invalid: choose False (read the data on every pass), True "
-        "(hold the rows in memory) or 'auto' (hold them when they clearly fit)"
-    )
 
 
 def _gib(n_bytes: float) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
-
-__all__ = ["is_out_of_core", "driver_dtype"]
+__all__ = ["is_out_of_core"]
 
 
 def is_out_of_core(X: Any) -> bool:
@@ -16,11 +14,3 @@ def is_out_of_core(X: Any) -> bool:
         return True
     module = type(X).__module__
     return module.startswith(("dask", "xarray", "zarr", "streamgmm.io"))
-
-
-def driver_dtype(driver: Any) -> np.dtype:
-    """Storage dtype of the rows a driver passes over."""
-    array = getattr(driver, "array", None)
-    if array is None:
-        array = driver.X
-    return np.dtype(array.dtype)

@@ -48,6 +48,9 @@ ONLINE_ATTRIBUTES = (
 class StepwiseEMMixin:
     """``partial_fit`` and ``from_online_state`` for ``GaussianMixture``.
 
+    With it the estimator is an :class:`streamgmm.online.model.OnlineModel`, the
+    interface the stream runner updates.
+
     Relies on the estimator's parameters (``step_decay``, ``step_offset``,
     ``step_size``, ``average``, ``warm_up_size``, ``nan_policy``, ``dtype``,
     ``reg_covar``) and its ``fit``, ``_validate_X``, ``_set_fitted``,
@@ -173,7 +176,12 @@ class StepwiseEMMixin:
         self._stepwise_step(X, weights)
         return self
 
-    def _partial_fit_scored(
+    @property
+    def warmed_up(self) -> bool:
+        """Whether stepwise updates have started (past the warm-up, or fitted)."""
+        return hasattr(self, "online_state_")
+
+    def partial_fit_scored(
         self, X: np.ndarray, responsibilities: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`partial_fit` of finite rows, also returning how the model saw them.
@@ -196,7 +204,7 @@ class StepwiseEMMixin:
         responsibilities : ndarray of shape (n_batch, n_components) or None
         """
         if not hasattr(self, "online_state_"):
-            raise NotFittedError("_partial_fit_scored needs a model past its warm-up")
+            raise NotFittedError("partial_fit_scored needs a model past its warm-up")
         batch = self._online_batch(X, None)
         if batch is None:
             empty = np.empty((0, self.n_components)) if responsibilities else None

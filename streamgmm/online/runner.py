@@ -5,7 +5,7 @@ One loop, per batch::
     read the batch after the committed position            (source.next_batch)
     apply the NaN policy                                    (raise names where)
     score it with the current model, before the update      (drift, anomalies, outputs)
-    stepwise EM update                                      (GaussianMixture.partial_fit)
+    stepwise EM update                                      (OnlineModel.partial_fit)
     feed the batch's mean log-likelihood to the drift detector
     write per-sample scores at the batch's stream rows      (idempotent region writes)
     COMMIT model + position + counters + detector together  (one atomic file)
@@ -41,6 +41,7 @@ from ..core.estep import chunk_posteriors, natural_form
 from ..core.stepwise import OnlineState, start_from_parameters
 from ..validation import finite_row_mask, resolve_dtype
 from .history import BatchHistory
+from .model import OnlineModel, OnlineModelFactory, default_model_factory
 from .scores import ScoreWriter
 from .settings import ModelSetup, RunSummary, SnapshotPolicy, StreamSettings
 from .sources import Batch, StreamSource
@@ -64,6 +65,9 @@ class StreamRunner:
     on_batch : callable, optional
         Called after every commit as ``on_batch(state, batch_log_likelihood)``
         (progress reporting).
+    model_factory : OnlineModelFactory, optional
+        Makes the model the stream updates; by default the one the estimator layer
+        registered (``streamgmm.GaussianMixture``).
     """
 
     def __init__(
@@ -71,10 +75,13 @@ class StreamRunner:
         source: StreamSource,
         settings: StreamSettings,
         on_batch: Callable[[RunnerState, float], None] | None = None,
+        *,
+        model_factory: OnlineModelFactory | None = None,
     ) -> None:
         self.source = source
         self.settings = settings
         self.on_batch = on_batch
+        self.model_factory = default_model_factory() if model_factory is None else model_factory
         self.state_file = StateFile(settings.state_dir)
         self.history = BatchHistory(settings.state_dir)
         self._registry = None
@@ -101,15 +108,11 @@ class StreamRunner:
             self._registry = ModelRegistry(self.settings.snapshots.registry_root)
         return self._registry
 
-    def _estimator(self, online: OnlineState | None, step_size: float | None) -> Any:
-        from ..estimator import GaussianMixture
-
+    def _model(self, online: OnlineState | None, step_size: float | None) -> OnlineModel:
         params = self.settings.model.estimator_params()
         if step_size is not None:
             params["step_size"] = step_size
-        if online is None:
-            return GaussianMixture(**params)
-        return GaussianMixture.from_online_state(online, **params)
+        return self.model_factory(online, params)
 
     def _valid_rows(self, batch: Batch, n_features: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The batch's finite rows, and which rows of the batch they are (bool (n,)), by the NaN policy."""
@@ -133,7 +136,7 @@ class StreamRunner:
         return rows[finite], finite
 
     # ----------------------------------------------------------------------- start-up
-    def _start_from_registry(self) -> tuple[Any, dict[str, Any], float | None]:
+    def _start_from_registry(self) -> tuple[OnlineModel, dict[str, Any], float | None]:
         from ..registry import ModelRegistry
 
         start = self.settings.start_from or {}
@@ -141,7 +144,7 @@ class StreamRunner:
         version = registry.load(start["model"], start.get("ref", "latest"))
         extra = dict(version.metadata.metrics.extra or {}) if version.metadata.metrics else {}
         threshold = extra.get("anomaly_threshold")
-        model = self._estimator(start_from_parameters(version.parameters), None)
+        model = self._model(start_from_parameters(version.parameters), None)
         parent = {"name": version.name, "version": version.version}
         return model, parent, None if threshold is None else float(threshold)
 
@@ -153,12 +156,12 @@ class StreamRunner:
         rows, rows read, rows dropped, the rows' scores and the anomaly threshold
         from them; None if the stream ended first.
         """
-        model = self._estimator(None, None)
+        model = self._model(None, None)
         position: dict[str, Any] | None = None
         rows_read = dropped = 0
         held: list[np.ndarray] = []
         valid: list[np.ndarray] = []
-        while not hasattr(model, "online_state_"):
+        while not model.warmed_up:
             batch = self._poll(position, deadline)
             if batch is None:
                 return None
@@ -363,7 +366,7 @@ class StreamRunner:
             logger.info(
                 "resuming stream at batch %d, position %s", state.count("batches"), state.position
             )
-        model = self._estimator(state.online, state.step_size_override)
+        model = self._model(state.online, state.step_size_override)
         if hasattr(self.source, "expect_features"):
             self.source.expect_features(model.n_features_in_)
         detector = self._restore_detector(state.drift)
@@ -400,7 +403,7 @@ class StreamRunner:
             )
             if wants_scores:  # from the update's own E-step, under the parameters before it
                 # The writer's labels are the responsibilities' argmax.
-                scores, responsibilities = model._partial_fit_scored(rows, responsibilities=writer is not None)
+                scores, responsibilities = model.partial_fit_scored(rows, responsibilities=writer is not None)
             else:
                 model.partial_fit(rows)
             batch_ll = float(model.batch_log_likelihood_)

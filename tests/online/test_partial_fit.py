@@ -257,7 +257,7 @@ def test_scored_update_sees_rows_as_the_model_before_it(covariance_type: str) ->
     expected_scores = plain.score_samples(batch)
     expected_resp = plain.predict_proba(batch)
 
-    scores, resp = scored._partial_fit_scored(batch, responsibilities=True)
+    scores, resp = scored.partial_fit_scored(batch, responsibilities=True)
     plain.partial_fit(batch)
 
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-12, atol=1e-12)
@@ -266,11 +266,11 @@ def test_scored_update_sees_rows_as_the_model_before_it(covariance_type: str) ->
     np.testing.assert_array_equal(scored.covariances_, plain.covariances_)
     assert scored.batch_log_likelihood_ == plain.batch_log_likelihood_
     assert scored.n_steps_ == plain.n_steps_ == 2
-    assert scored._partial_fit_scored(batch)[1] is None  # responsibilities only when asked
+    assert scored.partial_fit_scored(batch)[1] is None  # responsibilities only when asked
 
 
 def test_scored_update_needs_a_model_past_its_warm_up() -> None:
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError, match="past its warm-up"):
-        GaussianMixture(3)._partial_fit_scored(_mixture(100, seed=4))
+        GaussianMixture(3).partial_fit_scored(_mixture(100, seed=4))

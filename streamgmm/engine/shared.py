@@ -5,8 +5,8 @@ initialisations) to the same rows. Fitted one after the other, each would read
 all the data once per EM iteration. Here one pass per iteration computes the
 statistics of every mixture still running (the driver reads each chunk once and
 runs every model's kernel on it, see
-:meth:`streamgmm.drivers.dask_rows.DaskRows.statistics_many`); each mixture then
-takes its own M-step. A mixture that converged or reached ``max_iter`` drops
+:meth:`streamgmm.engine.Driver.statistics_many`); each mixture then takes its
+own M-step (the update rule). A mixture that converged or reached ``max_iter`` drops
 out, so later passes do less work.
 
 Each mixture advances through :func:`streamgmm.core.em.run_em` itself, one
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.em import EMState, run_em
+from ..core.em import EMState, UpdateRule, run_em
+from ..core.mstep import maximise
 from ..core.params import MixtureParameters
 from ..core.statistics import SufficientStatistics
 
@@ -66,6 +67,7 @@ def run_shared_em(
     tol: float,
     max_iter: int,
     on_pass: Callable[[SharedPass], None] | None = None,
+    update: UpdateRule = maximise,
 ) -> list[EMState]:
     """Iterate several mixtures to convergence, one shared data pass per iteration.
 
@@ -79,6 +81,8 @@ def run_shared_em(
         As in :func:`streamgmm.core.em.run_em`, the same for every mixture.
     on_pass : callable, optional
         Called with a :class:`SharedPass` after every pass (progress reports).
+    update : UpdateRule
+        The M-step of every mixture.
 
     Returns
     -------
@@ -100,6 +104,7 @@ def run_shared_em(
                 reg_covar=reg_covar,
                 tol=tol,
                 max_iter=states[i].n_iter + 1,
+                update=update,
             )
             updates.append((i, states[i], states[i].lower_bound - previous))
         running = [i for i in running if _still_running(states[i], max_iter)]
