@@ -20,7 +20,7 @@ from prefect.cache_policies import NONE
 
 import streamgmm
 from streamgmm.config import ConfigError, DataConfig, RegistryConfig
-from streamgmm.core.errors import RegistryLockTimeoutError
+from streamgmm.registry.errors import RegistryLockTimeoutError
 from streamgmm.core.params import MixtureParameters
 from streamgmm.drivers.progress import ChunkProgress
 from streamgmm.io.sources import RowData

@@ -44,10 +44,11 @@ from flows._shared import (
     write_predictions,
 )
 from streamgmm.config import ConfigError, ScoreConfig, load_config
-from streamgmm.core.errors import InvalidInputError, ModelNotFoundError
+from streamgmm.core.errors import InvalidInputError
 from streamgmm.drivers.compute import compute_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelRegistry, ModelVersion
+from streamgmm.registry.errors import ModelNotFoundError
 from streamgmm.reporting import (
     ScoreSummary,
     model_log_likelihood_quantile,

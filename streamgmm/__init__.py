@@ -3,6 +3,32 @@
 >>> from streamgmm import GaussianMixture
 >>> model = GaussianMixture(n_components=3).fit(X)                  # doctest: +SKIP
 >>> model = GaussianMixture(n_components=3).fit("data/big.zarr")    # doctest: +SKIP
+
+Layers
+------
+Imports point down only (a function-level import counts too). From the top::
+
+    streamgmm.cli | streamgmm.examples      command line, runnable examples
+    streamgmm.commands                      the commands' Prefect plumbing
+    streamgmm.selection                     choosing K: fit_candidates, evaluate_candidates
+    streamgmm.reporting                     metrics, tables, plots of fitted models
+    streamgmm.estimator                     scikit-learn facade (GaussianMixture)
+    streamgmm.engine                        the fit: Driver protocol, open_driver, fit
+    streamgmm.online                        stepwise EM, stream sources, the runner
+    streamgmm.drivers                       where passes run (threads, Dask), checkpoints
+    streamgmm.io | streamgmm.config | streamgmm.datasets
+                                            readers/writers; YAML configs; example data
+    streamgmm.registry                      versioned model artifacts and their errors
+    streamgmm.validation                    parameter and input checks
+    streamgmm.core                          numpy/scipy math, imports nothing of ours
+
+A layer may import any layer below it, never one above; the three packages
+sharing a line do not import each other. Two arrows still run upward (outside
+this change): ``io/predictions.py`` builds a ``DaskRows`` (it belongs above
+``drivers``), and ``cli``/``commands``/``examples`` load ``flows/``. The package
+root re-exports from ``core``, ``registry`` and ``estimator``. The stream runner
+(``online``) gets its model from the factory the estimator registers
+(:func:`streamgmm.online.model.register_model_factory`), not by importing it.
 """
 
 from .core.errors import (
@@ -15,6 +41,14 @@ from .core.errors import (
 from .core.params import MixtureParameters
 from .core.statistics import SufficientStatistics
 from .estimator import GaussianMixture
+from .registry.errors import (
+    ArtifactIntegrityError,
+    ModelNotFoundError,
+    ReadOnlyRegistryError,
+    RegistryError,
+    RegistryLockTimeoutError,
+    UnsupportedSchemaVersionError,
+)
 
 __version__ = "0.1.0"
 
@@ -44,5 +78,11 @@ __all__ = [
     "InvalidParameterError",
     "IllConditionedCovarianceError",
     "EmptyComponentWarning",
+    "RegistryError",
+    "ModelNotFoundError",
+    "ArtifactIntegrityError",
+    "UnsupportedSchemaVersionError",
+    "ReadOnlyRegistryError",
+    "RegistryLockTimeoutError",
     "__version__",
 ]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from streamgmm.core.errors import ArtifactIntegrityError, InvalidParameterError
+from streamgmm.core.errors import InvalidParameterError
+from streamgmm.registry.errors import ArtifactIntegrityError
 
 from .jsonvalues import read_document, with_checksum
 from .metadata import format_timestamp, parse_timestamp

@@ -24,11 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from streamgmm.core.errors import (
-    ArtifactIntegrityError,
-    InvalidParameterError,
-    UnsupportedSchemaVersionError,
-)
+from streamgmm.core.errors import InvalidParameterError
+from streamgmm.registry.errors import ArtifactIntegrityError, UnsupportedSchemaVersionError
 
 __all__ = [
     "CHECKSUM_KEY",

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from streamgmm.core.errors import RegistryError, RegistryLockTimeoutError
+from streamgmm.registry.errors import RegistryError, RegistryLockTimeoutError
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "model_lock"]
 

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from streamgmm.core.errors import InvalidParameterError, ModelNotFoundError
+from streamgmm.core.errors import InvalidParameterError
+from streamgmm.registry.errors import ModelNotFoundError
 
 from .aliases import ALIASES_FILENAME, AliasRecord, encode_aliases
 from .layout import (

@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from streamgmm.core.covariance import COVARIANCE_TYPES
-from streamgmm.core.errors import ArtifactIntegrityError, InvalidParameterError
+from streamgmm.core.errors import InvalidParameterError
+from streamgmm.registry.errors import ArtifactIntegrityError
 
 from .jsonvalues import freeze_json, read_document, thaw_json, with_checksum
 from .names import check_model_name

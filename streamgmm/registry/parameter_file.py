@@ -20,8 +20,8 @@ from typing import cast
 import numpy as np
 
 from streamgmm.core.covariance import CovarianceType
-from streamgmm.core.errors import ArtifactIntegrityError
 from streamgmm.core.params import MixtureParameters
+from streamgmm.registry.errors import ArtifactIntegrityError
 
 __all__ = ["PARAMETER_ARRAYS", "decode_parameters", "encode_parameters"]
 

@@ -13,13 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from streamgmm.core.errors import (
-    ArtifactIntegrityError,
-    InvalidParameterError,
-    ModelNotFoundError,
-    ReadOnlyRegistryError,
-)
+from streamgmm.core.errors import InvalidParameterError
 from streamgmm.core.params import MixtureParameters
+from streamgmm.registry.errors import ArtifactIntegrityError, ModelNotFoundError, ReadOnlyRegistryError
 
 from . import maintenance
 from .diff import ParameterDiff, diff_parameters

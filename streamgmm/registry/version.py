@@ -19,6 +19,9 @@ __all__ = ["ModelVersion"]
 class ModelVersion:
     """One immutable model version.
 
+    The registry returns parameters and metadata; a ``streamgmm.GaussianMixture``
+    is built from them above it, with ``GaussianMixture.from_version(version)``.
+
     Parameters
     ----------
     metadata : ModelMetadata
@@ -61,13 +64,3 @@ class ModelVersion:
             lower_bound=metrics.lower_bound,
             **estimator_params,
         )
-
-    def to_estimator(self, **estimator_params: Any) -> Any:
-        """A fitted ``streamgmm.GaussianMixture`` with these parameters.
-
-        Calls ``streamgmm.estimator.GaussianMixture.from_parameters``; imported
-        here so the registry does not depend on the estimator layer above it.
-        """
-        from streamgmm.estimator import GaussianMixture
-
-        return GaussianMixture.from_parameters(self.parameters, **estimator_params)

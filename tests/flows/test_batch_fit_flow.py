@@ -191,7 +191,7 @@ def test_publish_is_retried_on_lock_timeouts_only():
     from prefect.states import Failed
 
     from flows._shared import retry_on_lock_timeout
-    from streamgmm.core.errors import RegistryLockTimeoutError
+    from streamgmm.registry.errors import RegistryLockTimeoutError
 
     retry = retry_on_lock_timeout
     assert retry(None, None, Failed(data=RegistryLockTimeoutError("held"))) is True

@@ -48,7 +48,7 @@ def test_score_zarr_with_an_alias_beside_the_input(
     result = flows_module.score(str(path))
 
     version = ModelRegistry(published_registry).load("small", "production")
-    model = version.to_estimator()
+    model = streamgmm.GaussianMixture.from_version(version)
     assert (result.model, result.version, result.location) == ("small", 1, version.location)
     assert result.predictions == str(tmp_path / "incoming-scores.zarr")
     scores = zarr.open_group(result.predictions, mode="r")

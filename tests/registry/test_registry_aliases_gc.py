@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from registry_helpers import make_parameters
 
-from streamgmm.core.errors import ArtifactIntegrityError, InvalidParameterError, ModelNotFoundError
+from streamgmm.core.errors import InvalidParameterError
+from streamgmm.registry.errors import ArtifactIntegrityError, ModelNotFoundError
 
 
 def _publish(registry, count: int, name: str = "m") -> None:

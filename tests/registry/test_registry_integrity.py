@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from registry_helpers import make_parameters
 
-from streamgmm.core.errors import (
+from streamgmm.registry.errors import (
     ArtifactIntegrityError,
     ModelNotFoundError,
     UnsupportedSchemaVersionError,

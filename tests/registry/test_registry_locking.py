@@ -8,7 +8,7 @@ import sys
 import pytest
 from registry_helpers import make_parameters
 
-from streamgmm.core.errors import RegistryLockTimeoutError
+from streamgmm.registry.errors import RegistryLockTimeoutError
 from streamgmm.registry import ModelRegistry
 from streamgmm.registry.locking import model_lock
 
