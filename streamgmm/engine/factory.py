@@ -27,6 +27,8 @@ from .driver import Driver
 
 __all__ = ["DriverOptions", "OpenedData", "content_hash", "n_threads", "open_driver"]
 
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
 
 @dataclass(frozen=True, kw_only=True)
 class DriverOptions:
@@ -97,15 +99,19 @@ def _weights_fingerprint(sample_weight: Any) -> str | None:
 def _in_memory(X: Any, sample_weight: Any, options: DriverOptions, estimator_name: str
                ) -> OpenedData:
     """Validated rows (n, D) as float32/float64, without copying when possible."""
-    names = _get_feature_names(X)
-    X = check_array(
-        X,
-        dtype=[np.float64, np.float32],
-        ensure_all_finite=False,
-        ensure_min_samples=1,
-        input_name="X",
-        estimator=estimator_name,
-    )
+    names = None
+    if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES and min(X.shape) > 0):
+        # Anything but a plain float array (which check_array would return as is, and
+        # which predictions on small batches pass often) goes through scikit-learn.
+        names = _get_feature_names(X)
+        X = check_array(
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=1,
+            input_name="X",
+            estimator=estimator_name,
+        )
     if options.nan_policy == "raise":
         check_finite_rows(X)
     weights = check_sample_weight(sample_weight, X.shape[0])
