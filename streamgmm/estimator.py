@@ -238,6 +238,22 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             scheduler=self.scheduler, persist=self.persist,
         )
 
+    def _mixture_spec(self) -> MixtureSpec:
+        """The mixture to fit, for the engine."""
+        return MixtureSpec(
+            n_components=self.n_components, covariance_type=self.covariance_type,
+            init_params=self.init_params, weights_init=self.weights_init,
+            means_init=self.means_init, precisions_init=self.precisions_init,
+        )
+
+    def _fit_plan(self) -> FitPlan:
+        """How to fit (seeds, tolerances, dtype, reporting), for the engine."""
+        return FitPlan(
+            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+            random_state=self.random_state, init_sample_size=self.init_sample_size,
+            dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
+        )
+
     def _set_fitted(self, params: MixtureParameters) -> None:
         self.weights_ = np.array(params.weights)
         self.means_ = np.array(params.means)
@@ -350,16 +366,6 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         data = open_driver(X, sample_weight, self._driver_options(),
                            estimator_name=type(self).__name__)
         self._record_features(data.driver)
-        mixture = MixtureSpec(
-            n_components=self.n_components, covariance_type=self.covariance_type,
-            init_params=self.init_params, weights_init=self.weights_init,
-            means_init=self.means_init, precisions_init=self.precisions_init,
-        )
-        plan = FitPlan(
-            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-            random_state=self.random_state, init_sample_size=self.init_sample_size,
-            dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
-        )
         warm = (
             WarmStart(self.parameters_, self.lower_bound_)
             if self.warm_start and hasattr(self, "converged_") else None
@@ -368,7 +374,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         if checkpoint is not None:
             store = Checkpointing(checkpoint, lambda: self._fit_key(data.describe()))
         with data.driver as driver:
-            result = fit(driver, mixture, plan, warm_start=warm, checkpoint=store, stacklevel=2)
+            result = fit(driver, self._mixture_spec(), self._fit_plan(), warm_start=warm,
+                         checkpoint=store, stacklevel=2)
         best = result.state
         self.n_invalid_rows_ = result.n_invalid_rows
         if result.persisted is not None:

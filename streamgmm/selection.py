@@ -31,7 +31,7 @@ from .core.covariance import COVARIANCE_TYPES
 from .core.em import EMState
 from .core.errors import InvalidInputError, InvalidParameterError
 from .core.estep import natural_form
-from .engine import DriverOptions, FitPlan, MixtureSpec, PassReport, fit, open_driver
+from .engine import DriverOptions, PassReport, fit, open_driver
 from .estimator import GaussianMixture
 from .io.detect import is_out_of_core
 from .reporting.metrics import FitMetrics, metrics_from_log_likelihood
@@ -191,27 +191,16 @@ def fit_candidates(
             "fit_candidates reads out-of-core data (a Zarr/Parquet path, RowData or a Dask "
             "array); wrap an in-memory array with dask.array.from_array(X, chunks=...)"
         )
-    mixtures = [
-        MixtureSpec(n_components=c.n_components, covariance_type=c.covariance_type,
-                    init_params=first.init_params)
-        for c in checked
-    ]
-    plan = FitPlan(
-        tol=first.tol, reg_covar=first.reg_covar, max_iter=first.max_iter, n_init=first.n_init,
-        random_state=first.random_state, init_sample_size=first.init_sample_size,
-        dtype=first.dtype,
-    )
-
     def report(shared: PassReport) -> None:
         if on_pass is not None:
             updates = tuple((checked[m], init, state, change)
                             for m, init, state, change in shared.updates)
             on_pass(SelectionPass(shared.number, updates, shared.n_running))
 
-    options = DriverOptions(nan_policy=first.nan_policy, scheduler=first.scheduler,
-                            persist=first.persist)
-    with open_driver(X, None, options).driver as driver:
-        result = fit(driver, mixtures, plan, on_pass=report, stacklevel=2)
+    # Every candidate is fitted as its own estimator would fit it alone.
+    mixtures = [prototype._mixture_spec() for prototype in prototypes]
+    with open_driver(X, None, first._driver_options()).driver as driver:
+        result = fit(driver, mixtures, first._fit_plan(), on_pass=report, stacklevel=2)
     return [_fitted_model(state, driver.feature_names, result.n_invalid_rows, estimator_params)
             for state in result.states]
 
