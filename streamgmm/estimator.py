@@ -38,7 +38,6 @@ from .engine import (
     open_driver,
 )
 from .io.detect import is_out_of_core
-from .io.sources import open_rows
 from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
 from .validation import check_estimator_parameters, check_finite_rows, resolve_dtype
@@ -432,31 +431,29 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         with driver:
             return driver.labels(form)
 
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per row of X."""
+    def _mean_log_likelihood(self, X: Any) -> tuple[float, int]:
+        """Mean log-likelihood per row of X, and the number of rows (one pass)."""
         driver, form = self._predicting(X)
         with driver:
             (mean,) = driver.compute(driver.log_likelihood(form).mean())
-        return float(mean)
+        return float(mean), driver.n_samples
 
-    @staticmethod
-    def _n_rows(X: Any) -> int:
-        if isinstance(X, (str, os.PathLike)):
-            return open_rows(X).shape[0]
-        return int(getattr(X, "shape", np.shape(X))[0])
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log-likelihood per row of X."""
+        return self._mean_log_likelihood(X)[0]
 
     def _n_parameters(self) -> int:
         return self.parameters_.n_parameters
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
-        n_samples = self._n_rows(X)
-        return float(-2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples))
+        mean, n_samples = self._mean_log_likelihood(X)
+        return float(-2 * mean * n_samples + self._n_parameters() * np.log(n_samples))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X (lower is better)."""
-        n_samples = self._n_rows(X)
-        return float(-2 * self.score(X) * n_samples + 2 * self._n_parameters())
+        mean, n_samples = self._mean_log_likelihood(X)
+        return float(-2 * mean * n_samples + 2 * self._n_parameters())
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw rows from the fitted mixture (scikit-learn's random stream).
