@@ -8,6 +8,7 @@ Layers
 ------
 Imports point down only (a function-level import counts too). From the top::
 
+    streamgmm.__main__                      python -m streamgmm
     streamgmm.cli | streamgmm.examples      command line, runnable examples
     streamgmm.commands                      the commands' Prefect plumbing
     streamgmm.selection                     choosing K: fit_candidates, evaluate_candidates
@@ -22,7 +23,7 @@ Imports point down only (a function-level import counts too). From the top::
     streamgmm.validation                    parameter and input checks
     streamgmm.core                          numpy/scipy math, imports nothing of ours
 
-A layer may import any layer below it, never one above; the three packages
+A layer may import any layer below it, never one above; the modules
 sharing a line do not import each other. Two arrows still run upward (outside
 this change): ``io/predictions.py`` builds a ``DaskRows`` (it belongs above
 ``drivers``), and ``cli``/``commands``/``examples`` load ``flows/``. The package

@@ -7,6 +7,7 @@ the estimator's own fits, compared bit for bit.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import dask.array as da
@@ -153,8 +154,8 @@ def test_the_update_rule_is_a_parameter() -> None:
 
     with open_driver(X).driver as driver:
         default = fit(driver, _spec("full"), PLAN).state
-        explicit = fit(driver, _spec("full"), FitPlan(**{**PLAN.__dict__, "update": maximise})).state
-        custom_plan = FitPlan(**{**PLAN.__dict__, "update": equal_weights})
+        explicit = fit(driver, _spec("full"), replace(PLAN, update=maximise)).state
+        custom_plan = replace(PLAN, update=equal_weights)
         custom = fit(driver, _spec("full"), custom_plan).state
         shared = fit(driver, [_spec("full"), _spec("diag")], custom_plan).states
     assert np.array_equal(default.params.means, explicit.params.means)
