@@ -91,7 +91,9 @@ class DataConfig(_Section):
     variable : str, optional
         Zarr array (or dataset variable) holding the rows; default the only 2-D one.
     columns : list of str, optional
-        Parquet columns to use as features; default all (they must be numeric).
+        Parquet columns to use as features; default the features a file declares
+        (``streamgmm datagen`` output: not its truth column ``label``), else all
+        (they must be numeric).
     sample_dim, feature_dim : str, default "sample", "feature"
         Dimension names of a Zarr array (an array stored features-first is transposed).
     nan_policy : {"raise", "drop"}, default "raise"
