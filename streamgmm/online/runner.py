@@ -343,6 +343,7 @@ class StreamRunner:
             "stream_key": state.stream_key,
             "source": self.source.describe(),
             "position": state.position,
+            "source_identity": state.source_identity,
             "batches": state.count("batches"),
             "rows_read": state.count("rows_read"),
         }

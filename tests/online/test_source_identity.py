@@ -31,6 +31,7 @@ from streamgmm.online.sources import (
     SourceMismatchError,
 )
 from streamgmm.online.state import STATE_FILENAME, StateFile
+from streamgmm.registry import ModelRegistry
 
 from online_helpers import mixture_rows
 
@@ -100,12 +101,16 @@ def test_an_unchanged_store_that_grew_resumes(tmp_path: Path) -> None:
     store = tmp_path / "grow.zarr"
     data = mixture_rows(2000, seed=2)
     _write_store(store, data[:1000])
-    settings = _settings(tmp_path)
+    registry = SnapshotPolicy(registry_root=str(tmp_path / "registry"), model="grown", every_batches=None)
+    settings = _settings(tmp_path, snapshots=registry)
     StreamRunner(AppendedZarrSource(str(store), variable="X"), settings).run()
     xr.Dataset({"X": (("sample", "feature"), data[1000:])}).to_zarr(store, append_dim="sample")
     summary = StreamRunner(AppendedZarrSource(str(store), variable="X"), settings).run()
     assert summary.state.position == {"rows": 2000}
     assert summary.state.source_identity["last"]["start"] == 1800
+    # The published version records the identity its position belongs to.
+    published = ModelRegistry(tmp_path / "registry").show("grown", summary.versions[-1])
+    assert published.stream_positions["source_identity"] == summary.state.source_identity
 
 
 def test_a_store_shortened_under_a_running_source_is_an_error_not_idle(tmp_path: Path) -> None:
