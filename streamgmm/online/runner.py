@@ -179,15 +179,7 @@ class StreamRunner:
             verify(state.source_identity, state.position)
         except SourceMismatchError as exc:
             if self.settings.on_source_change != "reset":
-                raise SourceMismatchError(
-                    f"{exc} The committed position {state.position} (batch {state.count('batches')}, "
-                    f"runner state '{self.state_file.path}') belongs to the source as it was, and "
-                    "resuming would skip or misplace rows. To consume the source as a new stream, "
-                    "use another state folder (online.state). To keep the learnt model and read "
-                    "this source from its beginning, run once with --reset-source "
-                    "(online.on_source_change: reset).",
-                    exc.recorded, exc.current,
-                ) from exc
+                raise self._refusal(exc, state) from exc
             logger.warning(
                 "%s Resetting as asked (on_source_change: reset): the model of batch %d is kept "
                 "and %s is read from its beginning.", exc, state.count("batches"), self.source.describe(),
@@ -195,6 +187,18 @@ class StreamRunner:
             state = replace(state, position=None, source_identity=None)
             self.state_file.save(state)
         return state
+
+    def _refusal(self, exc: SourceMismatchError, state: RunnerState) -> SourceMismatchError:
+        """``exc`` with the committed position, the state file and the ways out."""
+        return SourceMismatchError(
+            f"{exc} The committed position {state.position} (batch {state.count('batches')}, "
+            f"runner state '{self.state_file.path}') belongs to the source as it was, and "
+            "resuming would skip or misplace rows. To consume the source as a new stream, "
+            "use another state folder (online.state). To keep the learnt model and read "
+            "this source from its beginning, run once with --reset-source "
+            "(online.on_source_change: reset).",
+            exc.recorded, exc.current,
+        )
 
     # ----------------------------------------------------------------------- start-up
     def _start_from_registry(self) -> tuple[Any, dict[str, Any], float | None]:
@@ -452,7 +456,10 @@ class StreamRunner:
             if deadline():
                 stop_reason = "max_seconds reached"
                 break
-            batch = self._poll(state.position, deadline)
+            try:
+                batch = self._poll(state.position, deadline)
+            except SourceMismatchError as exc:  # e.g. a store shortened under the runner
+                raise self._refusal(exc, state) from exc
             if batch is None:
                 stop_reason = "source exhausted" if getattr(self.source, "exhausted", False) else "source idle"
                 break
