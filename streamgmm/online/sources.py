@@ -321,8 +321,10 @@ class AppendedZarrSource:
         only when the rows known so far run out.
         """
         if self._rows is None or self._rows.shape[0] < needed:
+            before = None if self._rows is None else self._rows.shape
             self._rows = self._open()
-            self._check_head(self._rows)
+            if self._rows.shape != before:  # changed: still the same store? (one chunk read)
+                self._check_head(self._rows)
         return self._rows
 
     def next_batch(self, position: dict[str, Any] | None, max_rows: int, partial: bool = False) -> Batch | None:

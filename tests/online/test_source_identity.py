@@ -236,3 +236,35 @@ def test_a_state_of_the_previous_schema_adopts_the_source_with_a_warning(
     assert StateFile(tmp_path / "state").load(runner.stream_key()).history_row[0] == str(
         summary.state.count("batches")
     )
+
+
+def test_on_source_change_is_a_validated_config_key(tmp_path: Path) -> None:
+    from streamgmm.config import ConfigError, parse_config
+    from streamgmm.online.from_config import build_settings
+
+    document = {
+        "source": {"kind": "landing-folder", "uri": str(tmp_path)},
+        "model": {"n_components": 2},
+        "online": {"state": str(tmp_path / "state")},
+    }
+    assert build_settings(parse_config(document, kind="online_update")).on_source_change == "refuse"
+    document["online"]["on_source_change"] = "reset"
+    assert build_settings(parse_config(document, kind="online_update")).on_source_change == "reset"
+    document["online"]["on_source_change"] = "ignore"
+    with pytest.raises(ConfigError, match="online.on_source_change"):
+        parse_config(document, kind="online_update")
+
+
+def test_a_store_replaced_by_a_longer_one_under_a_running_source_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / "grow.zarr"
+    _write_store(store, mixture_rows(600, seed=8))
+    source = AppendedZarrSource(str(store), variable="X")
+    identity = None
+    position = None
+    for _ in range(3):
+        batch = source.next_batch(position, 200)
+        identity, position = source.identity(batch, identity), batch.position
+    assert source.next_batch(position, 200) is None  # idle: all 600 rows consumed
+    _write_store(store, mixture_rows(2000, seed=9))  # another store, longer, at the same path
+    with pytest.raises(SourceMismatchError, match="replaced while the stream ran: its first 200 rows differ"):
+        source.next_batch(position, 200)
