@@ -67,6 +67,7 @@ from typing import IO, Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..core.errors import InvalidInputError, StreamGMMError
+from ..io.atomic import atomic_write_bytes
 
 __all__ = [
     "Batch",
@@ -435,16 +436,16 @@ class LandingFolderSource:
     # ------------------------------------------------------------------ identity
     def _folder_id(self, create: bool) -> str | None:
         """The id the folder keeps of itself; written (atomically) on first use if ``create``."""
-        from ..io.atomic import atomic_write_bytes
-
         path = self.folder / LANDING_ID_FILENAME
         try:
-            return path.read_text().strip() or None
+            found = path.read_text().strip() or None
         except FileNotFoundError:
-            if not create:
-                return None
-        atomic_write_bytes(path, f"{uuid.uuid4().hex}\n".encode())
-        return path.read_text().strip()
+            found = None
+        if found is not None or not create:
+            return found
+        folder_id = uuid.uuid4().hex
+        atomic_write_bytes(path, f"{folder_id}\n".encode())
+        return folder_id
 
     def _fingerprint(self, name: str) -> dict[str, Any]:
         """Name, size and SHA-256 of an arrived file (or ``.zarr`` folder); cached by size and time."""
