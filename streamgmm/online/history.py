@@ -48,7 +48,7 @@ def history_row(
 
 def _line(row: Sequence[str]) -> bytes:
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerow(row)
+    csv.writer(text).writerow(row)  # "\r\n"-terminated, as the log has always been written
     return text.getvalue().encode()
 
 
@@ -147,7 +147,7 @@ class BatchHistory:
         Reads backwards from the end, a block at a time: only the lines to cut and
         the last kept one are read, whatever the length of the log.
         """
-        header = _line(_COLUMNS)
+        header = _line(_COLUMNS).rstrip(b"\r\n")
         last: int | None = None
         with open(self.path, "r+b") as stream:
             size = stream.seek(0, os.SEEK_END)
@@ -156,7 +156,7 @@ class BatchHistory:
                 start = _line_start(stream, scan)
                 stream.seek(start)
                 line = stream.read(scan - start)
-                if line == header:
+                if line.rstrip(b"\r\n") == header:
                     break
                 batch = _batch_of(line) if line.endswith(b"\n") else None
                 if not line.endswith(b"\n") or (batch is not None and batch > committed_batches):
