@@ -296,7 +296,9 @@ class ComputeConfig(_Section):
     threads_per_worker: PositiveInt | None = None
     memory_limit: str | int | None = None
     host: Annotated[str, Field(strict=True, min_length=1)] | None = None
-    dashboard_address: Annotated[str, Field(strict=True, min_length=1)] | Annotated[bool, Field(strict=True)] | None = None
+    dashboard_address: (
+        Annotated[str, Field(strict=True, min_length=1)] | Annotated[bool, Field(strict=True)] | None
+    ) = None
     persist: Annotated[bool, Field(strict=True)] | Literal["auto"] = False
 
     def scheduler_params(self) -> dict[str, Any]:

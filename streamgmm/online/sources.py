@@ -104,7 +104,9 @@ class SourceMismatchError(StreamGMMError, ValueError):
         The identity committed with the position, and what the source shows now.
     """
 
-    def __init__(self, message: str, recorded: dict[str, Any] | None = None, current: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, recorded: dict[str, Any] | None = None, current: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.recorded = recorded or {}
         self.current = current or {}
