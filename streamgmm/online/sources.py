@@ -41,7 +41,8 @@ A stream position belongs to one source. The built-in identities:
   the first commit; a recreated folder has none), and the name, size and SHA-256
   of the file of the last batch, plus a running digest over every file consumed
   (their history). A file the stream was in the middle of that is gone or
-  changed fails the check.
+  changed fails the check. Hashing reads each file once more, when the stream
+  starts on it (and the current file again at each start).
 - Standard input cannot be identified: every run reads what is piped to it, and
   the position counts lines across runs.
 
