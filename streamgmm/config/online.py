@@ -251,6 +251,11 @@ class OnlineSettings(_Section):
     poll_seconds : float, default 1.0
     drain : bool, default False
         Take a final incomplete batch when the source has nothing more.
+    on_source_change : {"refuse", "reset"}, default "refuse"
+        A stream position belongs to one source. When the runner resumes and finds
+        the source replaced, rewritten or shortened: "refuse" stops with both
+        identities named; "reset" keeps the learnt model and reads the source
+        from its beginning (``streamgmm stream --reset-source`` for one run).
     snapshot : SnapshotSettings
     drift : DriftSettings, optional (null disables)
     anomaly : AnomalySettings, optional (null disables)
@@ -265,6 +270,7 @@ class OnlineSettings(_Section):
     idle_seconds: NonNegativeFloat | None = 0.0
     poll_seconds: PositiveFloat = 1.0
     drain: Annotated[bool, Field(strict=True)] = False
+    on_source_change: Literal["refuse", "reset"] = "refuse"
     snapshot: SnapshotSettings = Field(default_factory=dict)  # type: ignore[arg-type]
     drift: DriftSettings | None = Field(default_factory=dict)  # type: ignore[arg-type]
     anomaly: AnomalySettings | None = Field(default_factory=dict)  # type: ignore[arg-type]

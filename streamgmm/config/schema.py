@@ -38,6 +38,7 @@ from streamgmm.core.covariance import COVARIANCE_TYPES
 from streamgmm.core.init import INIT_METHODS
 from streamgmm.registry.names import check_alias, check_model_name
 
+from .network import DEFAULT_HOST, check_host, dashboard_listen_address
 from .paths import is_url, resolve_location
 
 __all__ = [
@@ -90,7 +91,9 @@ class DataConfig(_Section):
     variable : str, optional
         Zarr array (or dataset variable) holding the rows; default the only 2-D one.
     columns : list of str, optional
-        Parquet columns to use as features; default all (they must be numeric).
+        Parquet columns to use as features; default the features a file declares
+        (``streamgmm datagen`` output: not its truth column ``label``), else all
+        (they must be numeric).
     sample_dim, feature_dim : str, default "sample", "feature"
         Dimension names of a Zarr array (an array stored features-first is transposed).
     nan_policy : {"raise", "drop"}, default "raise"
@@ -279,12 +282,23 @@ class ComputeConfig(_Section):
         before the first EM pass instead of reading them on every pass; "auto" only
         when they take at most a quarter of that memory. See
         ``GaussianMixture(persist=...)``.
+    host : str, optional
+        Interface the local cluster's scheduler, workers and nannies listen on
+        (local-cluster only). Default ``127.0.0.1``: reachable from this machine
+        only. "0.0.0.0" exposes them (without authentication) to the network.
+    dashboard_address : str or bool, optional
+        The local cluster's dashboard: ``HOST:PORT``, ``:PORT`` (on ``host``), or
+        false for none. Default: a free port on ``host``.
     """
 
     scheduler: Annotated[str, Field(strict=True, min_length=1)] = "threads"
     n_workers: PositiveInt | None = None
     threads_per_worker: PositiveInt | None = None
     memory_limit: str | int | None = None
+    host: Annotated[str, Field(strict=True, min_length=1)] | None = None
+    dashboard_address: (
+        Annotated[str, Field(strict=True, min_length=1)] | Annotated[bool, Field(strict=True)] | None
+    ) = None
     persist: Annotated[bool, Field(strict=True)] | Literal["auto"] = False
 
     def scheduler_params(self) -> dict[str, Any]:
@@ -328,7 +342,19 @@ class ComputeConfig(_Section):
             "where it was started; remove the key"
         )
 
-    @field_validator("threads_per_worker", "memory_limit")
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return None if value is None else check_host(value)
+
+    @field_validator("dashboard_address")
+    @classmethod
+    def _dashboard(cls, value: str | bool | None, info: ValidationInfo) -> str | bool | None:
+        if isinstance(value, str):
+            dashboard_listen_address(info.data.get("host") or DEFAULT_HOST, value)
+        return value
+
+    @field_validator("threads_per_worker", "memory_limit", "host", "dashboard_address")
     @classmethod
     def _local_cluster_only(cls, value: Any, info: ValidationInfo) -> Any:
         scheduler = info.data.get("scheduler")

@@ -16,6 +16,11 @@ scheduler          yields
 =================  ============================================================
 
 The fitted model does not depend on the choice (see :mod:`.dask_rows`).
+
+A local cluster listens on the loopback interface only (``host`` default
+``127.0.0.1``): its scheduler, its workers and nannies, and its dashboard (on a
+free port). Nothing is reachable from another machine unless ``host`` (and
+``dashboard_address``) say so; ``dashboard_address=False`` starts no dashboard.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from ..config.network import DEFAULT_HOST, check_host, dashboard_listen_address, is_loopback
 from ..core.errors import InvalidParameterError
 
-__all__ = ["LOCAL_SCHEDULERS", "compute_scheduler", "describe_scheduler"]
+__all__ = [
+    "LOCAL_SCHEDULERS",
+    "compute_scheduler",
+    "describe_scheduler",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +63,8 @@ def compute_scheduler(
     n_workers: int | None = None,
     threads_per_worker: int | None = None,
     memory_limit: str | int | None = None,
+    host: str | None = None,
+    dashboard_address: str | bool | None = None,
     connect_timeout: float = 30.0,
 ) -> Iterator[Any]:
     """Start (or connect to) what runs the passes; stop what was started on exit.
@@ -68,6 +80,14 @@ def compute_scheduler(
         Threads per local-cluster worker (default 1).
     memory_limit : str or int, optional
         Memory per local-cluster worker ("4GB", bytes, "auto"; default "auto").
+    host : str, optional
+        Interface the local cluster's scheduler, workers and nannies listen on
+        (default ``127.0.0.1``: this machine only). "0.0.0.0" exposes them to the
+        network.
+    dashboard_address : str or bool, optional
+        Where the local cluster's dashboard listens: ``"HOST:PORT"``, or ``":PORT"``
+        on ``host``; default (None or True) a free port on ``host``; False: no
+        dashboard.
     connect_timeout : float, default 30
         Seconds to wait for a remote scheduler.
 
@@ -83,11 +103,12 @@ def compute_scheduler(
     OSError
         The remote scheduler cannot be reached (the message names its address).
     """
+    cluster_only = (threads_per_worker, memory_limit, host, dashboard_address)
     if scheduler in LOCAL_SCHEDULERS:
-        if threads_per_worker is not None or memory_limit is not None:
+        if any(value is not None for value in cluster_only):
             raise InvalidParameterError(
-                f"threads_per_worker and memory_limit apply to 'local-cluster' only, not to "
-                f"scheduler {scheduler!r}"
+                f"threads_per_worker, memory_limit, host and dashboard_address apply to "
+                f"'local-cluster' only, not to scheduler {scheduler!r}"
             )
         if n_workers is not None and scheduler != "threads":
             raise InvalidParameterError(
@@ -103,13 +124,26 @@ def compute_scheduler(
     from distributed import Client, LocalCluster
 
     if scheduler == "local-cluster":
+        listen = check_host(DEFAULT_HOST if host is None else host)
+        dashboard = dashboard_listen_address(listen, dashboard_address)
+        if not is_loopback(listen):
+            logger.warning(
+                "The local Dask cluster listens on %s (compute.host): reachable from other "
+                "machines, without authentication", listen,
+            )
         with _quiet_distributed_logs(), dask.config.set(LOCAL_CLUSTER_CONFIG):
             cluster = LocalCluster(
                 n_workers=DEFAULT_CLUSTER_WORKERS if n_workers is None else int(n_workers),
                 threads_per_worker=1 if threads_per_worker is None else int(threads_per_worker),
                 memory_limit="auto" if memory_limit is None else memory_limit,
                 processes=True,
-                dashboard_address=":0",  # a free port: never clash with another cluster
+                host=listen,  # scheduler, workers and nannies
+                # Dask binds a bare ":PORT" to every interface, whatever ``host`` says:
+                # always give the interface. Port 0: never clash with another cluster.
+                # Without a dashboard the scheduler still serves its health and metrics
+                # routes over HTTP: on ``host`` too, on a free port.
+                dashboard_address=dashboard or dashboard_listen_address(listen, None),
+                scheduler_kwargs={"dashboard": dashboard is not None},
                 silence_logs=logging.WARNING,
             )
             try:
@@ -124,10 +158,11 @@ def compute_scheduler(
             f"scheduler={scheduler!r} is not known; use one of {', '.join(LOCAL_SCHEDULERS)}, "
             "'local-cluster', or the address of a running Dask scheduler such as 'tcp://host:8786'"
         )
-    if n_workers is not None or threads_per_worker is not None or memory_limit is not None:
+    if n_workers is not None or any(value is not None for value in cluster_only):
         raise InvalidParameterError(
-            f"n_workers, threads_per_worker and memory_limit cannot be set for the running "
-            f"cluster at {scheduler}; its workers are managed where it was started"
+            f"n_workers, threads_per_worker, memory_limit, host and dashboard_address cannot be "
+            f"set for the running cluster at {scheduler}; its workers are managed where it was "
+            "started"
         )
     try:
         client = Client(scheduler, timeout=connect_timeout)

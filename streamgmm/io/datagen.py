@@ -38,7 +38,8 @@ Layouts
     Parquet: a folder of files ``part-00000.parquet``, ``part-00001.parquet``, ... (more digits
     when there are more than 100,000 chunks), one file and one row group per chunk, with float
     columns ``x0`` ... ``x{D-1}`` and an int32 column ``label``. Injected NaN are NaN values, not
-    nulls.
+    nulls. The schema metadata declare which columns are features (``streamgmm.columns``), so
+    readers without a column selection never take the truth for a feature.
 
     Both layouts hold the true parameters in ``_true_params.npz`` inside the dataset folder (read
     them with :func:`true_parameters`). The leading underscore is deliberate: Parquet dataset
@@ -83,6 +84,7 @@ from threadpoolctl import threadpool_limits
 from ..core.covariance import COVARIANCE_TYPES, check_covariance_type
 from ..core.errors import InvalidParameterError
 from ..core.params import MixtureParameters
+from .sources import column_roles_metadata
 
 __all__ = [
     "DatasetInfo",
@@ -431,7 +433,11 @@ class _ParquetWriter:
         self._schema = pa.schema(
             [pa.field(name, value_type) for name in self._names[:-1]]
             + [pa.field("label", pa.int32())],
-            metadata={b"streamgmm.datagen": metadata.encode()},
+            metadata={
+                b"streamgmm.datagen": metadata.encode(),
+                # Readers take the features only, never the truth, when no columns are given.
+                **column_roles_metadata(self._names[:-1], ["label"]),
+            },
         )
 
     def write(self, index: int, start: int, X: np.ndarray, labels: np.ndarray) -> None:

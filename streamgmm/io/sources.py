@@ -12,6 +12,8 @@ read error names the store, the chunk or file, and the rows involved.
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -21,7 +23,30 @@ import numpy as np
 from ..core.errors import InvalidInputError, StreamGMMError
 from .zarr_chunks import ChunkFileReader, chunk_file_reader
 
-__all__ = ["RowData", "open_rows", "DataReadError", "ZarrRows", "ParquetRows"]
+__all__ = [
+    "COLUMN_ROLES_KEY",
+    "RowData",
+    "open_rows",
+    "DataReadError",
+    "ZarrRows",
+    "ParquetRows",
+    "column_roles_metadata",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Parquet schema metadata key naming which columns are features and which are not
+#: (e.g. the true labels of generated data): ``{"features": [...], "other": [...]}``.
+#: Without a column selection, only the features are used.
+COLUMN_ROLES_KEY = b"streamgmm.columns"
+#: Key of the description written by ``streamgmm datagen`` before it wrote roles; its
+#: ``label`` column is the truth, never a feature.
+_DATAGEN_KEY = b"streamgmm.datagen"
+
+
+def column_roles_metadata(features: Sequence[str], other: Sequence[str]) -> dict[bytes, bytes]:
+    """Parquet schema metadata declaring the feature columns (see :data:`COLUMN_ROLES_KEY`)."""
+    return {COLUMN_ROLES_KEY: json.dumps({"features": list(features), "other": list(other)}).encode()}
 
 
 class DataReadError(StreamGMMError, OSError):
@@ -405,7 +430,7 @@ def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict
                 "Replace or remove the file."
             ) from exc
         if chosen is None:
-            chosen = list(schema.names)
+            chosen = _default_columns(schema, path)
         missing = [c for c in chosen if c not in schema.names]
         if missing:
             raise InvalidInputError(
@@ -414,10 +439,13 @@ def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict
             )
         for name in chosen:
             arrow_type = schema.field(name).type
-            if not (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)):
+            if not _is_numeric(arrow_type):
+                numeric = [n for n in schema.names if _is_numeric(schema.field(n).type)]
+                selection = "" if columns is not None else " (no columns were given, so all were taken)"
                 raise InvalidInputError(
                     f"Column {name!r} of Parquet file '{path}' has type {arrow_type}, which is "
-                    "not numeric; leave it out of the column selection (columns=[...])"
+                    f"not numeric{selection}; choose the feature columns, e.g. columns="
+                    f"[{', '.join(numeric)}] (data.columns in a config)"
                 )
             dtypes.add(np.dtype(arrow_type.to_pandas_dtype()))
         for group in range(metadata.num_row_groups):
@@ -434,6 +462,44 @@ def _open_parquet(uri: str, columns: Sequence[str] | None, storage_options: dict
                      "shape": list(reader.shape), "row_groups": len(units), "dtype": str(dtype)},
         content_signature=functools.partial(_files_signature, files, storage_options),
     )
+
+
+def _is_numeric(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type))
+
+
+def _default_columns(schema: Any, path: str) -> list[str]:
+    """The feature columns of a Parquet file when none are selected.
+
+    Files that declare their columns' roles (:data:`COLUMN_ROLES_KEY`, written by
+    ``streamgmm datagen``) give their features; older datagen output has a truth
+    column ``label`` that is left out. Otherwise every column. What is left out
+    is logged, so a user sees which columns the model is fitted on.
+    """
+    metadata = schema.metadata or {}
+    names = list(schema.names)
+    if COLUMN_ROLES_KEY in metadata:
+        try:
+            features = [str(n) for n in json.loads(metadata[COLUMN_ROLES_KEY])["features"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(
+                f"Parquet file '{path}' has unreadable column roles in its schema metadata "
+                f"({COLUMN_ROLES_KEY.decode()}: {exc}); choose the feature columns with columns=[...]"
+            ) from exc
+    elif _DATAGEN_KEY in metadata and "label" in names:
+        features = [n for n in names if n != "label"]
+    else:
+        return names
+    left_out = [n for n in names if n not in features]
+    if left_out:
+        logger.info(
+            "Parquet '%s': using feature columns %s; left out %s (not features, per the file's "
+            "schema metadata); give columns=[...] to choose others",
+            path, ", ".join(features), ", ".join(left_out),
+        )
+    return features
 
 
 def _detect_format(uri: str, storage_options: dict | None) -> str:
@@ -514,7 +580,9 @@ def open_rows(
     variable : str, optional
         Dataset variable or Zarr array name; default the only 2-D one.
     columns : sequence of str, optional
-        Parquet columns to use as features; default all (all must be numeric).
+        Parquet columns to use as features. Default: the feature columns a file
+        declares in its schema metadata (``streamgmm datagen`` output: ``x0`` ...,
+        not the truth column ``label``), else all columns (all must be numeric).
     sample_dim, feature_dim : str
         Dimension names for xarray and Zarr sources.
     format : {"zarr", "parquet"}, optional

@@ -4,7 +4,9 @@ Progress goes to standard error (one line every ``--progress-every`` batches:
 batch, rows, mean log-likelihood before the update, step size, anomalies);
 ``--quiet`` silences it. The end prints what the run did, the committed
 position, and the last published model version. Exit status: 0 on success, 2 for
-a bad config, 1 for any other error (the message names the file, batch or key).
+a bad config or a source that is not the stream's any more (replaced, rewritten
+or shortened; ``--reset-source`` reads it afresh keeping the model), 1 for any
+other error (the message names the file, batch or key).
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep waiting for new data (ignore online.idle_seconds); stop with Ctrl-C",
     )
+    parser.add_argument(
+        "--reset-source",
+        action="store_true",
+        help="if the source was replaced, rewritten or shortened since the last commit, keep the "
+        "learnt model and read the source from its beginning (instead of refusing)",
+    )
     parser.add_argument("--progress-every", type=int, default=10, metavar="N", help="progress line every N batches")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary and errors")
 
@@ -71,6 +79,7 @@ def run_stream_command(args: argparse.Namespace) -> int:
     from ..config import ConfigError, load_config
     from ..core.errors import StreamGMMError
     from .from_config import build_runner
+    from .sources import SourceMismatchError
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("streamgmm.online").setLevel(logging.WARNING if args.quiet else logging.INFO)
@@ -79,7 +88,11 @@ def run_stream_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    overrides = {"max_batches": args.max_batches, "max_seconds": args.max_seconds}
+    overrides = {
+        "max_batches": args.max_batches,
+        "max_seconds": args.max_seconds,
+        "on_source_change": "reset" if args.reset_source else None,
+    }
     runner = build_runner(config, on_batch=None if args.quiet else _progress(args.progress_every), overrides=overrides)
     if args.follow:
         from dataclasses import replace
@@ -90,6 +103,9 @@ def run_stream_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the last committed batch is kept (run again to continue)", file=sys.stderr)
         return 130
+    except SourceMismatchError as exc:
+        print(f"stream refused: {exc}", file=sys.stderr)
+        return 2
     except (StreamGMMError, OSError, ValueError) as exc:
         print(f"stream failed: {exc}", file=sys.stderr)
         return 1

@@ -88,6 +88,7 @@ def build_settings(config: OnlineUpdateConfig) -> StreamSettings:
         idle_seconds=online.idle_seconds,
         poll_seconds=online.poll_seconds,
         drain=online.drain,
+        on_source_change=online.on_source_change,
     )
 
 

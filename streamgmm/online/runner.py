@@ -9,6 +9,8 @@ One loop, per batch::
     feed the batch's mean log-likelihood to the drift detector
     write per-sample scores at the batch's stream rows      (idempotent region writes)
     COMMIT model + position + counters + detector together  (one atomic file)
+           + the source's identity and the batch's log line
+    append the log line to batches.csv                      (repaired from the commit)
     publish a model version if a snapshot is due            (idempotent: see below)
 
 Exactly once: the commit is the only point where progress becomes durable, and
@@ -18,6 +20,16 @@ equals the uninterrupted run's, bit for bit. Outputs are written at fixed row
 ranges, so repeating a batch rewrites the same values. A snapshot published but
 not yet recorded in the state is found again in the registry by its stream
 position instead of being published twice.
+
+A stream position belongs to one source: the source's identity at the
+committed position is committed with it (see :mod:`.sources`), and a resumed
+runner first checks that the source still holds what was consumed. A source
+that was replaced, rewritten or shortened is refused with both identities
+named, unless ``on_source_change="reset"`` (``--reset-source``) asks to keep the
+learnt model and read the source afresh from its beginning. Then the log
+``batches.csv`` is made to end exactly at the committed batch (:mod:`.history`).
+A state written before identities were recorded adopts the source as found,
+with a warning.
 
 Starting point: a model version from the registry (its parameters seed the
 running statistics), or a warm-up on the stream's first rows (batch EM on them);
@@ -36,15 +48,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.errors import InvalidInputError, StreamGMMError
+from ..core.errors import InvalidInputError, InvalidParameterError, StreamGMMError
 from ..core.estep import chunk_posteriors, natural_form
 from ..core.stepwise import OnlineState, start_from_parameters
 from ..validation import finite_row_mask, resolve_dtype
-from .history import BatchHistory
+from .history import BatchHistory, history_row
 from .model import OnlineModel, OnlineModelFactory, default_model_factory
 from .scores import ScoreWriter
 from .settings import ModelSetup, RunSummary, SnapshotPolicy, StreamSettings
-from .sources import Batch, StreamSource
+from .sources import Batch, SourceMismatchError, StreamSource
 from .state import RunnerState, StateFile
 
 __all__ = ["StreamSettings", "StreamRunner", "RunSummary", "ModelSetup", "SnapshotPolicy"]
@@ -78,6 +90,10 @@ class StreamRunner:
         *,
         model_factory: OnlineModelFactory | None = None,
     ) -> None:
+        if settings.on_source_change not in ("refuse", "reset"):
+            raise InvalidParameterError(
+                f"on_source_change={settings.on_source_change!r}: choose 'refuse' or 'reset'"
+            )
         self.source = source
         self.settings = settings
         self.on_batch = on_batch
@@ -135,6 +151,58 @@ class StreamRunner:
             )
         return rows[finite], finite
 
+    # --------------------------------------------------------------- source identity
+    def _identity(self, batch: Batch, previous: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The source's identity after ``batch`` (None for a source that has none)."""
+        identify = getattr(self.source, "identity", None)
+        return None if identify is None else identify(batch, previous)
+
+    def _check_source(self, state: RunnerState) -> RunnerState:
+        """The committed state, if the source still holds what it consumed.
+
+        Raises
+        ------
+        SourceMismatchError
+            The source was replaced, rewritten or shortened (both identities named),
+            unless ``on_source_change`` is "reset": then the position is dropped
+            (committed at once, with a warning) and the source read from its start.
+        """
+        verify = getattr(self.source, "verify_identity", None)
+        if verify is None:
+            return state
+        if state.source_identity is None:
+            if state.position is not None:
+                logger.warning(
+                    "runner state '%s' has no source identity (written by an older streamgmm): "
+                    "adopting %s as it is now, at position %s",
+                    self.state_file.path, self.source.describe(), state.position,
+                )
+            return state
+        try:
+            verify(state.source_identity, state.position)
+        except SourceMismatchError as exc:
+            if self.settings.on_source_change != "reset":
+                raise self._refusal(exc, state) from exc
+            logger.warning(
+                "%s Resetting as asked (on_source_change: reset): the model of batch %d is kept "
+                "and %s is read from its beginning.", exc, state.count("batches"), self.source.describe(),
+            )
+            state = replace(state, position=None, source_identity=None)
+            self.state_file.save(state)
+        return state
+
+    def _refusal(self, exc: SourceMismatchError, state: RunnerState) -> SourceMismatchError:
+        """``exc`` with the committed position, the state file and the ways out."""
+        return SourceMismatchError(
+            f"{exc} The committed position {state.position} (batch {state.count('batches')}, "
+            f"runner state '{self.state_file.path}') belongs to the source as it was, and "
+            "resuming would skip or misplace rows. To consume the source as a new stream, "
+            "use another state folder (online.state). To keep the learnt model and read "
+            "this source from its beginning, run once with --reset-source "
+            "(online.on_source_change: reset).",
+            exc.recorded, exc.current,
+        )
+
     # ----------------------------------------------------------------------- start-up
     def _start_from_registry(self) -> tuple[OnlineModel, dict[str, Any], float | None]:
         from ..registry import ModelRegistry
@@ -153,11 +221,13 @@ class StreamRunner:
 
         The warm-up rows are scored with the fitted model (and written out, if
         scores are). Returns the fitted model, the position after the warm-up
-        rows, rows read, rows dropped, the rows' scores and the anomaly threshold
-        from them; None if the stream ended first.
+        rows, rows read, rows dropped, the rows' scores, the anomaly threshold
+        from them and the source's identity after them; None if the stream ended
+        first.
         """
         model = self._model(None, None)
         position: dict[str, Any] | None = None
+        identity: dict[str, Any] | None = None
         rows_read = dropped = 0
         held: list[np.ndarray] = []
         valid: list[np.ndarray] = []
@@ -169,6 +239,7 @@ class StreamRunner:
             rows_read += batch.rows.shape[0]
             dropped += int(finite.size - rows.shape[0])
             position = batch.position
+            identity = self._identity(batch, identity)
             valid.append(finite)
             if rows.shape[0]:
                 held.append(rows)
@@ -180,7 +251,7 @@ class StreamRunner:
         if self.settings.scores_path:
             flagged = scores < threshold if threshold is not None else np.zeros(scores.shape, dtype=bool)
             self._writer(model.n_components).write(0, np.concatenate(valid), scores, responsibilities, flagged)
-        return model, position, rows_read, dropped, scores, threshold
+        return model, position, rows_read, dropped, scores, threshold, identity
 
     def _writer(self, n_components: int) -> ScoreWriter:
         return ScoreWriter(self.settings.scores_path, n_components, self.settings.write_responsibilities)  # type: ignore[arg-type]
@@ -244,7 +315,7 @@ class StreamRunner:
         warmed = self._warm_up(deadline)
         if warmed is None:
             return None
-        model, position, rows_read, dropped, scores, threshold = warmed
+        model, position, rows_read, dropped, scores, threshold, identity = warmed
         detector = self._new_detector()
         state = RunnerState(
             online=model.online_state_,
@@ -253,6 +324,7 @@ class StreamRunner:
             counters={"batches": 0, "rows_read": rows_read, "invalid_rows": dropped, "warm_up_rows": rows_read},
             drift=None if detector is None else detector.state_dict(),
             anomaly_threshold=threshold,
+            source_identity=identity,
         )
         self.state_file.save(state)
         logger.info(
@@ -278,6 +350,7 @@ class StreamRunner:
             "stream_key": state.stream_key,
             "source": self.source.describe(),
             "position": state.position,
+            "source_identity": state.source_identity,
             "batches": state.count("batches"),
             "rows_read": state.count("rows_read"),
         }
@@ -355,6 +428,7 @@ class StreamRunner:
 
         state = self.state_file.load(self.stream_key())
         if state is None:
+            self.history.set_aside()  # a log without a state belongs to an abandoned stream
             state = self._initial_state(deadline)
             if state is None:
                 raise StreamGMMError(
@@ -363,9 +437,11 @@ class StreamRunner:
                     "rows, lower model.warm_up_size, or start from a model version (start_from)."
                 )
         else:
+            state = self._check_source(state)
             logger.info(
                 "resuming stream at batch %d, position %s", state.count("batches"), state.position
             )
+        self.history.reconcile(state.count("batches"), state.history_row)
         model = self._model(state.online, state.step_size_override)
         if hasattr(self.source, "expect_features"):
             self.source.expect_features(model.n_features_in_)
@@ -383,7 +459,10 @@ class StreamRunner:
             if deadline():
                 stop_reason = "max_seconds reached"
                 break
-            batch = self._poll(state.position, deadline)
+            try:
+                batch = self._poll(state.position, deadline)
+            except SourceMismatchError as exc:  # e.g. a store shortened under the runner
+                raise self._refusal(exc, state) from exc
             if batch is None:
                 stop_reason = "source exhausted" if getattr(self.source, "exhausted", False) else "source idle"
                 break
@@ -394,7 +473,11 @@ class StreamRunner:
             run_rows += batch.rows.shape[0]
             run_invalid += n_bad
             if rows.shape[0] == 0:
-                state = replace(state.with_counts(empty_batches=1), position=batch.position)
+                state = replace(
+                    state.with_counts(empty_batches=1),
+                    position=batch.position,
+                    source_identity=self._identity(batch, state.source_identity),
+                )
                 self.state_file.save(state)
                 continue
             # Per-row scores (one more E-step, before the update) only for what uses them.
@@ -442,16 +525,21 @@ class StreamRunner:
                     logger.warning("switched to a constant step size of %g after the alarm", step_override)
             if writer is not None:
                 writer.write(first_row, finite, scores, responsibilities, flagged)
+            state = state.with_counts(batches=1, anomalies=n_flagged, scored_rows=rows.shape[0])
+            row = history_row(state, batch_ll, model.step_size_, n_flagged, alarmed)
             state = replace(
-                state.with_counts(batches=1, anomalies=n_flagged, scored_rows=rows.shape[0]),
+                state,
                 online=model.online_state_,
                 position=batch.position,
                 drift=None if detector is None else detector.state_dict(),
                 alarms=tuple(new_alarms),
                 step_size_override=step_override,
+                source_identity=self._identity(batch, state.source_identity),
+                history_row=row,
             )
-            self.state_file.save(state)  # the commit: model and position together
-            self.history.append(state, batch_ll, model.step_size_, n_flagged, alarmed)
+            # The commit: model, position, source identity and log line together.
+            self.state_file.save(state)
+            self.history.append(row)
             run_batches += 1
             if self.on_batch is not None:
                 self.on_batch(state, batch_ll)

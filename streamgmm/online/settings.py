@@ -103,6 +103,11 @@ class StreamSettings:
         At the end of the stream, also take a final incomplete batch.
     log_every : int
         Log progress every this many batches.
+    on_source_change : {"refuse", "reset"}
+        When a resumed stream finds its source replaced, rewritten or shortened
+        (its identity no longer matches the commit): "refuse" stops with both
+        identities named; "reset" keeps the learnt model and counters and reads
+        the source from its beginning (a warning, and the reset is committed).
     """
 
     state_dir: str
@@ -122,6 +127,7 @@ class StreamSettings:
     poll_seconds: float = 1.0
     drain: bool = False
     log_every: int = 100
+    on_source_change: str = "refuse"
 
 
 @dataclass(frozen=True)

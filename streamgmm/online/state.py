@@ -7,7 +7,16 @@ counters, the drift detector and the snapshot bookkeeping, and it is replaced
 atomically (:mod:`streamgmm.io.atomic`). A runner killed at any moment restarts
 from the last commit and re-reads exactly the batches after it.
 
+The commit also holds what makes the other records derivable from it: the
+source's identity at the committed position (``source_identity``, see
+:mod:`.sources`; a resumed runner refuses a source that no longer matches it)
+and the ``batches.csv`` line of the last committed batch (``history_row``, see
+:mod:`.history`; the log is repaired from it after a crash).
+
 Loaded with ``allow_pickle=False``; everything non-numeric is a JSON header.
+Schema 1 (before identities and log lines were committed) is still read: its
+state has neither, and the runner adopts the source as it finds it (with a
+warning) at the next commit.
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ from ..io.atomic import atomic_save_npz
 __all__ = ["RunnerState", "RunnerStateError", "StateFile", "STATE_FILENAME"]
 
 STATE_FILENAME = "runner-state.npz"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+#: Schema versions this streamgmm reads (1: without source identity and log line).
+_READABLE_SCHEMAS = (1, 2)
 
 
 class RunnerStateError(StreamGMMError, ValueError):
@@ -64,6 +75,12 @@ class RunnerState:
         ``{"name", "version"}`` of the model version the stream started from.
     anomaly_threshold : float or None
         Log-likelihood below which a sample is flagged.
+    source_identity : dict or None
+        What identifies the source and the data read up to ``position`` (JSON
+        data from the source's ``identity``); None before the first batch and in
+        states written before it was recorded.
+    history_row : tuple of str or None
+        The ``batches.csv`` line of the last committed batch.
     """
 
     online: OnlineState
@@ -76,6 +93,8 @@ class RunnerState:
     snapshot: dict[str, Any] = field(default_factory=lambda: {"version": None, "batch": 0, "time": 0.0})
     parent: dict[str, Any] | None = None
     anomaly_threshold: float | None = None
+    source_identity: dict[str, Any] | None = None
+    history_row: tuple[str, ...] | None = None
 
     def count(self, name: str) -> int:
         """A counter's value (0 if never incremented)."""
@@ -166,6 +185,8 @@ class StateFile:
             "snapshot": state.snapshot,
             "parent": state.parent,
             "anomaly_threshold": state.anomaly_threshold,
+            "source_identity": state.source_identity,
+            "history_row": None if state.history_row is None else list(state.history_row),
             "online": {
                 "n_updates": online.n_updates,
                 "n_samples_seen": online.n_samples_seen,
@@ -197,10 +218,12 @@ class StateFile:
         try:
             with np.load(self.path, allow_pickle=False) as arrays:
                 header = json.loads(bytes(arrays["header"]).decode())
-                if header.get("schema_version") != _SCHEMA_VERSION:
+                if header.get("schema_version") not in _READABLE_SCHEMAS:
                     raise RunnerStateError(
                         f"Runner state '{self.path}' has schema_version "
-                        f"{header.get('schema_version')!r}; this streamgmm reads {_SCHEMA_VERSION}."
+                        f"{header.get('schema_version')!r}; this streamgmm reads "
+                        f"{' and '.join(map(str, _READABLE_SCHEMAS))}. Use the streamgmm that "
+                        "wrote it, or start the stream in a new state folder."
                     )
                 if header["stream_key"] != expected_key:
                     raise RunnerStateError(
@@ -239,4 +262,6 @@ class StateFile:
             snapshot=header["snapshot"],
             parent=header["parent"],
             anomaly_threshold=header["anomaly_threshold"],
+            source_identity=header.get("source_identity"),
+            history_row=None if header.get("history_row") is None else tuple(header["history_row"]),
         )
