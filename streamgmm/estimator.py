@@ -329,6 +329,7 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             self.reg_covar,
             rng,
             sample_weight,
+            dtype=resolve_dtype(self.dtype, sample.dtype),
         )
         weights = params.weights if self.weights_init is None else self.weights_init
         means = params.means if self.means_init is None else self.means_init

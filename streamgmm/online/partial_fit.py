@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ..core.errors import EmptyComponentWarning, InvalidInputError
+from ..core.errors import (
+    EmptyComponentWarning,
+    InvalidInputError,
+    NonFiniteModelError,
+    ValuesTooLargeError,
+)
 from ..core.estep import chunk_statistics, natural_form
+from ..core.finite import magnitude_problem, remedy
 from ..core.stepwise import (
     OnlineState,
     StepSchedule,
@@ -166,7 +172,17 @@ class StepwiseEMMixin:
                 buffer.add(X, weights)
                 size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
                 if buffer.n_rows >= size:
-                    self._finish_warm_up()
+                    before = dict(self.__dict__)
+                    try:
+                        self._finish_warm_up()
+                    except BaseException:
+                        # A failed warm-up fit (e.g. values too large to square) leaves the
+                        # model as it was before this batch: unfitted, the earlier batches kept.
+                        buffer.rows.pop()
+                        buffer.weights.pop()
+                        self.__dict__.clear()
+                        self.__dict__.update(before)
+                        raise
                 return self
             self.online_state_ = start_from_parameters(self.parameters_)
             self.n_steps_, self.n_samples_seen_ = 0, 0
@@ -214,25 +230,42 @@ class StepwiseEMMixin:
         out_log_likelihood: np.ndarray | None = None,
         out_responsibilities: np.ndarray | None = None,
     ) -> None:
-        """One stepwise-EM update from the batch ``X`` (finite rows, validated)."""
+        """One stepwise-EM update from the batch ``X`` (finite rows, validated).
+
+        All or nothing: the fitted attributes change only when the update yields a
+        finite model; otherwise a ``NonFiniteModelError`` leaves them as they were.
+        """
         state = self.online_state_
+        dtype = resolve_dtype(self.dtype, X.dtype)
         # Everything on one BLAS thread: the matrices of one batch are small, and
         # waking BLAS threads for them costs more than the work (much more on a busy
-        # machine, where they spin for a core).
-        with single_threaded_blas():
-            form = natural_form(state.params, resolve_dtype(self.dtype, X.dtype))
-            stats = chunk_statistics(
-                X, form, weights,
-                out_log_likelihood=out_log_likelihood, out_responsibilities=out_responsibilities,
-            )
-            result = stepwise_update(
-                state,
-                stats,
-                self._step_schedule(),
-                reg_covar=self.reg_covar,
-                average_after=self._average_after(),
-            )
-            reported = result.state.reported_parameters(self.reg_covar)
+        # machine, where they spin for a core). numpy's overflow warnings are silenced
+        # because the M-step checks the result and raises a clear error instead.
+        try:
+            with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+                form = natural_form(state.params, dtype)
+                stats = chunk_statistics(
+                    X, form, weights,
+                    out_log_likelihood=out_log_likelihood, out_responsibilities=out_responsibilities,
+                )
+                result = stepwise_update(
+                    state,
+                    stats,
+                    self._step_schedule(),
+                    reg_covar=self.reg_covar,
+                    average_after=self._average_after(),
+                )
+                reported = result.state.reported_parameters(self.reg_covar)
+        except NonFiniteModelError as error:
+            # Name the cause when it is the batch's magnitude (checked only now, so
+            # a good batch pays nothing for it).
+            problem = magnitude_problem(X, dtype, reference=state.params.mixture_mean)
+            if problem is not None:
+                raise ValuesTooLargeError(
+                    f"Cannot update the model with this batch: {problem}. {remedy(dtype)}. "
+                    "The model is unchanged."
+                ) from error
+            raise NonFiniteModelError(f"{error} The model is unchanged.") from error
         if result.empty_components:
             warnings.warn(
                 f"Component(s) {list(result.empty_components)} have no responsibility mass "
