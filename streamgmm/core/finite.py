@@ -41,22 +41,30 @@ __all__ = [
     "square_limit",
 ]
 
-#: Headroom below ``sqrt(finfo.max)``: squares are scaled and added a few at a time
-#: (features, precisions, a tile's rows) before they reach a wider accumulator.
-#: Measured on streamgmm's kernels: float64 fits fail from |x - mean| ~ 5e153 on and
-#: work at 5e152; float32 ones fail from ~5e18 and work at 5e17.
+#: Rows whose squares one accumulator of each dtype may sum: float64 statistics add
+#: up every row of the data (room for 2**40 of them); float32 ones add up one tile
+#: of rows (at most 4096, :func:`streamgmm.core.estep.default_block_rows`) before
+#: the sum is promoted to float64.
+_ROWS_SUMMED = {np.dtype(np.float64): 2.0**40, np.dtype(np.float32): 2.0**12}
+
+#: Headroom for the few terms a squared distance is built from (y^2 P, 2 y nu, ...).
+#: Measured on 400 rows, float64 fits fail from |x - mean| ~ 5e153 on and float32
+#: ones from ~1e18; the limits below are far enough inside for any number of rows.
 _SQUARE_HEADROOM = 4.0
 
 RESCALE_ADVICE = "rescale the data, e.g. with sklearn.preprocessing.StandardScaler"
 
 
 def square_limit(dtype: Any) -> float:
-    """The largest magnitude whose square the numerics can use in ``dtype``.
+    """The largest magnitude whose squares the numerics can sum in ``dtype``.
 
-    ``sqrt(finfo(dtype).max) / 4``: about 3.4e153 for float64 and 4.6e18 for
-    float32.
+    ``sqrt(finfo(dtype).max / rows) / 4`` with the rows one accumulator sums
+    (:data:`_ROWS_SUMMED`): about 3.2e147 for float64 and 7.2e16 for float32.
+    The same for any number of rows, so a fit that works on a sample works on
+    all the data.
     """
-    return float(np.sqrt(np.finfo(np.dtype(dtype)).max)) / _SQUARE_HEADROOM
+    dtype = np.dtype(dtype)
+    return float(np.sqrt(np.finfo(dtype).max / _ROWS_SUMMED[dtype])) / _SQUARE_HEADROOM
 
 
 def _argmax_position(values: np.ndarray) -> tuple[int, int]:
@@ -85,7 +93,7 @@ def magnitude_problem(
     -------
     str or None
         E.g. ``"values too large to square in float64 (max |x| = 1e+300, at row 3,
-        column 0; the limit is about 3.4e+153)"``.
+        column 0; the limit is about 3.2e+147)"``.
     """
     if X.size == 0:
         return None

@@ -148,7 +148,9 @@ class StepwiseEMMixin:
         ``S`` (see :mod:`streamgmm.core.stepwise`). An unfitted model first collects
         ``warm_up_size`` rows and fits them by batch EM; a fitted one (by ``fit``,
         :meth:`from_parameters` or a loaded model version) continues from its
-        parameters. Empty batches are ignored.
+        parameters. Empty batches are ignored. A batch that raises (e.g.
+        :class:`~streamgmm.core.errors.NonFiniteModelError` for values too large to
+        square) leaves the model exactly as it was.
 
         Parameters
         ----------
@@ -162,9 +164,27 @@ class StepwiseEMMixin:
         """
         if not hasattr(self, "online_state_") and not hasattr(self, "_warm_up_buffer"):
             check_estimator_parameters(self.get_params())
+        # All or nothing: a batch that fails (rows refused, a warm-up fit or an update
+        # that would be non-finite) leaves the model exactly as it was, its warm-up
+        # rows included. The copy is of a few dozen references.
+        before = dict(self.__dict__)
+        buffered = len(before["_warm_up_buffer"].rows) if "_warm_up_buffer" in before else 0
+        try:
+            self._partial_fit_batch(X, sample_weight)
+        except BaseException:
+            buffer = before.get("_warm_up_buffer")
+            if buffer is not None:  # the one value changed in place: drop this batch's rows
+                del buffer.rows[buffered:], buffer.weights[buffered:]
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _partial_fit_batch(self, X: Any, sample_weight: Any) -> None:
+        """:meth:`partial_fit`'s work on one batch (may leave the model half updated on error)."""
         batch = self._online_batch(X, sample_weight)
         if batch is None:
-            return self
+            return
         X, weights = batch
         if not hasattr(self, "online_state_"):
             if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
@@ -172,22 +192,11 @@ class StepwiseEMMixin:
                 buffer.add(X, weights)
                 size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
                 if buffer.n_rows >= size:
-                    before = dict(self.__dict__)
-                    try:
-                        self._finish_warm_up()
-                    except BaseException:
-                        # A failed warm-up fit (e.g. values too large to square) leaves the
-                        # model as it was before this batch: unfitted, the earlier batches kept.
-                        buffer.rows.pop()
-                        buffer.weights.pop()
-                        self.__dict__.clear()
-                        self.__dict__.update(before)
-                        raise
-                return self
+                    self._finish_warm_up()
+                return
             self.online_state_ = start_from_parameters(self.parameters_)
             self.n_steps_, self.n_samples_seen_ = 0, 0
         self._stepwise_step(X, weights)
-        return self
 
     def _partial_fit_scored(
         self, X: np.ndarray, responsibilities: bool = False
