@@ -492,12 +492,12 @@ class SingleModelConfig(ModelConfig):
     @field_validator("n_components", mode="before")
     @classmethod
     def _components(cls, value: Any) -> Any:
+        domain = DOMAINS["n_components"]
         if isinstance(value, (list, tuple)):
             raise ValueError(
-                "this job fits one mixture, so give one integer; choosing among candidates "
-                "is the select_k job"
+                f"this job fits one mixture, so give one number, {domain.describe(yaml=True)}; "
+                "choosing among candidates is the select_k job"
             )
-        domain = DOMAINS["n_components"]
         if not domain.contains(value):
             raise ValueError(f"give {domain.describe(yaml=True)} (e.g. 8)")
         return value
