@@ -72,9 +72,10 @@ def domain_type(name: str) -> Any:
 
     Generated from :data:`streamgmm.core.domains.DOMAINS`, the table the estimator
     checks its parameters with, so a config accepts exactly the values the
-    estimator does and refuses the others with the same words ("expected an
-    integer >= 1"). Choices become a ``Literal`` of the table's choices; numbers a
-    validator calling the domain (reals are stored as float). ``None`` is never
+    estimator does (``tests/flows/test_parameter_domains.py`` probes every shared
+    key). Numbers get a validator calling the domain, so a refusal has the same
+    words ("expected an integer >= 1"; reals are stored as float); choices become a
+    ``Literal`` of the table's choices (pydantic lists the same values). ``None`` is never
     part of the type: a field that may be null says ``domain_type(...) | None``,
     and only where the domain allows None (a test checks this).
     """

@@ -8,7 +8,7 @@ accept these values read it:
 - the YAML configs, whose pydantic fields are generated from it
   (:func:`streamgmm.config.schema.domain_type`), so ``model.max_iter`` in a job
   config and ``GaussianMixture(max_iter=...)`` accept exactly the same values and
-  refuse the others with the same words.
+  refuse the others in the same words (``tests/flows/test_parameter_domains.py``).
 
 Pure Python: no pydantic here (the config layer adds that on top).
 

@@ -7,6 +7,9 @@ errors, so a test passing here also proves no such warning is emitted on the way
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -24,6 +27,7 @@ from streamgmm.core.init import initial_parameters
 from streamgmm.core.mstep import maximise
 from streamgmm.core.statistics import SufficientStatistics
 from streamgmm.core.stepwise import StepSchedule, start_from_parameters, stepwise_update
+from streamgmm.drivers.checkpoint import CheckpointMismatchError, FitCheckpoint
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -212,3 +216,23 @@ def test_stepwise_update_refuses_a_non_finite_batch_and_leaves_the_state(X):
     with pytest.raises(NonFiniteModelError, match="stepwise update 1"):
         stepwise_update(state, batch, StepSchedule(), reg_covar=1e-6)
     assert state.n_updates == 0 and state.params is params  # a value: untouched
+
+
+# -------------------------------------------------------------------------- checkpoints
+def test_a_checkpoint_holding_a_non_finite_model_is_refused(X, tmp_path):
+    """An older streamgmm could checkpoint a NaN fit; resuming must not return it."""
+    folder = tmp_path / "checkpoint"
+    model = GaussianMixture(2, covariance_type="diag", max_iter=3, tol=0.0, random_state=0)
+    model.fit(X, checkpoint=folder)
+    store = FitCheckpoint(folder)
+    with np.load(store.path) as arrays:
+        key = json.loads(bytes(arrays["header"]).decode())["key"]
+    record = store.load(key)
+    nan_params = record.best.params.replace(covariances=np.full_like(record.best.params.covariances, np.nan))
+    store.save(replace(record, best=replace(record.best, params=nan_params)))
+    again = GaussianMixture(2, covariance_type="diag", max_iter=3, tol=0.0, random_state=0)
+    with pytest.raises(CheckpointMismatchError) as caught:
+        again.fit(X, checkpoint=folder)
+    message = str(caught.value)
+    assert str(store.path) in message and "not finite" in message and "Delete it" in message, message
+    assert not hasattr(again, "means_")
