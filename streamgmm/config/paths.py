@@ -4,7 +4,8 @@ Rules (one place):
 
 - ``${NAME}`` is replaced by the environment variable ``NAME``; ``${NAME:-default}``
   uses ``default`` when ``NAME`` is unset or empty. An unset or empty variable
-  without a default is an error naming it (and saying which of the two it is). ``$$`` is a literal ``$``.
+  without a default is an error naming it (and saying which of the two it is).
+  ``$$`` is a literal ``$``.
 - A leading ``~`` is the user's home folder.
 - A relative local path is relative to the folder of the config file (so a config
   runs the same from any working directory); for a config given as a mapping,

@@ -64,7 +64,6 @@ __all__ = [
 SCHEDULER_NAMES: tuple[str, ...] = ("threads", "processes", "synchronous", "local-cluster")
 
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
-NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
 
 
 def domain_type(name: str) -> Any:
@@ -75,8 +74,8 @@ def domain_type(name: str) -> Any:
     estimator does (``tests/flows/test_parameter_domains.py`` probes every shared
     key). Numbers get a validator calling the domain, so a refusal has the same
     words ("expected an integer >= 1"; reals are stored as float); choices become a
-    ``Literal`` of the table's choices (pydantic lists the same values). ``None`` is never
-    part of the type: a field that may be null says ``domain_type(...) | None``,
+    ``Literal`` of the table's choices (pydantic lists the same values). ``None`` is
+    never part of the type: a field that may be null says ``domain_type(...) | None``,
     and only where the domain allows None (a test checks this).
     """
     domain = DOMAINS[name]
@@ -86,7 +85,7 @@ def domain_type(name: str) -> Any:
     def check(value: Any) -> Any:
         problem = domain.problem(value, yaml=True)
         if value is None or problem is not None:
-            # None reaches here only when the field is not optional.
+            # None belongs to the "| None" of an optional field, never to this type.
             raise ValueError(problem or f"expected {domain.describe(yaml=True)}")
         return float(value) if domain.kind == "real" and not isinstance(value, bool) else value
 

@@ -67,10 +67,19 @@ def square_limit(dtype: Any) -> float:
     return float(np.sqrt(np.finfo(dtype).max / _ROWS_SUMMED[dtype])) / _SQUARE_HEADROOM
 
 
-def _argmax_position(values: np.ndarray) -> tuple[int, int]:
-    """(row, column) of the largest entry of a 2-D array."""
-    row, column = np.unravel_index(int(np.argmax(values)), values.shape)
-    return int(row), int(column)
+def _farthest(X: np.ndarray, centre: np.ndarray) -> tuple[float, int, int]:
+    """The largest ``|x - centre|`` of the rows ``X`` (n, D), and its (row, column).
+
+    From the column extrema (two reductions, no n x D temporary); the row is
+    looked up in the one column that holds it.
+    """
+    high = X.max(axis=0).astype(np.float64) - centre
+    low = centre - X.min(axis=0).astype(np.float64)
+    per_column = np.maximum(high, low)
+    column = int(np.argmax(per_column))
+    largest = float(per_column[column])
+    row = int(np.argmax(np.abs(X[:, column].astype(np.float64) - centre[column])))
+    return largest, row, column
 
 
 def magnitude_problem(
@@ -97,23 +106,19 @@ def magnitude_problem(
     """
     if X.size == 0:
         return None
-    magnitude = np.abs(X)
-    largest = float(magnitude.max())
+    largest, row, column = _farthest(X, np.zeros(X.shape[1]))
     limit = square_limit(np.float64)
     if largest > limit:
-        row, column = _argmax_position(magnitude)
         return (
             f"values too large to square in float64 (max |x| = {largest:.3g}, at row {row}, "
             f"column {column}; the limit is about {limit:.2g})"
         )
     if reference is None:
         return None
-    deviation = np.abs(np.asarray(X, dtype=np.float64) - reference)
-    largest = float(deviation.max())
+    largest, row, column = _farthest(X, np.asarray(reference, dtype=np.float64))
     dtype = np.dtype(dtype)
     limit = square_limit(dtype)
     if largest > limit:
-        row, column = _argmax_position(deviation)
         return (
             f"values too far apart to square in {dtype.name} (max |x - mean| = {largest:.3g}, "
             f"at row {row}, column {column}; the limit is about {limit:.2g})"
