@@ -10,7 +10,9 @@ from .core.errors import (
     IllConditionedCovarianceError,
     InvalidInputError,
     InvalidParameterError,
+    NonFiniteModelError,
     StreamGMMError,
+    ValuesTooLargeError,
 )
 from .core.params import MixtureParameters
 from .core.statistics import SufficientStatistics
@@ -43,6 +45,8 @@ __all__ = [
     "InvalidInputError",
     "InvalidParameterError",
     "IllConditionedCovarianceError",
+    "NonFiniteModelError",
+    "ValuesTooLargeError",
     "EmptyComponentWarning",
     "__version__",
 ]
