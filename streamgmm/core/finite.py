@@ -39,6 +39,7 @@ __all__ = [
     "magnitude_problem",
     "remedy",
     "square_limit",
+    "statistics_finite",
 ]
 
 #: Rows whose squares one accumulator of each dtype may sum: float64 statistics add
@@ -83,7 +84,7 @@ def _farthest(X: np.ndarray, centre: np.ndarray) -> tuple[float, int, int]:
 
 
 def magnitude_problem(
-    X: np.ndarray, dtype: Any = np.float64, reference: np.ndarray | None = None
+    X: np.ndarray, dtype: Any = np.float64, reference: np.ndarray | None = None, first_row: int = 0
 ) -> str | None:
     """Why the finite rows ``X`` cannot be squared in ``dtype``, or None when they can.
 
@@ -97,6 +98,8 @@ def magnitude_problem(
     reference : ndarray of shape (D,), optional
         The point rows are shifted by before they are squared (the mixture's
         mean); ``|x - reference|`` must stay below the limit of ``dtype``.
+    first_row : int
+        Number of the first row of ``X`` in the data, for the message.
 
     Returns
     -------
@@ -110,8 +113,8 @@ def magnitude_problem(
     limit = square_limit(np.float64)
     if largest > limit:
         return (
-            f"values too large to square in float64 (max |x| = {largest:.3g}, at row {row}, "
-            f"column {column}; the limit is about {limit:.2g})"
+            f"values too large to square in float64 (max |x| = {largest:.3g}, at row "
+            f"{first_row + row}, column {column}; the limit is about {limit:.2g})"
         )
     if reference is None:
         return None
@@ -121,7 +124,7 @@ def magnitude_problem(
     if largest > limit:
         return (
             f"values too far apart to square in {dtype.name} (max |x - mean| = {largest:.3g}, "
-            f"at row {row}, column {column}; the limit is about {limit:.2g})"
+            f"at row {first_row + row}, column {column}; the limit is about {limit:.2g})"
         )
     return None
 
@@ -191,6 +194,16 @@ def _describe(arrays: dict[str, np.ndarray], n_components: int, shared: set[str]
     return "no entry"
 
 
+def statistics_finite(stats: Any) -> bool:
+    """Whether reduced statistics hold no NaN or inf (one ``isfinite`` per K-sized array)."""
+    return bool(
+        np.isfinite(stats.log_likelihood)
+        and np.isfinite(stats.n).all()
+        and np.isfinite(stats.s1).all()
+        and np.isfinite(stats.s2).all()
+    )
+
+
 def check_finite_statistics(stats: Any, step: str) -> None:
     """Raise :class:`NonFiniteModelError` if the reduced statistics hold NaN or inf.
 
@@ -201,12 +214,7 @@ def check_finite_statistics(stats: Any, step: str) -> None:
     step : str
         Names the step, e.g. "EM iteration 3".
     """
-    if (
-        np.isfinite(stats.log_likelihood)
-        and np.isfinite(stats.n).all()
-        and np.isfinite(stats.s1).all()
-        and np.isfinite(stats.s2).all()
-    ):
+    if statistics_finite(stats):
         return
     arrays = {
         "log-likelihood": np.asarray(stats.log_likelihood),

@@ -121,23 +121,55 @@ def test_beyond_the_float32_limit_is_refused(X):
 
 
 # ------------------------------------------------- the per-iteration check (no init sample)
+def _precisions(covariance_type: str, value: float, n_components: int = 2, n_features: int = 2):
+    return {
+        "full": np.stack([np.eye(n_features) * value] * n_components),
+        "tied": np.eye(n_features) * value,
+        "diag": np.full((n_components, n_features), value),
+        "spherical": np.full(n_components, value),
+    }[covariance_type]
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the E-step's own overflow warnings
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_nan_statistics_in_an_iteration_stop_the_fit(X, covariance_type):
-    """With every initial parameter given nothing is sampled: the EM loop's check catches it."""
-    start = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+def test_rows_too_large_found_by_an_em_pass_are_named(X, covariance_type):
+    """With every initial parameter given nothing is sampled: the pass's statistics are not
+    finite, and the driver names the rows that cannot be squared."""
     model = GaussianMixture(
         2,
         covariance_type=covariance_type,
-        weights_init=start.weights_,
-        means_init=start.means_,
-        precisions_init=start.precisions_,
+        weights_init=[0.5, 0.5],
+        means_init=X[:2],
+        precisions_init=_precisions(covariance_type, 1.0),
+        chunk_size=100,
+    )
+    data = np.array(X)
+    data[250] *= 1e300  # one row, in the third chunk
+    with pytest.raises(ValuesTooLargeError) as caught:
+        model.fit(data)
+    message = str(caught.value)
+    assert "Cannot fit rows 200-299: values too large to square in float64" in message, message
+    assert "at row 250" in message and "StandardScaler" in message, message
+    assert not _fitted(model)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_nan_statistics_in_an_iteration_stop_the_fit(X, covariance_type):
+    """Ordinary data against near-zero initial variances: the log-likelihood overflows."""
+    model = GaussianMixture(
+        2,
+        covariance_type=covariance_type,
+        weights_init=[0.5, 0.5],
+        means_init=X[:2],
+        precisions_init=_precisions(covariance_type, 1e300),
     )
     with pytest.raises(NonFiniteModelError) as caught:
-        model.fit(X * 1e300)
+        model.fit(X * 1e5)
     message = str(caught.value)
-    assert "EM iteration 1" in message and "not finite" in message, message
-    assert "no model is returned" in message and "StandardScaler" in message, message
+    assert not isinstance(caught.value, ValuesTooLargeError)
+    assert "The statistics of EM iteration 1 are not finite" in message, message
+    assert "no model is returned" in message and "reg_covar" in message, message
     assert not _fitted(model)
 
 

@@ -53,19 +53,23 @@ def test_float32_store_beyond_float32_fits_in_float64(tmp_path, X):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the E-step's own overflow warnings, in Dask tasks
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_non_finite_statistics_of_a_dask_pass_stop_the_fit(tmp_path, X, covariance_type):
-    """No sample drawn (every initial parameter given): the first pass's reduced statistics are checked."""
-    path = _store(tmp_path / "huge.zarr", X * 1e300)
+def test_non_finite_statistics_of_a_dask_pass_name_the_chunk(tmp_path, X, covariance_type):
+    """No sample drawn (every initial parameter given): the first pass's reduced statistics are
+    not finite, and a second pass (made only then) names the store, chunk and row."""
+    rows = np.array(X)
+    rows[1234] *= 1e300  # one row of chunk 3 (rows 1200-1599)
+    path = _store(tmp_path / "huge.zarr", rows)
     checkpoint = tmp_path / "checkpoint"
     model = estimator(scheduler="threads", covariance_type=covariance_type, **given_init(X, covariance_type))
-    with pytest.raises(NonFiniteModelError) as caught:
+    with pytest.raises(ValuesTooLargeError) as caught:
         model.fit(path, checkpoint=checkpoint)
     message = str(caught.value)
-    assert "EM iteration 1" in message and "no model is returned" in message, message
+    assert f"Cannot fit {path}, chunk 3 (rows 1200-1599)" in message, message
+    assert "at row 1234" in message and "too large to square in float64" in message, message
     assert not hasattr(model, "means_")
     # Started again on the same checkpoint, it resumes from the last finite state, and fails again.
     again = estimator(scheduler="threads", covariance_type=covariance_type, **given_init(X, covariance_type))
-    with pytest.raises(NonFiniteModelError, match="EM iteration 1"):
+    with pytest.raises(ValuesTooLargeError, match="chunk"):
         again.fit(path, checkpoint=checkpoint)
     # The same store, rescaled, fits from the same start: the error was the data's, not the driver's.
     rescaled = _store(tmp_path / "rescaled.zarr", X)
