@@ -20,7 +20,11 @@ Two checks keep every model streamgmm returns (or keeps, in online EM) finite:
 
 The first check names the cause precisely; the second catches everything else
 (data beyond the sample, a batch of a stream, a collapsing component) and names
-the step and the component, with the likely causes and their remedies.
+the step and the component, with the likely causes and their remedies. When a
+pass's statistics are not finite, the drivers (in memory, Dask) and
+``partial_fit`` first look for rows too large to square with
+:func:`magnitude_problem` -- only then, so a good pass pays nothing -- and name
+them (store, chunk, row, column) instead.
 """
 
 from __future__ import annotations
