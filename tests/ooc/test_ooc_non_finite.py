@@ -14,7 +14,7 @@ import pytest
 import zarr
 from ooc_helpers import CHUNK, estimator, given_init
 
-from streamgmm.core.errors import NonFiniteModelError, ValuesTooLargeError
+from streamgmm.core.errors import ValuesTooLargeError
 
 
 def _store(path: Path, rows: np.ndarray) -> str:
