@@ -37,7 +37,9 @@ from .core.errors import (
     IllConditionedCovarianceError,
     InvalidInputError,
     InvalidParameterError,
+    NonFiniteModelError,
     StreamGMMError,
+    ValuesTooLargeError,
 )
 from .core.params import MixtureParameters
 from .core.statistics import SufficientStatistics
@@ -78,6 +80,8 @@ __all__ = [
     "InvalidInputError",
     "InvalidParameterError",
     "IllConditionedCovarianceError",
+    "NonFiniteModelError",
+    "ValuesTooLargeError",
     "EmptyComponentWarning",
     "RegistryError",
     "ModelNotFoundError",

@@ -7,13 +7,12 @@ position, what is allowed, and a way out.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from .core.covariance import COVARIANCE_TYPES
+from .core.domains import DOMAINS
 from .core.errors import InvalidInputError, InvalidParameterError
-from .core.init import INIT_METHODS
 
 __all__ = [
     "PERSIST_CHOICES",
@@ -28,33 +27,9 @@ __all__ = [
 #: Rows per slice when scanning for NaN/inf, so the check never allocates N x D.
 _FINITE_CHECK_ROWS = 65_536
 
-
-def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidParameterError(
-            f"{name}={value!r} is invalid: expected an integer >= {minimum}"
-            + (" or None" if allow_none else "")
-        )
-
-
-def _check_real(name: str, value: Any, minimum: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
-        raise InvalidParameterError(f"{name}={value!r} is invalid: expected a real number >= {minimum}")
-
-
-def _check_choice(name: str, value: Any, allowed: Iterable[str]) -> None:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise InvalidParameterError(
-            f"{name}={value!r} is invalid: choose one of {', '.join(repr(a) for a in allowed)}"
-        )
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InvalidParameterError(f"{name}={value!r} is invalid: expected True or False")
+#: Parameters checked by their domain alone (:data:`streamgmm.core.domains.DOMAINS`);
+#: ``random_state`` and ``dtype`` also take numpy objects and are checked below.
+_BY_DOMAIN = tuple(name for name in DOMAINS if name not in ("random_state", "dtype"))
 
 
 #: Values of ``persist`` (see :mod:`streamgmm.drivers.persist`).
@@ -74,24 +49,16 @@ def check_persist(value: Any) -> None:
 def check_estimator_parameters(params: dict[str, Any]) -> None:
     """Validate the constructor parameters of ``GaussianMixture``.
 
+    Every domain comes from :data:`streamgmm.core.domains.DOMAINS`, the table the
+    YAML configs are generated from, so both accept and refuse the same values.
+
     Raises
     ------
     InvalidParameterError
         Naming the parameter, its value and what is allowed.
     """
-    _check_int("n_components", params["n_components"], 1)
-    _check_choice("covariance_type", params["covariance_type"], COVARIANCE_TYPES)
-    _check_real("tol", params["tol"], 0.0)
-    _check_real("reg_covar", params["reg_covar"], 0.0)
-    _check_int("max_iter", params["max_iter"], 0)
-    _check_int("n_init", params["n_init"], 1)
-    _check_choice("init_params", params["init_params"], INIT_METHODS)
-    _check_bool("warm_start", params["warm_start"])
-    _check_int("verbose", params["verbose"], 0)
-    _check_int("verbose_interval", params["verbose_interval"], 1)
-    _check_int("chunk_size", params["chunk_size"], 1)
-    _check_int("init_sample_size", params["init_sample_size"], 1)
-    _check_choice("nan_policy", params["nan_policy"], ("raise", "drop"))
+    for name in _BY_DOMAIN:
+        DOMAINS[name].check(name, params[name])
     check_persist(params["persist"])
     n_jobs = params["n_jobs"]
     if n_jobs is not None and (
@@ -107,45 +74,14 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
             resolved = np.dtype(dtype)
         except TypeError:
             resolved = None
-        if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        if resolved is None or resolved.name not in DOMAINS["dtype"].choices:
             raise InvalidParameterError(
-                f"dtype={dtype!r} is invalid: choose 'float32', 'float64' or None (float32 "
+                f"dtype={dtype!r} is invalid: expected {DOMAINS['dtype'].describe()} (float32 "
                 "input is computed in float32, anything else in float64)"
             )
-    _check_online_parameters(params)
-    if not (
-        params["random_state"] is None
-        or isinstance(params["random_state"], (numbers.Integral, np.random.RandomState))
-    ):
-        raise InvalidParameterError(
-            f"random_state={params['random_state']!r} is invalid: expected None, an integer "
-            "or a numpy.random.RandomState"
-        )
-
-
-def _check_online_parameters(params: dict[str, Any]) -> None:
-    """The stepwise-EM parameters used by ``partial_fit``."""
-    decay = params["step_decay"]
-    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.5 < decay <= 1.0:
-        raise InvalidParameterError(
-            f"step_decay={decay!r} is invalid: expected a real number in (0.5, 1] (stepwise EM "
-            "converges only for such decays; 0.7 is a good default)"
-        )
-    _check_real("step_offset", params["step_offset"], 0.0)
-    step_size = params["step_size"]
-    if step_size is not None and (
-        isinstance(step_size, bool)
-        or not isinstance(step_size, numbers.Real)
-        or not 0.0 < step_size <= 1.0
-    ):
-        raise InvalidParameterError(
-            f"step_size={step_size!r} is invalid: expected None (decaying steps) or a constant "
-            "step in (0, 1], e.g. 0.05 to forget with a window of about 20 batches"
-        )
-    average = params["average"]
-    if not isinstance(average, (bool, np.bool_)):
-        _check_int("average", average, 0)
-    _check_int("warm_up_size", params["warm_up_size"], 1, allow_none=True)
+    random_state = params["random_state"]
+    if not isinstance(random_state, np.random.RandomState):
+        DOMAINS["random_state"].check("random_state", random_state)
 
 
 def resolve_dtype(dtype: Any, input_dtype: np.dtype) -> np.dtype:

@@ -39,7 +39,7 @@ from pydantic import (
 )
 
 from .paths import is_url, resolve_location
-from .schema import RegistryConfig, SingleModelConfig, _base_dir, _Section
+from .schema import RegistryConfig, SingleModelConfig, _base_dir, _Section, domain_type
 
 __all__ = [
     "AnomalySettings",
@@ -137,7 +137,7 @@ class OnlineModelConfig(SingleModelConfig):
     start_from : StartFromConfig, optional
     """
 
-    warm_up_size: PositiveInt | None = None
+    warm_up_size: domain_type("warm_up_size") | None = None  # type: ignore[valid-type]
     start_from: StartFromConfig | None = None
 
 
@@ -155,10 +155,11 @@ class StepSettings(_Section):
         Polyak-Ruppert averaging (an int starts after that many batches).
     """
 
-    decay: Annotated[float, Field(gt=0.5, le=1.0)] = 0.7
-    offset: NonNegativeFloat = 2.0
-    constant: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    average: bool | Annotated[int, Field(ge=0)] = False
+    # The estimator's step_decay, step_offset, step_size and average: one domain each.
+    decay: domain_type("step_decay") = 0.7  # type: ignore[valid-type]
+    offset: domain_type("step_offset") = 2.0  # type: ignore[valid-type]
+    constant: domain_type("step_size") | None = None  # type: ignore[valid-type]
+    average: domain_type("average") = False  # type: ignore[valid-type]
 
 
 class SnapshotSettings(_Section):
@@ -197,7 +198,7 @@ class DriftSettings(_Section):
     threshold: PositiveFloat | None = None
     min_samples: PositiveInt | None = None
     window: PositiveInt | None = None
-    on_alarm_step_size: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    on_alarm_step_size: domain_type("step_size") | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _options_of_the_detector(self) -> "DriftSettings":
@@ -263,7 +264,7 @@ class OnlineSettings(_Section):
 
     batch_size: PositiveInt = 1000
     state: Annotated[str, Field(strict=True)]
-    nan_policy: Literal["raise", "drop"] = "raise"
+    nan_policy: domain_type("nan_policy") = "raise"  # type: ignore[valid-type]
     step: StepSettings = Field(default_factory=dict)  # type: ignore[arg-type]
     max_batches: PositiveInt | None = None
     max_seconds: PositiveFloat | None = None

@@ -3,8 +3,9 @@
 Rules (one place):
 
 - ``${NAME}`` is replaced by the environment variable ``NAME``; ``${NAME:-default}``
-  uses ``default`` when ``NAME`` is unset or empty. An unset variable without a
-  default is an error naming it. ``$$`` is a literal ``$``.
+  uses ``default`` when ``NAME`` is unset or empty. An unset or empty variable
+  without a default is an error naming it (and saying which of the two it is).
+  ``$$`` is a literal ``$``.
 - A leading ``~`` is the user's home folder.
 - A relative local path is relative to the folder of the config file (so a config
   runs the same from any working directory); for a config given as a mapping,
@@ -31,7 +32,7 @@ def expand_variables(text: str, environ: Mapping[str, str] | None = None) -> str
     Raises
     ------
     ValueError
-        An unset variable without a default, or a malformed ``${...}``.
+        An unset or empty variable without a default, or a malformed ``${...}``.
     """
     env = os.environ if environ is None else environ
 
@@ -50,9 +51,14 @@ def expand_variables(text: str, environ: Mapping[str, str] | None = None) -> str
             return value
         if default is not None:
             return default
+        if value is None:
+            raise ValueError(
+                f"environment variable {name} is not set; set it, write the value out, or give "
+                f"a default as ${{{name}:-default}}"
+            )
         raise ValueError(
-            f"environment variable {name} is not set; set it, write the value out, or give a "
-            f"default as ${{{name}:-default}}"
+            f"environment variable {name} is set but empty; give it a value, write the value "
+            f"out, or give a default as ${{{name}:-default}} (used when it is unset or empty)"
         )
 
     return _VARIABLE.sub(replace, text)

@@ -32,10 +32,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from streamgmm.core.covariance import COVARIANCE_TYPES
-from streamgmm.core.init import INIT_METHODS
+from streamgmm.core.domains import DOMAINS
 from streamgmm.registry.names import check_alias, check_model_name
 
 from .network import DEFAULT_HOST, check_host, dashboard_listen_address
@@ -51,13 +58,46 @@ __all__ = [
     "OutputsConfig",
     "RegistryConfig",
     "SingleModelConfig",
+    "domain_type",
 ]
 
 #: Named schedulers; anything else must be the address of a running Dask scheduler.
 SCHEDULER_NAMES: tuple[str, ...] = ("threads", "processes", "synchronous", "local-cluster")
 
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
-NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
+
+
+def domain_type(name: str) -> Any:
+    """The config type of ``GaussianMixture`` parameter ``name``, from its one domain.
+
+    Generated from :data:`streamgmm.core.domains.DOMAINS`, the table the estimator
+    checks its parameters with, so a config accepts exactly the values the
+    estimator does (``tests/flows/test_parameter_domains.py`` probes every shared
+    key). Numbers get a validator calling the domain, so a refusal has the same
+    words ("expected an integer >= 1"; reals are stored as float); choices become a
+    ``Literal`` of the table's choices (pydantic lists the same values). ``None`` is
+    never part of the type: a field that may be null says ``domain_type(...) | None``,
+    and only where the domain allows None (a test checks this).
+    """
+    domain = DOMAINS[name]
+    if domain.kind == "choice":
+        return Literal[domain.choices]  # type: ignore[valid-type]
+
+    def check(value: Any) -> Any:
+        problem = domain.problem(value, yaml=True)
+        if value is None or problem is not None:
+            # None belongs to the "| None" of an optional field, never to this type.
+            raise ValueError(problem or f"expected {domain.describe(yaml=True)}")
+        return float(value) if domain.kind == "real" and not isinstance(value, bool) else value
+
+    python_type: Any = {"int": int, "real": float, "bool": bool}[domain.kind]
+    if domain.bool_too:
+        python_type = bool | int
+    return Annotated[python_type, BeforeValidator(check)]
+
+
+_NComponents = domain_type("n_components")
+
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*([kKMGT]i?)?[Bb]?\s*$")
 
 
@@ -106,7 +146,7 @@ class DataConfig(_Section):
     columns: tuple[Annotated[str, Field(strict=True, min_length=1)], ...] | None = None
     sample_dim: Annotated[str, Field(strict=True, min_length=1)] = "sample"
     feature_dim: Annotated[str, Field(strict=True, min_length=1)] = "feature"
-    nan_policy: Literal["raise", "drop"] = "raise"
+    nan_policy: domain_type("nan_policy") = "raise"  # type: ignore[valid-type]
 
     @field_validator("uri")
     @classmethod
@@ -185,17 +225,17 @@ class ModelConfig(_Section):
         Rows drawn for the initialisation.
     """
 
-    n_components: PositiveInt | tuple[PositiveInt, ...]
-    covariance_type: Literal[COVARIANCE_TYPES] = "full"  # type: ignore[valid-type]
-    tol: NonNegativeFloat = 1e-3
-    max_iter: PositiveInt = 100
-    reg_covar: NonNegativeFloat = 1e-6
-    init_params: Literal[INIT_METHODS] = "kmeans"  # type: ignore[valid-type]
-    n_init: PositiveInt = 1
-    seed: Annotated[int, Field(strict=True, ge=0, lt=2**32)] | None = 0
-    dtype: Literal["float32", "float64"] | None = None
-    chunk_size: PositiveInt = 16384
-    init_sample_size: PositiveInt = 100_000
+    n_components: _NComponents | tuple[_NComponents, ...]  # type: ignore[valid-type]
+    covariance_type: domain_type("covariance_type") = "full"  # type: ignore[valid-type]
+    tol: domain_type("tol") = 1e-3  # type: ignore[valid-type]
+    max_iter: domain_type("max_iter") = 100  # type: ignore[valid-type]
+    reg_covar: domain_type("reg_covar") = 1e-6  # type: ignore[valid-type]
+    init_params: domain_type("init_params") = "kmeans"  # type: ignore[valid-type]
+    n_init: domain_type("n_init") = 1  # type: ignore[valid-type]
+    seed: domain_type("random_state") | None = 0  # type: ignore[valid-type]
+    dtype: domain_type("dtype") | None = None  # type: ignore[valid-type]
+    chunk_size: domain_type("chunk_size") = 16384  # type: ignore[valid-type]
+    init_sample_size: domain_type("init_sample_size") = 100_000  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -212,20 +252,20 @@ class ModelConfig(_Section):
     @field_validator("n_components", mode="before")
     @classmethod
     def _components(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
-            raise ValueError(
-                "give an integer >= 1 (e.g. 8) or a list of candidates (e.g. [4, 8, 16])"
-            )
+        domain = DOMAINS["n_components"]
         if isinstance(value, (list, tuple)):
             if not value:
                 raise ValueError("the list of candidates is empty; give at least one integer")
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
-                raise ValueError("every candidate must be an integer >= 1")
+            if not all(domain.contains(v) for v in value):
+                raise ValueError(f"every candidate must be {domain.describe(yaml=True)}")
             if len(set(value)) != len(value):
                 raise ValueError("a candidate is listed twice; list each once")
             return tuple(value)
-        if value < 1:
-            raise ValueError("give an integer >= 1")
+        if not domain.contains(value):
+            raise ValueError(
+                f"give {domain.describe(yaml=True)} (e.g. 8) or a list of candidates "
+                "(e.g. [4, 8, 16])"
+            )
         return value
 
     @property
@@ -473,18 +513,19 @@ class CheckpointConfig(_Section):
 class SingleModelConfig(ModelConfig):
     """:class:`ModelConfig` for jobs that fit one mixture: ``n_components`` is one integer."""
 
-    n_components: PositiveInt
+    n_components: _NComponents  # type: ignore[valid-type]
 
     @field_validator("n_components", mode="before")
     @classmethod
     def _components(cls, value: Any) -> Any:
+        domain = DOMAINS["n_components"]
         if isinstance(value, (list, tuple)):
             raise ValueError(
-                "this job fits one mixture, so give one integer; choosing among candidates "
-                "is the select_k job"
+                f"this job fits one mixture, so give one number, {domain.describe(yaml=True)}; "
+                "choosing among candidates is the select_k job"
             )
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError("give an integer >= 1 (e.g. 8)")
+        if not domain.contains(value):
+            raise ValueError(f"give {domain.describe(yaml=True)} (e.g. 8)")
         return value
 
 

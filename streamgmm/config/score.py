@@ -23,7 +23,15 @@ from streamgmm.core.errors import InvalidParameterError
 from streamgmm.registry.names import parse_ref
 
 from .paths import is_url
-from .schema import ComputeConfig, DataConfig, PositiveInt, RegistryModelConfig, _location, _Section
+from .schema import (
+    ComputeConfig,
+    DataConfig,
+    PositiveInt,
+    RegistryModelConfig,
+    _location,
+    _Section,
+    domain_type,
+)
 
 __all__ = ["AnomalyConfig", "ScoreConfig", "ScoreOutputsConfig", "ScoreRegistryConfig"]
 
@@ -107,7 +115,7 @@ class AnomalyConfig(_Section):
     quantile: Annotated[float, Field(strict=True, gt=0, lt=1)] | None = None
     threshold: Annotated[float, Field(strict=True, allow_inf_nan=False)] | None = None
     sample_size: PositiveInt = 100_000
-    seed: Annotated[int, Field(strict=True, ge=0, lt=2**32)] = 0
+    seed: domain_type("random_state") = 0  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _one_rule(self) -> "AnomalyConfig":

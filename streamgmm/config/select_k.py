@@ -22,16 +22,26 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from streamgmm.core.covariance import COVARIANCE_TYPES
+from streamgmm.core.domains import DOMAINS
 
-from .schema import ComputeConfig, DataConfig, ModelConfig, OutputsConfig, RegistryConfig, _Section
+from .schema import (
+    ComputeConfig,
+    DataConfig,
+    ModelConfig,
+    OutputsConfig,
+    RegistryConfig,
+    _Section,
+    domain_type,
+)
 
 __all__ = ["CRITERIA", "SelectKConfig", "SelectKModelConfig", "SelectionConfig"]
 
 #: Information criteria the job can choose by (lower is better for both).
 CRITERIA: tuple[str, ...] = ("bic", "aic")
 
-CovarianceType = Literal[COVARIANCE_TYPES]  # type: ignore[valid-type]
+#: The covariance types of the estimator's domain (:data:`streamgmm.core.domains.DOMAINS`).
+COVARIANCE_TYPES: tuple[str, ...] = DOMAINS["covariance_type"].choices
+CovarianceType = domain_type("covariance_type")
 
 
 def _allowed_types() -> str:

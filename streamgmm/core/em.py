@@ -5,7 +5,10 @@ pass over its data (numpy chunks, Dask blocks, a sample) and returns the merged
 sufficient statistics. The loop owns convergence, the lower-bound history,
 emptied-component warnings and the per-iteration callback (progress,
 checkpoints). It resumes from any :class:`EMState`, so a checkpointed fit
-continues exactly where it stopped.
+continues exactly where it stopped. Non-finite statistics or parameters stop it
+with a :class:`~streamgmm.core.errors.NonFiniteModelError` naming the iteration
+(checked once per iteration, on the K-sized values, by the M-step); the last
+state handed to ``on_iteration`` (e.g. a checkpoint) is then the last finite one.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
-
-import numpy as np
 
 from .errors import EmptyComponentWarning
 from .mstep import MStepResult, maximise
@@ -63,7 +64,12 @@ class UpdateRule(Protocol):
     """
 
     def __call__(
-        self, stats: SufficientStatistics, reg_covar: float, previous: MixtureParameters | None = None
+        self,
+        stats: SufficientStatistics,
+        reg_covar: float,
+        previous: MixtureParameters | None = None,
+        *,
+        step: str = "the M-step",
     ) -> MStepResult: ...
 
 
@@ -101,11 +107,17 @@ def run_em(
     -------
     EMState
         The final state; ``converged`` tells whether ``tol`` was reached.
+
+    Raises
+    ------
+    NonFiniteModelError
+        If an iteration's statistics or parameters hold NaN or inf.
     """
     lower_bound = state.lower_bound if previous_lower_bound is None else previous_lower_bound
     while state.n_iter < max_iter and not state.converged:
         stats = compute_statistics(state.params)
-        result = update(stats, reg_covar, previous=state.params)
+        step = f"EM iteration {state.n_iter + 1}"
+        result = update(stats, reg_covar, previous=state.params, step=step)
         if result.empty_components:
             warnings.warn(
                 f"Component(s) {list(result.empty_components)} lost all their responsibility "
@@ -126,6 +138,4 @@ def run_em(
         lower_bound = new_lower_bound
         if on_iteration is not None:
             on_iteration(state, change)
-        if not np.isfinite(new_lower_bound):
-            break
     return state

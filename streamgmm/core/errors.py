@@ -27,5 +27,21 @@ class IncompatibleStatisticsError(StreamGMMError, ValueError):
     """Two sufficient statistics cannot be merged (different shapes or covariance types)."""
 
 
+class NonFiniteModelError(StreamGMMError, ValueError):
+    """An EM step produced NaN or infinite statistics or parameters.
+
+    Raised instead of returning (or keeping) such a model; the message names the
+    step, the component and the likely cause (see :mod:`streamgmm.core.finite`).
+    """
+
+
+class ValuesTooLargeError(NonFiniteModelError, InvalidInputError):
+    """Input values too large for their squares to be represented in the compute dtype.
+
+    Both a :class:`NonFiniteModelError` (what fitting them would produce) and an
+    :class:`InvalidInputError` (the data are the cause: rescale them).
+    """
+
+
 class EmptyComponentWarning(UserWarning):
     """A mixture component lost all its responsibility mass during EM."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .finite import check_magnitude
 from .mstep import maximise
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
@@ -213,16 +214,39 @@ def initial_parameters(
     reg_covar: float,
     random_state: np.random.RandomState,
     sample_weight: np.ndarray | None = None,
+    *,
+    dtype: np.dtype | type | str | None = None,
 ) -> MixtureParameters:
     """Initial mixture parameters estimated from the sample ``X`` (n, D).
 
     The sample is centred on its weighted mean before k-means so distances do
     not cancel for data far from the origin.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, D)
+        Finite rows (a bounded sample of the data).
+    n_components, covariance_type, method, reg_covar
+        As in ``GaussianMixture`` (``method`` is ``init_params``).
+    random_state : numpy.random.RandomState
+    sample_weight : ndarray of shape (n,), optional
+    dtype : {float32, float64} or None
+        Compute dtype of the fit's E-steps; None checks for float64 only.
+
+    Raises
+    ------
+    ValuesTooLargeError
+        If the sample's values (or their distances from its mean) are too large to
+        square in float64 (or in ``dtype``): before any of them is squared, since
+        the fit could only end in NaN (see :mod:`streamgmm.core.finite`).
     """
+    compute_dtype = np.dtype(np.float64 if dtype is None else dtype)
+    check_magnitude(X, compute_dtype, what="the data")
     X = np.asarray(X, dtype=np.float64)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     centre = np.average(X, axis=0, weights=weights)
     centred = X - centre
+    check_magnitude(X, compute_dtype, reference=centre, what="the data")
     resp = initial_responsibilities(centred, n_components, method, random_state, weights)
     stats = statistics_from_responsibilities(X, resp, covariance_type, centre, weights)
-    return maximise(stats, reg_covar).params
+    return maximise(stats, reg_covar, step="the initialisation").params

@@ -13,6 +13,14 @@ previous mean and covariance (its weight becomes its tiny mass, so it stops
 attracting data unless the data move towards it) and reports its index so the
 caller can warn. Without previous parameters (initialisation) the component
 is placed at the reference point with covariance ``reg_covar * I``.
+
+Non-finite values
+-----------------
+Every path to a model (batch EM, stepwise EM, initialisation, averaged online
+models) goes through :func:`maximise`, so it is the one place that refuses NaN
+or infinite statistics and parameters (:mod:`streamgmm.core.finite`): a
+:class:`~streamgmm.core.errors.NonFiniteModelError` naming the step and the
+component, never a NaN model. The checks are on K-sized arrays only.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .finite import check_finite_parameters, check_finite_statistics
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
 
@@ -80,6 +89,8 @@ def maximise(
     stats: SufficientStatistics,
     reg_covar: float,
     previous: MixtureParameters | None = None,
+    *,
+    step: str = "the M-step",
 ) -> MStepResult:
     """New parameters from merged statistics.
 
@@ -92,6 +103,8 @@ def maximise(
     previous : MixtureParameters, optional
         Parameters the statistics were computed with; supplies the mean and
         covariance of any emptied component.
+    step : str, default "the M-step"
+        Names the step in errors, e.g. "EM iteration 3".
 
     Returns
     -------
@@ -99,14 +112,20 @@ def maximise(
 
     Raises
     ------
+    NonFiniteModelError
+        If the statistics or the new parameters hold NaN or inf.
     IllConditionedCovarianceError
         If a covariance is not positive definite even after ``reg_covar``.
     """
-    mass = stats.n + _TEN_EPS
-    nu = stats.s1 / mass[:, None]
-    means = stats.shift + nu
-    weights = mass / mass.sum()
-    covariances = _covariances(stats, mass, nu, reg_covar)
+    check_finite_statistics(stats, step)
+    # Finite statistics can still overflow here (huge sums over a tiny mass); the
+    # result is checked below, so numpy's warnings would only precede that error.
+    with np.errstate(over="ignore", invalid="ignore"):
+        mass = stats.n + _TEN_EPS
+        nu = stats.s1 / mass[:, None]
+        means = stats.shift + nu
+        weights = mass / mass.sum()
+        covariances = _covariances(stats, mass, nu, reg_covar)
 
     total = max(float(stats.n.sum()), np.finfo(np.float64).tiny)
     empty = np.flatnonzero(stats.n < EMPTY_MASS_FRACTION * total)
@@ -123,5 +142,6 @@ def maximise(
             means[empty] = previous.means[empty]
         else:
             means[empty] = stats.shift[empty]
+    check_finite_parameters(weights, means, covariances, stats.covariance_type, step)
     params = MixtureParameters.from_covariances(weights, means, covariances, stats.covariance_type)
     return MStepResult(params=params, empty_components=tuple(int(k) for k in empty))

@@ -121,7 +121,9 @@ class OnlineState:
         """The averaged model when averaging has started, else ``params``."""
         if self.averaged is None or self.n_averaged == 0:
             return self.params
-        return maximise(self.averaged, reg_covar, previous=self.params).params
+        return maximise(
+            self.averaged, reg_covar, previous=self.params, step="the averaged online model"
+        ).params
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,12 @@ def stepwise_update(
     Returns
     -------
     StepResult
+
+    Raises
+    ------
+    NonFiniteModelError
+        If the batch's statistics or the blended model hold NaN or inf (``state``,
+        a value, is untouched: the caller keeps its previous model).
     """
     if batch.weight_sum <= 0:
         raise ValueError("a stepwise update needs a batch with positive total weight")
@@ -255,7 +263,7 @@ def stepwise_update(
     eta = schedule.step(t)
     # (1 - eta) S + eta * batch / weight: the batch blended in per unit weight.
     blended = _combine(state.running, 1.0 - eta, batch, eta / batch.weight_sum)
-    result = maximise(blended, reg_covar, previous=state.params)
+    result = maximise(blended, reg_covar, previous=state.params, step=f"stepwise update {t}")
     new_params = result.params
     # Keep S about the new means: the M-step's cancellation error grows with the
     # squared distance between a component's mean and its reference point.

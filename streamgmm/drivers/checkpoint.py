@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.em import EMState
 from ..core.errors import StreamGMMError
+from ..core.finite import check_finite_parameters
 from ..core.params import MixtureParameters
 from ..io.atomic import atomic_save_npz
 
@@ -81,6 +82,11 @@ def _state_from(prefix: str, arrays: Any, header: dict[str, Any]) -> EMState:
         arrays[f"{prefix}covariances"],
         arrays[f"{prefix}precisions_cholesky"],
         header["covariance_type"],
+    )
+    # Never resume from (or return) a non-finite model, e.g. one an older streamgmm
+    # wrote: load() reports it as a checkpoint that cannot be read.
+    check_finite_parameters(
+        params.weights, params.means, params.covariances, params.covariance_type, "the checkpoint"
     )
     return EMState(
         params=params,

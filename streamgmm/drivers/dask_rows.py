@@ -24,8 +24,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.errors import InvalidInputError
+from ..core.errors import InvalidInputError, ValuesTooLargeError
 from ..core.estep import NaturalForm, chunk_posteriors, chunk_statistics
+from ..core.finite import magnitude_problem, remedy, statistics_finite
 from ..core.sampling import RowSample, key_threshold, merge_samples, sample_chunk
 from ..core.statistics import SufficientStatistics
 from ..validation import finite_row_mask
@@ -132,6 +133,17 @@ def _chunk_pass(block: np.ndarray, weights: Any, form: NaturalForm, offset: int,
     limit_blas_in_worker()
     block, weights, invalid = _valid_block(block, weights, offset, chunk)
     return chunk_statistics(block, form, weights), invalid
+
+
+def _chunk_magnitude(block: Any, dtype: np.dtype, shift: np.ndarray, offset: int) -> str | None:
+    """Why a chunk's finite rows cannot be squared in ``dtype``, or None (rows numbered globally)."""
+    limit_blas_in_worker()
+    block = _materialise(block)
+    finite = finite_row_mask(block)
+    if finite is not None:  # rows NaN/inf are skipped (set to the reference), keeping row numbers
+        block = np.array(block, copy=True)
+        block[~finite] = shift
+    return magnitude_problem(block, dtype, shift, offset)
 
 
 def _merge_pass(a: tuple, b: tuple) -> tuple:
@@ -374,7 +386,29 @@ class DaskRows:
         ]
         stats, invalid = self._compute(_tree(parts, _merge_pass))
         self._check_invalid(invalid)
-        return stats
+        if not statistics_finite(stats):  # K-sized: free; the diagnosis pass only on failure
+            self._raise_magnitude(form)
+        return stats  # other non-finite statistics: the M-step names the iteration
+
+    def _raise_magnitude(self, form: NaturalForm) -> None:
+        """Raise ``ValuesTooLargeError`` naming the first chunk whose values cannot be squared.
+
+        One more pass, made only when a pass's statistics were not finite: each chunk
+        reports :func:`~streamgmm.core.finite.magnitude_problem` of its finite rows.
+        """
+        import dask
+
+        kernel = dask.delayed(_chunk_magnitude, pure=True)
+        problems = self._compute([
+            kernel(block, form.dtype, form.shift, int(self.offsets[i]))
+            for i, block in enumerate(self._blocks())
+        ])
+        for i, problem in enumerate(problems):
+            if problem is not None:
+                raise ValuesTooLargeError(
+                    f"Cannot fit {self.where}, chunk {i} (rows {self.offsets[i]}-"
+                    f"{self.offsets[i + 1] - 1}): {problem}. {remedy(form.dtype)}."
+                )
 
     def statistics_many(self, forms: Sequence[NaturalForm]) -> list[SufficientStatistics]:
         """One E-step pass for several models at once: their statistics, in order.

@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterator, TypeVar
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ..core.errors import ValuesTooLargeError
 from ..core.estep import NaturalForm, chunk_posteriors, chunk_statistics, chunk_weighted_log_prob
+from ..core.finite import magnitude_problem, remedy, statistics_finite
 from ..core.sampling import key_threshold, merge_samples, sample_chunk
 from ..core.statistics import SufficientStatistics, merge_in_order
 
@@ -127,7 +129,15 @@ class ChunkedArray:
             weights = None if self.sample_weight is None else self.sample_weight[start:stop]
             return chunk_statistics(self.X[start:stop], form, weights)
 
-        return merge_in_order(self.map(one_chunk))
+        stats = merge_in_order(self.map(one_chunk))
+        if not statistics_finite(stats):  # K-sized: free; the scan below only on failure
+            for start, stop in self.bounds:
+                problem = magnitude_problem(self.X[start:stop], form.dtype, form.shift, start)
+                if problem is not None:
+                    raise ValuesTooLargeError(
+                        f"Cannot fit rows {start}-{stop - 1}: {problem}. {remedy(form.dtype)}."
+                    )
+        return stats  # other non-finite statistics: the M-step names the iteration
 
     def statistics_many(self, forms: Sequence[NaturalForm]) -> list[SufficientStatistics]:
         """One pass for several models: each model's statistics, bitwise as :meth:`statistics`."""

@@ -189,7 +189,7 @@ def _fit_lone(driver: Driver, mixture: MixtureSpec, plan: FitPlan, dtype: np.dty
             elif warm_start is None:
                 (state,) = initial_states(driver, [mixture], seeds[init],
                                           init_sample_size=plan.init_sample_size,
-                                          reg_covar=plan.reg_covar)
+                                          reg_covar=plan.reg_covar, dtype=dtype)
             else:
                 state = EMState(params=warm_start.params)
                 previous_lower_bound = warm_start.lower_bound
@@ -241,7 +241,7 @@ def _fit_shared(driver: Driver, mixtures: Sequence[MixtureSpec], plan: FitPlan,
         for seed in init_seeds(plan.random_state, plan.n_init):
             states += initial_states(driver, mixtures, seed,
                                      init_sample_size=plan.init_sample_size,
-                                     reg_covar=plan.reg_covar)
+                                     reg_covar=plan.reg_covar, dtype=dtype)
         states = run_shared_em(
             states, statistics_many, reg_covar=plan.reg_covar, tol=plan.tol,
             max_iter=plan.max_iter, on_pass=report, update=plan.update,

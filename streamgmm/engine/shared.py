@@ -53,7 +53,8 @@ class SharedPass:
 
 
 def _still_running(state: EMState, max_iter: int) -> bool:
-    """Whether ``run_em`` would iterate ``state`` again (it stops on a non-finite bound)."""
+    """Whether ``run_em`` would iterate ``state`` again (a non-finite bound never gets here:
+    ``run_em`` raises ``NonFiniteModelError`` instead)."""
     if state.n_iter >= max_iter or state.converged:
         return False
     return state.n_iter == 0 or bool(np.isfinite(state.lower_bound))

@@ -128,11 +128,16 @@ class MixtureSpec:
         )
 
     def start(self, sample: np.ndarray, sample_weight: np.ndarray | None,
-              rng: np.random.RandomState, reg_covar: float) -> MixtureParameters:
-        """Initial parameters from the sample (m, D), then the given values over them."""
+              rng: np.random.RandomState, reg_covar: float,
+              dtype: np.dtype | None = None) -> MixtureParameters:
+        """Initial parameters from the sample (m, D), then the given values over them.
+
+        ``dtype`` is the fit's compute dtype: the sample is refused up front when its
+        values are too large to square in it.
+        """
         params = initial_parameters(
             sample, self.n_components, self.covariance_type, self.init_params, reg_covar, rng,
-            sample_weight,
+            sample_weight, dtype=dtype,
         )
         given = self._given_precisions_cholesky()
         weights = params.weights if self.weights_init is None else self.weights_init
@@ -159,7 +164,8 @@ def init_seeds(random_state: Any, n_init: int) -> np.ndarray:
 
 
 def initial_states(driver: Driver, mixtures: Sequence[MixtureSpec], seed: int, *,
-                   init_sample_size: int, reg_covar: float) -> list[EMState]:
+                   init_sample_size: int, reg_covar: float,
+                   dtype: np.dtype | None = None) -> list[EMState]:
     """The starting state of every mixture for the initialisation seeded by ``seed``.
 
     Draws the initialisation sample (one pass) only if some mixture needs it.
@@ -174,6 +180,6 @@ def initial_states(driver: Driver, mixtures: Sequence[MixtureSpec], seed: int, *
         if params is None:
             rng = np.random.RandomState(seed)
             rng.randint(SEED_BOUND)  # the draw that chose the sample's seed
-            params = mixture.start(sample, sample_weight, rng, reg_covar)
+            params = mixture.start(sample, sample_weight, rng, reg_covar, dtype)
         states.append(EMState(params=params))
     return states

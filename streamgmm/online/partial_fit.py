@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ..core.errors import EmptyComponentWarning, InvalidInputError
+from ..core.errors import (
+    EmptyComponentWarning,
+    InvalidInputError,
+    NonFiniteModelError,
+    ValuesTooLargeError,
+)
 from ..core.estep import chunk_statistics, natural_form
+from ..core.finite import magnitude_problem, remedy
 from ..core.stepwise import (
     OnlineState,
     StepSchedule,
@@ -145,7 +151,9 @@ class StepwiseEMMixin:
         ``S`` (see :mod:`streamgmm.core.stepwise`). An unfitted model first collects
         ``warm_up_size`` rows and fits them by batch EM; a fitted one (by ``fit``,
         :meth:`from_parameters` or a loaded model version) continues from its
-        parameters. Empty batches are ignored.
+        parameters. Empty batches are ignored. A batch that raises (e.g.
+        :class:`~streamgmm.core.errors.NonFiniteModelError` for values too large to
+        square) leaves the model exactly as it was.
 
         Parameters
         ----------
@@ -159,9 +167,27 @@ class StepwiseEMMixin:
         """
         if not hasattr(self, "online_state_") and not hasattr(self, "_warm_up_buffer"):
             check_estimator_parameters(self.get_params())
+        # All or nothing: a batch that fails (rows refused, a warm-up fit or an update
+        # that would be non-finite) leaves the model exactly as it was, its warm-up
+        # rows included. The copy is of a few dozen references.
+        before = dict(self.__dict__)
+        buffered = len(before["_warm_up_buffer"].rows) if "_warm_up_buffer" in before else 0
+        try:
+            self._partial_fit_batch(X, sample_weight)
+        except BaseException:
+            buffer = before.get("_warm_up_buffer")
+            if buffer is not None:  # the one value changed in place: drop this batch's rows
+                del buffer.rows[buffered:], buffer.weights[buffered:]
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _partial_fit_batch(self, X: Any, sample_weight: Any) -> None:
+        """:meth:`partial_fit`'s work on one batch (may leave the model half updated on error)."""
         batch = self._online_batch(X, sample_weight)
         if batch is None:
-            return self
+            return
         X, weights = batch
         if not hasattr(self, "online_state_"):
             if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
@@ -170,11 +196,10 @@ class StepwiseEMMixin:
                 size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
                 if buffer.n_rows >= size:
                     self._finish_warm_up()
-                return self
+                return
             self.online_state_ = start_from_parameters(self.parameters_)
             self.n_steps_, self.n_samples_seen_ = 0, 0
         self._stepwise_step(X, weights)
-        return self
 
     @property
     def warmed_up(self) -> bool:
@@ -222,25 +247,42 @@ class StepwiseEMMixin:
         out_log_likelihood: np.ndarray | None = None,
         out_responsibilities: np.ndarray | None = None,
     ) -> None:
-        """One stepwise-EM update from the batch ``X`` (finite rows, validated)."""
+        """One stepwise-EM update from the batch ``X`` (finite rows, validated).
+
+        All or nothing: the fitted attributes change only when the update yields a
+        finite model; otherwise a ``NonFiniteModelError`` leaves them as they were.
+        """
         state = self.online_state_
+        dtype = resolve_dtype(self.dtype, X.dtype)
         # Everything on one BLAS thread: the matrices of one batch are small, and
         # waking BLAS threads for them costs more than the work (much more on a busy
-        # machine, where they spin for a core).
-        with single_threaded_blas():
-            form = natural_form(state.params, resolve_dtype(self.dtype, X.dtype))
-            stats = chunk_statistics(
-                X, form, weights,
-                out_log_likelihood=out_log_likelihood, out_responsibilities=out_responsibilities,
-            )
-            result = stepwise_update(
-                state,
-                stats,
-                self._step_schedule(),
-                reg_covar=self.reg_covar,
-                average_after=self._average_after(),
-            )
-            reported = result.state.reported_parameters(self.reg_covar)
+        # machine, where they spin for a core). numpy's overflow warnings are silenced
+        # because the M-step checks the result and raises a clear error instead.
+        try:
+            with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+                form = natural_form(state.params, dtype)
+                stats = chunk_statistics(
+                    X, form, weights,
+                    out_log_likelihood=out_log_likelihood, out_responsibilities=out_responsibilities,
+                )
+                result = stepwise_update(
+                    state,
+                    stats,
+                    self._step_schedule(),
+                    reg_covar=self.reg_covar,
+                    average_after=self._average_after(),
+                )
+                reported = result.state.reported_parameters(self.reg_covar)
+        except NonFiniteModelError as error:
+            # Name the cause when it is the batch's magnitude (checked only now, so
+            # a good batch pays nothing for it).
+            problem = magnitude_problem(X, dtype, reference=state.params.mixture_mean)
+            if problem is not None:
+                raise ValuesTooLargeError(
+                    f"Cannot update the model with this batch: {problem}. {remedy(dtype)}. "
+                    "The model is unchanged."
+                ) from error
+            raise NonFiniteModelError(f"{error} The model is unchanged.") from error
         if result.empty_components:
             warnings.warn(
                 f"Component(s) {list(result.empty_components)} have no responsibility mass "

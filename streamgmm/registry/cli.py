@@ -11,7 +11,7 @@ it in another argparse program (``streamgmm models ...``)::
 
 ``--root`` defaults to the ``STREAMGMM_REGISTRY`` environment variable.
 Exit codes: 0 success, 1 a registry error (the message says what and where),
-2 bad usage.
+2 bad usage (including a local ``--root`` that does not exist or is not a folder).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from streamgmm.core.errors import StreamGMMError
@@ -50,12 +51,38 @@ def _command(function: Callable[[argparse.Namespace, ModelRegistry], int]) -> Ha
             )
             return 2
         try:
-            return function(args, ModelRegistry(root))
+            registry = ModelRegistry(root)
+            missing = _missing_root(registry, "--root" if args.root else ROOT_ENVIRONMENT_VARIABLE)
+            if missing is not None:
+                print(f"error: {missing}", file=sys.stderr)
+                return 2
+            return function(args, registry)
         except StreamGMMError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
 
     return run
+
+
+def _missing_root(registry: ModelRegistry, given_by: str) -> str | None:
+    """Why a local registry root cannot be a registry (absent, or not a folder), else None.
+
+    Reading an absent folder would list nothing, and a mistyped root would look like
+    an empty registry ("no models"). A local registry is created by its first
+    publish, so every command here needs an existing folder. URL roots are read
+    as they are (an object store has no folders to check).
+    """
+    if not registry.writable:
+        return None
+    root = Path(registry.root)
+    if root.is_dir():
+        return None
+    problem = "is not a folder" if root.exists() else "does not exist"
+    return (
+        f"no model registry at {root}: the path {problem}. Check {given_by} (a registry "
+        "folder holds a 'models' folder); a new registry is created by its first publish "
+        "(streamgmm fit CONFIG, or ModelRegistry(root).publish in Python), not by this command."
+    )
 
 
 def _print_json(value: Any) -> None:

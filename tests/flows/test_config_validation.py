@@ -150,7 +150,7 @@ MISTAKES = [
     (VALID.replace("data:\n  uri: data.zarr\n", ""), ["data", "missing"]),
     (VALID.replace("  n_components: 4\n", "  tol: 0.1\n"), ["model.n_components", "missing"]),
     # negative or zero numbers
-    (_with("model", "n_init: -1\n"), ["model.n_init", "-1", "greater than or equal to 1"]),
+    (_with("model", "n_init: -1\n"), ["model.n_init", "-1", "integer >= 1"]),
     (_with("model", "reg_covar: -1.0e-6\n"), ["model.reg_covar", "-1e-06", "0"]),
     (_with("model", "tol: -0.5\n"), ["model.tol", "-0.5"]),
     (_with("model", "seed: -3\n"), ["model.seed", "-3"]),
