@@ -143,9 +143,9 @@ def test_the_update_rule_is_a_parameter() -> None:
     X = _rows()
     calls = []
 
-    def equal_weights(stats, reg_covar, previous=None) -> MStepResult:
+    def equal_weights(stats, reg_covar, previous=None, *, step="the M-step") -> MStepResult:
         calls.append(stats.weight_sum)
-        result = maximise(stats, reg_covar, previous=previous)
+        result = maximise(stats, reg_covar, previous=previous, step=step)
         p = result.params
         k = p.n_components
         params = MixtureParameters(np.full(k, 1 / k), p.means, p.covariances,
