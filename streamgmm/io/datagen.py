@@ -70,7 +70,6 @@ import re
 import shutil
 import sys
 import time
-import uuid
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -83,6 +82,7 @@ from threadpoolctl import threadpool_limits
 from ..core.covariance import COVARIANCE_TYPES, check_covariance_type
 from ..core.errors import InvalidParameterError
 from ..core.params import MixtureParameters
+from .atomic import replace_directory, staging_directory
 
 __all__ = [
     "DatasetInfo",
@@ -423,7 +423,7 @@ class _ParquetWriter:
     ) -> None:
         import pyarrow as pa
 
-        root.mkdir()
+        root.mkdir(exist_ok=True)  # the staging folder, already created empty
         self._root = root
         self._width = max(5, len(str(n_chunks - 1)))
         value_type = pa.from_numpy_dtype(dtype)
@@ -709,7 +709,7 @@ def generate_mixture_dataset(
     }
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".{target.name}.datagen-{uuid.uuid4().hex[:12]}.tmp"
+    temporary = staging_directory(target, "datagen")
     logger.info(
         "writing %d x %d %s rows in %d chunks to %s (%s)",
         n_samples, n_features, np_dtype.name, n_chunks, target, format,
@@ -763,7 +763,7 @@ def generate_mixture_dataset(
             bad_rows = _run_chunks(write_chunk, n_chunks, n_threads, progress)
         writer.finish()
         _save_truth(temporary / TRUE_PARAMS_FILENAME, mixture, description, bad_rows)
-        _move_into_place(temporary, target, overwrite)
+        replace_directory(temporary, target, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -834,30 +834,6 @@ def _save_truth(
             nan_rows=bad_rows.astype(np.int64),
             description=np.str_(json.dumps(description)),
         )
-
-
-def _move_into_place(temporary: Path, target: Path, overwrite: bool) -> None:
-    """Rename the finished ``temporary`` folder to ``target`` (replacing it if ``overwrite``)."""
-    if overwrite and (target.exists() or target.is_symlink()):
-        old = target.parent / f".{target.name}.datagen-{uuid.uuid4().hex[:12]}.old"
-        os.rename(target, old)
-        try:
-            os.rename(temporary, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-        return
-    try:
-        os.rename(temporary, target)
-    except OSError as exc:
-        raise FileExistsError(
-            f"{target} appeared while the dataset was being generated; pass overwrite=True "
-            "(command line: --overwrite) to replace it, or choose another path"
-        ) from exc
 
 
 # ----------------------------------------------------------------------------- truth
