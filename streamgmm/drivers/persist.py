@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..io.sizes import format_bytes
+
 __all__ = ["PERSIST_CHOICES", "AUTO_PERSIST_FRACTION", "PersistDecision", "check_persist",
            "decide_persist"]
 
@@ -42,11 +44,6 @@ def check_persist(value: Any) -> None:
         f"persist={value!r} is invalid: choose False (read the data on every pass), True "
         "(hold the rows in memory) or 'auto' (hold them when they clearly fit)"
     )
-
-
-def _gib(n_bytes: float) -> str:
-    """Size in GiB, or MiB below 1 GiB (the log is read by people)."""
-    return f"{n_bytes / 2**30:.2f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
 
 
 def active_client(scheduler: Any) -> Any:
@@ -96,7 +93,7 @@ def decide_persist(setting: bool | str, n_bytes: int, scheduler: Any) -> Persist
         return PersistDecision(False, "persist=False: every pass reads the data")
     if setting is True:
         return PersistDecision(
-            True, f"persist=True: {_gib(n_bytes)} of rows read into memory once, before the first pass"
+            True, f"persist=True: {format_bytes(n_bytes)} of rows read into memory once, before the first pass"
         )
     if scheduler == "processes":
         return PersistDecision(
@@ -109,10 +106,10 @@ def decide_persist(setting: bool | str, n_bytes: int, scheduler: Any) -> Persist
     limit = AUTO_PERSIST_FRACTION * budget
     if n_bytes <= limit:
         return PersistDecision(
-            True, f"persist='auto': {_gib(n_bytes)} of rows fit within {AUTO_PERSIST_FRACTION:.0%} "
-            f"of {where} ({_gib(budget)}); read into memory once, before the first pass",
+            True, f"persist='auto': {format_bytes(n_bytes)} of rows fit within {AUTO_PERSIST_FRACTION:.0%} "
+            f"of {where} ({format_bytes(budget)}); read into memory once, before the first pass",
         )
     return PersistDecision(
-        False, f"persist='auto': {_gib(n_bytes)} of rows exceed {AUTO_PERSIST_FRACTION:.0%} of "
-        f"{where} ({_gib(budget)}); every pass reads the data",
+        False, f"persist='auto': {format_bytes(n_bytes)} of rows exceed {AUTO_PERSIST_FRACTION:.0%} of "
+        f"{where} ({format_bytes(budget)}); every pass reads the data",
     )

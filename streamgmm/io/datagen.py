@@ -66,7 +66,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import sys
 import time
@@ -83,6 +82,7 @@ from ..core.covariance import COVARIANCE_TYPES, check_covariance_type
 from ..core.errors import InvalidParameterError
 from ..core.params import MixtureParameters
 from .atomic import replace_directory, staging_directory
+from .sizes import format_bytes, parse_size
 
 __all__ = [
     "DatasetInfo",
@@ -880,50 +880,6 @@ def true_parameters(path: str | os.PathLike[str]) -> MixtureParameters:
 
 
 # ----------------------------------------------------------------------- command line
-_SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+)\s*([a-z]*)\s*$", re.I)
-_SIZE_UNITS = {
-    "": 1, "b": 1,
-    "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6,
-    "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}  # fmt: skip
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a human size: ``"8GB"`` (8 * 10**9), ``"500MB"``, ``"2GiB"`` (2 * 2**30), ``"1e9"``.
-
-    Parameters
-    ----------
-    text : str
-        A number with an optional unit: B, K/KB, M/MB, G/GB, T/TB (powers of 1000) or
-        KiB, MiB, GiB, TiB (powers of 1024); case does not matter.
-
-    Returns
-    -------
-    int
-        Number of bytes (rounded down), at least 1.
-    """
-    match = _SIZE_PATTERN.match(text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _SIZE_UNITS:
-        raise InvalidParameterError(
-            f"size {text!r} is not understood; write e.g. 200MB, 8GB or 2GiB "
-            "(units B, KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024)"
-        )
-    size = int(float(match.group(1)) * _SIZE_UNITS[unit])
-    if size < 1:
-        raise InvalidParameterError(f"size {text!r} is less than one byte")
-    return size
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
 def _seconds(s: float) -> str:
     if s < 60:
         return f"{s:.1f}s"
@@ -1049,7 +1005,7 @@ def run_datagen(args: argparse.Namespace) -> int:
             n_samples = args.size // (args.n_features * itemsize)
             if n_samples < 1:
                 raise InvalidParameterError(
-                    f"--size {_human_bytes(args.size)} holds less than one row of "
+                    f"--size {format_bytes(args.size)} holds less than one row of "
                     f"{args.n_features} {args.dtype} features; give a larger --size"
                 )
         chunk_rows = (
@@ -1065,7 +1021,7 @@ def run_datagen(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(
                 f"datagen: {n_samples:,} rows x {args.n_features} features ({args.dtype}, "
-                f"{_human_bytes(total_bytes)}), {args.n_components} {args.covariance_type} "
+                f"{format_bytes(total_bytes)}), {args.n_components} {args.covariance_type} "
                 f"components -> {args.path} ({kind}, {n_chunks:,} chunks of {chunk_rows:,} rows)",
                 file=out,
                 flush=True,
@@ -1080,7 +1036,7 @@ def run_datagen(args: argparse.Namespace) -> int:
             eta = (total_bytes - written) / rate if rate > 0 else 0.0
             print(
                 f"datagen: {done:,}/{total:,} chunks {100 * done / total:5.1f}%  "
-                f"{_human_bytes(written)}  {_human_bytes(rate)}/s  eta {_seconds(eta)}",
+                f"{format_bytes(written)}  {format_bytes(rate)}/s  eta {_seconds(eta)}",
                 file=out,
                 flush=True,
             )
@@ -1118,9 +1074,9 @@ def run_datagen(args: argparse.Namespace) -> int:
     stored = sum(f.stat().st_size for f in info.path.rglob("*") if f.is_file())
     print(
         f"datagen: wrote {info.path} ({kind}): X {info.shape[0]:,} x {info.shape[1]} "
-        f"{info.dtype}, {_human_bytes(info.nbytes)} ({_human_bytes(stored)} on disk), "
+        f"{info.dtype}, {format_bytes(info.nbytes)} ({format_bytes(stored)} on disk), "
         f"{info.n_chunks:,} chunks of {info.chunk_rows:,} rows, {info.n_nan_rows:,} NaN rows, "
-        f"in {_seconds(elapsed)} ({_human_bytes(info.nbytes / max(elapsed, 1e-9))}/s); "
+        f"in {_seconds(elapsed)} ({format_bytes(info.nbytes / max(elapsed, 1e-9))}/s); "
         f"true parameters: {info.true_params_path}",
         file=out,
         flush=True,
