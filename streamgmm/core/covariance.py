@@ -135,6 +135,22 @@ def _log_det_spherical(chol: np.ndarray, n_features: int) -> np.ndarray:
     return n_features * np.log(chol)
 
 
+def _as_full_full(covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return np.array(covariances)
+
+
+def _as_full_tied(covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
+
+
+def _as_full_diag(covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return covariances[:, :, None] * np.eye(n_features)
+
+
+def _as_full_spherical(covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return covariances[:, None, None] * np.eye(n_features)
+
+
 def _triangle(n_features: int) -> int:
     return n_features * (n_features + 1) // 2
 
@@ -167,6 +183,8 @@ class CovarianceRules:
     covariances : callable factors -> covariances
     log_det_cholesky : callable (factors, D) -> ndarray of shape (K,) or ()
         ``log det U`` per component: half the log-determinant of the precision.
+    as_full : callable (covariances, K, D) -> ndarray of shape (K, D, D)
+        Every component's covariance as a full matrix (a new array), e.g. for plots and diffs.
     """
 
     name: str
@@ -180,6 +198,7 @@ class CovarianceRules:
     precisions: Callable[[np.ndarray], np.ndarray]
     covariances: Callable[[np.ndarray], np.ndarray]
     log_det_cholesky: Callable[[np.ndarray, int], np.ndarray]
+    as_full: Callable[[np.ndarray, int, int], np.ndarray]
 
 
 COVARIANCE_RULES: dict[str, CovarianceRules] = {
@@ -193,6 +212,7 @@ COVARIANCE_RULES: dict[str, CovarianceRules] = {
         precisions=_precisions_full,
         covariances=_covariances_of_factors,
         log_det_cholesky=_log_det_full,
+        as_full=_as_full_full,
     ),
     "tied": CovarianceRules(
         name="tied", matrix=True, shared=True,
@@ -204,6 +224,7 @@ COVARIANCE_RULES: dict[str, CovarianceRules] = {
         precisions=_precisions_tied,
         covariances=_covariances_tied,
         log_det_cholesky=_log_det_tied,
+        as_full=_as_full_tied,
     ),
     "diag": CovarianceRules(
         name="diag", matrix=False, shared=False,
@@ -215,6 +236,7 @@ COVARIANCE_RULES: dict[str, CovarianceRules] = {
         precisions=_squares,
         covariances=_inverse_squares,
         log_det_cholesky=_log_det_diag,
+        as_full=_as_full_diag,
     ),
     "spherical": CovarianceRules(
         name="spherical", matrix=False, shared=False,
@@ -226,6 +248,7 @@ COVARIANCE_RULES: dict[str, CovarianceRules] = {
         precisions=_squares,
         covariances=_inverse_squares,
         log_det_cholesky=_log_det_spherical,
+        as_full=_as_full_spherical,
     ),
 }
 assert tuple(COVARIANCE_RULES) == COVARIANCE_TYPES

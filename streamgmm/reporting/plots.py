@@ -35,15 +35,7 @@ __all__ = [
 
 def component_covariances(params: MixtureParameters) -> np.ndarray:
     """Every component's covariance as a full (K, D, D) matrix, whatever the type."""
-    k, d = params.n_components, params.n_features
-    cov = params.covariances
-    if params.covariance_type == "full":
-        return np.array(cov)
-    if params.covariance_type == "tied":
-        return np.broadcast_to(cov, (k, d, d)).copy()
-    if params.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([np.eye(d) * c for c in cov])
+    return params.full_covariances
 
 
 def principal_axes(params: MixtureParameters, n_axes: int = 2) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,17 @@ def test_rules_match_fitted_shapes_counts_and_sklearn(covariance_type: str) -> N
     assert params.n_parameters == reference._n_parameters()
     np.testing.assert_allclose(rules.precisions(params.precisions_cholesky), model.precisions_)
     np.testing.assert_allclose(rules.covariances(params.precisions_cholesky), params.covariances)
+    full = params.full_covariances  # what a full mixture with the same components would hold
+    assert full.shape == (3, 4, 4)
+    cov = params.covariances
+    expected = {
+        "full": lambda k: cov[k],
+        "tied": lambda k: cov,
+        "diag": lambda k: np.diag(cov[k]),
+        "spherical": lambda k: cov[k] * np.eye(4),
+    }[covariance_type]
+    for k in range(3):
+        np.testing.assert_array_equal(full[k], expected(k))
 
 
 def test_table_covers_every_type_and_names_the_way_out() -> None:
