@@ -9,6 +9,10 @@ either the previous file/folder or the new one, never a torn mix (at worst a hid
 ``.NAME.*.tmp`` sibling), and after the functions return the result survives a
 power loss too.
 
+Temporaries are named ``.NAME.LABEL~HOST~PID~RANDOM.tmp``: the next write of the same
+target removes those whose writer on this host has died (:func:`remove_debris`), so a
+killed writer's leftovers do not pile up, while a live writer's are never touched.
+
 These rely on what a local POSIX filesystem guarantees: ``rename`` of a folder and
 ``os.replace`` of a file are atomic and ``O_EXCL`` creation is exclusive. Object
 stores offer none of these; callers write locally.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -30,10 +35,71 @@ __all__ = [
     "atomic_write_bytes",
     "fsync_directory",
     "fsync_tree",
+    "remove_debris",
     "replace_directory",
     "staging_directory",
     "write_new_file",
 ]
+
+
+_HOST = socket.gethostname()
+
+
+def _temporary_name(target: Path, label: str) -> str:
+    """``.NAME.LABEL~HOST~PID~RANDOM.tmp``: hidden, and naming the writer that owns it."""
+    return f".{target.name}.{label}~{_HOST}~{os.getpid()}~{uuid.uuid4().hex[:12]}.tmp"
+
+
+def _writer_is_gone(name: str) -> bool:
+    """Whether the temporary ``name`` belongs to a writer process on this host that has died."""
+    parts = name[: -len(".tmp")].split("~")
+    if len(parts) != 4 or parts[1] != _HOST:
+        return False  # another machine's (a shared folder) or not ours: leave it
+    try:
+        pid = int(parts[2])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False  # this process: another thread may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by another user
+    return False
+
+
+def remove_debris(target: str | os.PathLike[str]) -> int:
+    """Remove the hidden temporaries of ``target`` left by dead writers on this host.
+
+    A writer killed with ``kill -9`` (or a power loss) leaves its temporary file or
+    folder behind; the next atomic write of the same target calls this. A temporary
+    whose writer is alive, or runs on another host, is left alone.
+
+    Returns
+    -------
+    int
+        The number of files and folders removed.
+    """
+    target = Path(target)
+    prefix = f".{target.name}."
+    removed = 0
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        if not _writer_is_gone(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -100,7 +166,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, mode: in
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    remove_debris(target)
+    temporary = target.with_name(_temporary_name(target, "write"))
     try:
         write_new_file(temporary, payload, mode=mode)
         os.replace(temporary, target)
@@ -118,15 +185,18 @@ def atomic_save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray])
 
 
 def staging_directory(target: str | os.PathLike[str], label: str = "partial") -> Path:
-    """Create an empty hidden sibling of ``target`` to build it in: ``.NAME.LABEL-XXXX.tmp``.
+    """Create an empty hidden sibling of ``target`` to build it in: ``.NAME.LABEL~HOST~PID~XXXX.tmp``.
 
     A sibling, so that the final rename stays on one filesystem (and is atomic);
     hidden, so that listings and stream sources ignore it while it is incomplete.
+    Debris of dead earlier builds of ``target`` is removed first (:func:`remove_debris`).
     The caller removes it if building fails (:func:`replace_directory` does on success).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{label}-", suffix=".tmp"))
+    remove_debris(target)
+    prefix = f".{target.name}.{label}~{_HOST}~{os.getpid()}~"
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix, suffix=".tmp"))
 
 
 def replace_directory(
@@ -159,7 +229,7 @@ def replace_directory(
     try:
         fsync_tree(built)
         if overwrite and (target.exists() or target.is_symlink()):
-            retired = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:12]}.tmp")
+            retired = target.with_name(_temporary_name(target, "old"))
             os.rename(target, retired)
             try:
                 os.rename(built, target)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +54,7 @@ def test_write_new_file_refuses_an_existing_file(tmp_path: Path) -> None:
 def test_staging_folder_is_a_hidden_sibling(tmp_path: Path) -> None:
     built = staging_directory(tmp_path / "out", "datagen")
     assert built.parent == tmp_path and built.is_dir() and not any(built.iterdir())
-    assert built.name.startswith(".out.datagen-") and built.name.endswith(".tmp")
+    assert built.name.startswith(".out.datagen~") and built.name.endswith(".tmp")
 
 
 @pytest.mark.parametrize("old", ["folder", "file", "symlink"])
@@ -84,8 +87,34 @@ def test_new_target_and_no_overwrite(tmp_path: Path) -> None:
 def test_failed_swap_rolls_back_the_old_target(tmp_path: Path) -> None:
     target = tmp_path / "out"
     replace_directory(_build(target, "old"), target)
-    vanished = tmp_path / ".out.partial-gone.tmp"  # the rename of a missing folder fails for real
+    vanished = tmp_path / ".out.partial~gone.tmp"  # the rename of a missing folder fails for real
     with pytest.raises(FileNotFoundError):
         replace_directory(vanished, target)
     assert (target / "sub" / "marker").read_text() == "old"
     assert os.listdir(tmp_path) == ["out"]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: its pid names no process now
+    return child.pid
+
+
+def test_debris_of_dead_writers_is_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    target = tmp_path / "state.npz"
+    host = socket.gethostname()
+    dead = tmp_path / f".state.npz.write~{host}~{_dead_pid()}~abc.tmp"
+    dead.write_bytes(b"torn")
+    dead_folder = tmp_path / f".state.npz.partial~{host}~{_dead_pid()}~def.tmp"
+    dead_folder.mkdir()
+    (dead_folder / "chunk").write_bytes(b"x")
+    alive = tmp_path / f".state.npz.write~{host}~{os.getppid()}~ghi.tmp"
+    alive.write_bytes(b"in flight")
+    elsewhere = tmp_path / f".state.npz.write~{host}-other~{_dead_pid()}~jkl.tmp"
+    elsewhere.write_bytes(b"another machine's")
+    other_target = tmp_path / f".other.npz.write~{host}~{_dead_pid()}~mno.tmp"
+    other_target.write_bytes(b"not ours")
+    atomic_write_bytes(target, b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, elsewhere.name, other_target.name, "state.npz"]
+    )

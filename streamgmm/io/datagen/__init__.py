@@ -48,10 +48,11 @@ Layouts
     without consolidated metadata warns that the file is not part of the hierarchy.
 
 Atomicity
-    The dataset is built in a hidden temporary sibling of the target (``.NAME.datagen-*.tmp``) and
-    renamed into place at the end, so a crash or an interrupt never leaves a half-written dataset at
-    the target path (a process killed with ``kill -9`` can leave the hidden temporary folder behind;
-    delete it). With ``overwrite=True`` the old dataset is renamed aside, the new one renamed in and
+    The dataset is built in a hidden temporary sibling of the target (``.NAME.datagen~*.tmp``) and
+    renamed into place at the end (:mod:`streamgmm.io.atomic`), so a crash or an interrupt never
+    leaves a half-written dataset at the target path (a process killed with ``kill -9`` can leave
+    the hidden temporary folder behind; the next generation of the same path on this machine
+    removes it). With ``overwrite=True`` the old dataset is renamed aside, the new one renamed in and
     the old one deleted: a reader sees the old or the new dataset, or briefly none.
 
 Command line
