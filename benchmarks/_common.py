@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
 MB = 1024.0 * 1024.0
 
 
@@ -86,6 +87,18 @@ def machine_summary() -> dict[str, Any]:
         "sklearn": sklearn.__version__,
         "threadpools": blas_info(),
     }
+
+
+def git_revision() -> str:
+    """Short commit of the checkout, flagged when ``streamgmm/`` has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "streamgmm"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return f"{head}{' + uncommitted changes in streamgmm/' if dirty else ''}" or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def matmul_gflops(n: int = 4096, repeats: int = 3, dtype: Any = np.float64) -> dict[str, Any]:

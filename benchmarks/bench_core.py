@@ -32,7 +32,6 @@ import gc
 import io
 import json
 import re
-import subprocess
 import sys
 import time
 import warnings
@@ -44,7 +43,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 
 FULL = {
     "shapes": [(200_000, 16, 16), (100_000, 32, 16)],
@@ -354,17 +352,6 @@ def run_memory(config: dict[str, Any], args: argparse.Namespace) -> list[dict[st
 
 
 # ===================================================================== report
-def git_revision() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "streamgmm"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return f"{head}{' + uncommitted changes in streamgmm/' if dirty else ''}" or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def load_line(what: str) -> str:
     try:
         one, five, _ = __import__("os").getloadavg()
@@ -383,7 +370,7 @@ def print_header(machine: dict[str, Any], args: argparse.Namespace, config: dict
 
     print("streamgmm core benchmark" + (" (--quick: smoke test, numbers not meaningful)"
                                         if args.quick else ""))
-    print(f"streamgmm {streamgmm.__version__} at {git_revision()}; scikit-learn "
+    print(f"streamgmm {streamgmm.__version__} at {common.git_revision()}; scikit-learn "
           f"{machine['sklearn']}; numpy {machine['numpy']}; scipy {machine['scipy']}; "
           f"Python {machine['python']}")
     print(f"{machine['platform']}; {machine['cores_available']} cores available")
@@ -540,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + load_line("load average at end"))
     print(f"total benchmark time {elapsed:.0f} s")
     if args.json:
-        report = {"quick": args.quick, "machine": machine, "git": git_revision(),
+        report = {"quick": args.quick, "machine": machine, "git": common.git_revision(),
                   "matmul": {"before": matmul_before, "after": matmul_after, "peak": peaks},
                   "fits": results, "predict_memory": memory, "elapsed_s": elapsed,
                   "argv": sys.argv[1:]}

@@ -49,7 +49,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -61,7 +60,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = common.REPO
 DEFAULT_WORKDIR = REPO / "benchmarks" / "results" / "work"
 GB = 1e9  # targets are in decimal GB (1.5 GB = 1430.5 MiB)
 
@@ -472,17 +471,6 @@ def print_distributed(r: dict[str, Any], max_iter: int) -> dict[str, Any]:
 
 
 # ======================================================================= main
-def git_revision() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "streamgmm"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return f"{head}{' + uncommitted changes in streamgmm/' if dirty else ''}" or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def print_header(machine: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     import dask
     import distributed
@@ -494,7 +482,7 @@ def print_header(machine: dict[str, Any], args: argparse.Namespace) -> dict[str,
                                                if args.quick else ""))
     versions = {"streamgmm": streamgmm.__version__, "dask": dask.__version__,
                 "distributed": distributed.__version__, "zarr": zarr.__version__}
-    print(f"streamgmm {versions['streamgmm']} at {git_revision()}; dask {versions['dask']}; "
+    print(f"streamgmm {versions['streamgmm']} at {common.git_revision()}; dask {versions['dask']}; "
           f"distributed {versions['distributed']}; zarr {versions['zarr']}; numpy "
           f"{machine['numpy']}; scikit-learn {machine['sklearn']}; Python {machine['python']}")
     print(f"{machine['platform']}; cores: {machine['cores_available']} available to this "
@@ -570,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     report: dict[str, Any] = {"quick": args.quick, "machine": machine, "versions": versions,
-                              "git": git_revision(), "config": config, "targets": TARGETS,
+                              "git": common.git_revision(), "config": config, "targets": TARGETS,
                               "datasets": datasets, "wait": wait, "load_at_measuring": load,
                               "argv": sys.argv[1:]}
     verdicts: list[tuple[str, str, str]] = []

@@ -19,6 +19,7 @@ against the known counts of each dataset, so a stale or damaged file fails loudl
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .core.errors import InvalidInputError
+from .io.atomic import atomic_write_bytes
 
 __all__ = [
     "FrameTable",
@@ -296,11 +298,10 @@ def write_frames(table: FrameTable, path: str | Path) -> Path:
         PROVENANCE_KEY: json.dumps(table.provenance, sort_keys=True).encode(),
     }
     arrow = arrow.replace_schema_metadata(metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    encoded = io.BytesIO()
     pq.write_table(
         arrow,
-        partial,
+        encoded,
         compression="zstd",
         compression_level=19,
         # Dictionaries only pay off for the repetitive index columns; byte-stream-split floats
@@ -309,7 +310,7 @@ def write_frames(table: FrameTable, path: str | Path) -> Path:
         use_byte_stream_split=list(table.feature_names),
         row_group_size=1 << 20,
     )
-    partial.replace(path)
+    atomic_write_bytes(path, encoded.getvalue())
     return path
 
 

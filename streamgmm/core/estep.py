@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance import log_det_precisions_cholesky
+from .covariance import COVARIANCE_RULES, log_det_precisions_cholesky
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
 
@@ -206,32 +206,12 @@ def natural_form(
         + log_det_precisions_cholesky(chol, ctype, n_features)
         - 0.5 * n_features * _LOG_2PI
     )
-    tied_factor = None
-    if ctype == "full":
-        precisions = params.precisions  # (K, D, D)
-        linear = np.einsum("kab,kb->ak", precisions, nu)  # (D, K)
-        rows, cols = np.triu_indices(n_features)
-        quadratic = -precisions[:, rows, cols].T  # (T, K): -P_ab off the diagonal
-        quadratic[rows == cols] *= 0.5  # -1/2 P_aa on the diagonal
-        coefficients = np.vstack([linear, quadratic])
-        projected = np.einsum("kab,ka->kb", chol, nu)  # U_k^T nu_k
-        constants = constants - 0.5 * np.einsum("kb,kb->k", projected, projected)
-    elif ctype == "tied":
-        precision = params.precisions
-        coefficients = precision @ nu.T  # (D, K)
-        projected = nu @ chol
-        constants = constants - 0.5 * np.einsum("kb,kb->k", projected, projected)
-        tied_factor = np.ascontiguousarray(chol.T, dtype=dtype)  # U^T, applied as U^T y
-    elif ctype == "diag":
-        precisions = chol**2  # (K, D)
-        coefficients = np.vstack([(precisions * nu).T, -0.5 * precisions.T])
-        constants = constants - 0.5 * np.einsum("kd,kd->k", precisions, nu**2)
-    else:
-        precisions = chol**2  # (K,)
-        coefficients = np.vstack([(precisions[:, None] * nu).T, -0.5 * precisions[None, :]])
-        constants = constants - 0.5 * precisions * np.einsum("kd,kd->k", nu, nu)
+    coefficients, quadratic = _NATURAL_COEFFICIENTS[ctype](params, nu, chol)
+    constants = constants - quadratic
+    # U^T, applied as U^T y: for tied covariance the row term -1/2 |U^T y|^2 is shared.
+    tied_factor = np.ascontiguousarray(chol.T, dtype=dtype) if ctype == "tied" else None
     far = _far_components(params, nu, FAR_RATIO_BY_DTYPE[dtype])
-    if ctype == "tied":
+    if COVARIANCE_RULES[ctype].shared:
         far_factors = np.broadcast_to(chol, (len(far),) + chol.shape).copy()
     else:
         far_factors = chol[far]
@@ -255,6 +235,80 @@ def natural_form(
     )
 
 
+def _coefficients_full(
+    params: MixtureParameters, nu: np.ndarray, chol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    precisions = params.precisions  # (K, D, D)
+    linear = np.einsum("kab,kb->ak", precisions, nu)  # (D, K)
+    rows, cols = np.triu_indices(params.n_features)
+    quadratic = -precisions[:, rows, cols].T  # (T, K): -P_ab off the diagonal
+    quadratic[rows == cols] *= 0.5  # -1/2 P_aa on the diagonal
+    projected = np.einsum("kab,ka->kb", chol, nu)  # U_k^T nu_k
+    return np.vstack([linear, quadratic]), 0.5 * np.einsum("kb,kb->k", projected, projected)
+
+
+def _coefficients_tied(
+    params: MixtureParameters, nu: np.ndarray, chol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    precision = params.precisions
+    projected = nu @ chol
+    return precision @ nu.T, 0.5 * np.einsum("kb,kb->k", projected, projected)  # (D, K), (K,)
+
+
+def _coefficients_diag(
+    params: MixtureParameters, nu: np.ndarray, chol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    precisions = chol**2  # (K, D)
+    coefficients = np.vstack([(precisions * nu).T, -0.5 * precisions.T])
+    return coefficients, 0.5 * np.einsum("kd,kd->k", precisions, nu**2)
+
+
+def _coefficients_spherical(
+    params: MixtureParameters, nu: np.ndarray, chol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    precisions = chol**2  # (K,)
+    coefficients = np.vstack([(precisions[:, None] * nu).T, -0.5 * precisions[None, :]])
+    return coefficients, 0.5 * precisions * np.einsum("kd,kd->k", nu, nu)
+
+
+#: Weights of the features (F, K) and ``1/2 nu_k^T P_k nu_k`` (K,), by covariance
+#: type: ``(params, nu, precisions_cholesky) -> (coefficients, quadratic)``.
+_NATURAL_COEFFICIENTS = {
+    "full": _coefficients_full,
+    "tied": _coefficients_tied,
+    "diag": _coefficients_diag,
+    "spherical": _coefficients_spherical,
+}
+
+
+def _largest_precision_bound_matrix(chol: np.ndarray, n_components: int) -> np.ndarray:
+    # Gershgorin's bound on lambda_max(P) = ||U||_2^2: the largest absolute row
+    # sum of P. At most sqrt(D) times too large (so a component is declared far
+    # a little early, which is exact, only slower) and far cheaper than the SVD
+    # of every factor, which dominated small online batches.
+    precisions = np.einsum("...ab,...cb->...ac", chol, chol)
+    bound = np.abs(precisions).sum(axis=-1).max(axis=-1)
+    return bound if bound.ndim else np.full(n_components, bound)  # tied: one bound for all
+
+
+def _largest_precision_diag(chol: np.ndarray, n_components: int) -> np.ndarray:
+    return (chol**2).max(axis=1)
+
+
+def _largest_precision_spherical(chol: np.ndarray, n_components: int) -> np.ndarray:
+    return chol**2
+
+
+#: An upper bound on each component's largest precision eigenvalue (K,), by
+#: covariance type: ``(precisions_cholesky, K) -> bound``.
+_LARGEST_PRECISION = {
+    "full": _largest_precision_bound_matrix,
+    "tied": _largest_precision_bound_matrix,
+    "diag": _largest_precision_diag,
+    "spherical": _largest_precision_spherical,
+}
+
+
 def _far_components(params: MixtureParameters, nu: np.ndarray, far_ratio: float) -> np.ndarray:
     """Indices of components too far from the reference for the shared form.
 
@@ -262,25 +316,14 @@ def _far_components(params: MixtureParameters, nu: np.ndarray, far_ratio: float)
     ``eps * |nu_k|^2 * lambda_max(P_k)``; that ratio is what ``far_ratio`` bounds.
     """
     chol = params.precisions_cholesky
-    ctype = params.covariance_type
-    if ctype in ("full", "tied"):
-        # Gershgorin's bound on lambda_max(P) = ||U||_2^2: the largest absolute row
-        # sum of P. At most sqrt(D) times too large (so a component is declared far
-        # a little early, which is exact, only slower) and far cheaper than the SVD
-        # of every factor, which dominated small online batches.
-        precisions = np.einsum("...ab,...cb->...ac", chol, chol)
-        bound = np.abs(precisions).sum(axis=-1).max(axis=-1)
-        largest = bound if ctype == "full" else np.full(params.n_components, bound)
-    elif ctype == "diag":
-        largest = (chol**2).max(axis=1)
-    else:
-        largest = chol**2
+    rules = COVARIANCE_RULES[params.covariance_type]
+    largest = _LARGEST_PRECISION[rules.name](chol, params.n_components)
     squared_norm = np.einsum("kd,kd->k", nu, nu)
     far = np.flatnonzero(squared_norm * largest > far_ratio)
-    if len(far) and ctype in ("full", "tied"):
+    if len(far) and rules.matrix:
         # Gershgorin flagged these: confirm with the exact largest eigenvalue, so a
         # tight bound (float32's) does not send ordinary components the slow way.
-        factors = chol[far] if ctype == "full" else chol[None]
+        factors = chol[None] if rules.shared else chol[far]
         exact = np.linalg.norm(factors, ord=2, axis=(-2, -1)) ** 2
         far = far[squared_norm[far] * exact > far_ratio]
     return far
@@ -289,12 +332,38 @@ def _far_components(params: MixtureParameters, nu: np.ndarray, far_ratio: float)
 # --------------------------------------------------------------------- per block
 def feature_count(covariance_type: str, n_features: int) -> int:
     """Rows F of the feature matrix ``Phi^T`` for a covariance type and D features."""
-    return {
-        "full": n_features + n_features * (n_features + 1) // 2,
-        "tied": n_features,
-        "diag": 2 * n_features,
-        "spherical": n_features + 1,
-    }[covariance_type]
+    return COVARIANCE_RULES[covariance_type].feature_count(n_features)
+
+
+def _square_features_full(yt: np.ndarray, squares: np.ndarray) -> None:
+    n_features = yt.shape[0]
+    offset = 0
+    for a in range(n_features):
+        width = n_features - a
+        np.multiply(yt[a], yt[a:], out=squares[offset : offset + width])
+        offset += width
+
+
+def _square_features_tied(yt: np.ndarray, squares: np.ndarray) -> None:
+    return None  # tied needs the shifted rows only
+
+
+def _square_features_diag(yt: np.ndarray, squares: np.ndarray) -> None:
+    np.multiply(yt, yt, out=squares)
+
+
+def _square_features_spherical(yt: np.ndarray, squares: np.ndarray) -> None:
+    np.einsum("db,db->b", yt, yt, out=squares[0])
+
+
+#: Fill the second-order features (F - D, b) of shifted rows ``yt`` (D, b), in
+#: place, by covariance type: ``(yt, squares) -> None``. Chosen once per chunk.
+_SQUARE_FEATURES = {
+    "full": _square_features_full,
+    "tied": _square_features_tied,
+    "diag": _square_features_diag,
+    "spherical": _square_features_spherical,
+}
 
 
 class _TileWorkspace:
@@ -313,6 +382,8 @@ class _TileWorkspace:
     row_max, total : ndarray of shape (block_rows,)
     moments : ndarray of shape (F + 1, K)
         One tile's second product, before it is added in float64.
+    square_features : callable
+        The covariance type's entry of ``_SQUARE_FEATURES``.
     """
 
     def __init__(self, form: NaturalForm, block_rows: int) -> None:
@@ -323,6 +394,7 @@ class _TileWorkspace:
         self.row_max = np.empty(block_rows, dtype=form.dtype)
         self.total = np.empty(block_rows, dtype=form.dtype)
         self.moments = np.empty((n_phi, form.n_components), dtype=form.dtype)
+        self.square_features = _SQUARE_FEATURES[form.covariance_type]
 
 
 def _features(block: np.ndarray, form: NaturalForm, work: _TileWorkspace) -> np.ndarray:
@@ -340,17 +412,7 @@ def _features(block: np.ndarray, form: NaturalForm, work: _TileWorkspace) -> np.
         np.subtract(block.T, form.shift.astype(form.dtype)[:, None], out=yt)
     else:
         np.subtract(block.T, form.shift[:, None], out=yt, casting="same_kind")
-    ctype = form.covariance_type
-    if ctype == "diag":
-        np.multiply(yt, yt, out=phi[n_features:-1])
-    elif ctype == "spherical":
-        np.einsum("db,db->b", yt, yt, out=phi[n_features])
-    elif ctype == "full":
-        offset = n_features
-        for a in range(n_features):
-            width = n_features - a
-            np.multiply(yt[a], yt[a:], out=phi[offset : offset + width])
-            offset += width
+    work.square_features(yt, phi[n_features:-1])
     return phi
 
 
@@ -359,16 +421,50 @@ def _far_offsets(block: np.ndarray, form: NaturalForm) -> list[np.ndarray]:
     return [np.subtract(block, mean, dtype=np.float64) for mean in form.far_means]
 
 
-def _far_squared_distance(z: np.ndarray, form: NaturalForm, j: int) -> np.ndarray:
-    """Squared Mahalanobis distance (b,) of offsets ``z`` (b, D) for far component j."""
-    factor = form.far_factors[j]
-    if form.covariance_type in ("full", "tied"):
-        projected = z @ factor
-        return np.einsum("bd,bd->b", projected, projected)
-    if form.covariance_type == "diag":
-        scaled = z * factor
-        return np.einsum("bd,bd->b", scaled, scaled)
+def _far_distance_matrix(z: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    projected = z @ factor
+    return np.einsum("bd,bd->b", projected, projected)
+
+
+def _far_distance_diag(z: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    scaled = z * factor
+    return np.einsum("bd,bd->b", scaled, scaled)
+
+
+def _far_distance_spherical(z: np.ndarray, factor: np.ndarray) -> np.ndarray:
     return factor**2 * np.einsum("bd,bd->b", z, z)
+
+
+#: Squared Mahalanobis distance (b,) of offsets ``z`` (b, D) from a far component
+#: with precision factor ``factor``, by covariance type: ``(z, factor) -> distance``.
+_FAR_SQUARED_DISTANCE = {
+    "full": _far_distance_matrix,
+    "tied": _far_distance_matrix,
+    "diag": _far_distance_diag,
+    "spherical": _far_distance_spherical,
+}
+
+
+def _far_second_moment_matrix(z: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return (z * r[:, None]).T @ z
+
+
+def _far_second_moment_diag(z: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return r @ (z * z)
+
+
+def _far_second_moment_spherical(z: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return r @ np.einsum("bd,bd->b", z, z)
+
+
+#: One tile's second moment of a far component about its mean, from offsets ``z``
+#: (b, D) and responsibilities ``r`` (b,), by covariance type: ``(z, r) -> s2``.
+_FAR_SECOND_MOMENT = {
+    "full": _far_second_moment_matrix,
+    "tied": _far_second_moment_matrix,
+    "diag": _far_second_moment_diag,
+    "spherical": _far_second_moment_spherical,
+}
 
 
 def _block_log_prob(
@@ -384,8 +480,10 @@ def _block_log_prob(
     if form.tied_factor is not None:
         projected = form.tied_factor @ phi[: form.n_features]
         log_prob -= 0.5 * np.einsum("db,db->b", projected, projected, dtype=np.float64)
-    for j, k in enumerate(form.far):
-        log_prob[k] = form.far_constants[j] - 0.5 * _far_squared_distance(far_offsets[j], form, j)
+    if len(form.far):
+        distance = _FAR_SQUARED_DISTANCE[form.covariance_type]
+        for j, k in enumerate(form.far):
+            log_prob[k] = form.far_constants[j] - 0.5 * distance(far_offsets[j], form.far_factors[j])
     return log_prob
 
 
@@ -483,13 +581,14 @@ def chunk_statistics(
     """
     n_rows, n_features = X.shape
     n_components = form.n_components
-    ctype = form.covariance_type
+    rules = COVARIANCE_RULES[form.covariance_type]
     far = form.far
-    near = np.setdiff1d(np.arange(n_components), far) if len(far) and ctype == "tied" else None
-    moments = np.zeros((feature_count(ctype, n_features) + 1, n_components))  # (F + 1, K), float64
-    tied_scatter = np.zeros((n_features, n_features)) if ctype == "tied" else None
+    near = np.setdiff1d(np.arange(n_components), far) if len(far) and rules.shared else None
+    moments = np.zeros((rules.feature_count(n_features) + 1, n_components))  # (F + 1, K), float64
+    tied_scatter = np.zeros((n_features, n_features)) if rules.shared else None
     far_s1 = np.zeros((len(far), n_features))
-    far_s2 = np.zeros((len(far),) + _far_second_moment_shape(ctype, n_features))
+    far_s2 = np.zeros((len(far),) + rules.component_shape(n_features))
+    far_second_moment = _FAR_SECOND_MOMENT[rules.name]
     log_likelihood = 0.0
     weight_sum = 0.0
     block_rows = min(block_rows or form.block_rows, max(n_rows, 1))
@@ -521,24 +620,49 @@ def chunk_statistics(
         for j, k in enumerate(far):
             z, r = offsets[j], resp[k]
             far_s1[j] += r @ z
-            if ctype in ("full", "tied"):
-                far_s2[j] += (z * r[:, None]).T @ z
-            elif ctype == "diag":
-                far_s2[j] += r @ (z * z)
-            else:
-                far_s2[j] += r @ np.einsum("bd,bd->b", z, z)
+            far_s2[j] += far_second_moment(z, r)
     return _statistics_from_moments(
         form, moments[-1], moments[:-1], tied_scatter, far_s1, far_s2, log_likelihood, weight_sum, n_rows
     )
 
 
-def _far_second_moment_shape(covariance_type: str, n_features: int) -> tuple[int, ...]:
-    return {
-        "full": (n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_features,),
-        "spherical": (),
-    }[covariance_type]
+def _second_moments_full(
+    moments: np.ndarray, n_features: int, tied_scatter: np.ndarray | None, far_s2: np.ndarray
+) -> np.ndarray:
+    rows, cols = np.triu_indices(n_features)
+    s2 = np.empty((moments.shape[1], n_features, n_features))
+    s2[:, rows, cols] = moments[n_features:].T
+    s2[:, cols, rows] = moments[n_features:].T
+    return s2
+
+
+def _second_moments_tied(
+    moments: np.ndarray, n_features: int, tied_scatter: np.ndarray | None, far_s2: np.ndarray
+) -> np.ndarray:
+    s2 = tied_scatter + far_s2.sum(axis=0)
+    return 0.5 * (s2 + s2.T)
+
+
+def _second_moments_diag(
+    moments: np.ndarray, n_features: int, tied_scatter: np.ndarray | None, far_s2: np.ndarray
+) -> np.ndarray:
+    return np.ascontiguousarray(moments[n_features:].T)
+
+
+def _second_moments_spherical(
+    moments: np.ndarray, n_features: int, tied_scatter: np.ndarray | None, far_s2: np.ndarray
+) -> np.ndarray:
+    return np.array(moments[n_features])
+
+
+#: ``s2`` from the (F, K) moments (tied: from the scatter and the far components'
+#: sums), by covariance type: ``(moments, D, tied_scatter, far_s2) -> s2``.
+_SECOND_MOMENTS = {
+    "full": _second_moments_full,
+    "tied": _second_moments_tied,
+    "diag": _second_moments_diag,
+    "spherical": _second_moments_spherical,
+}
 
 
 def _statistics_from_moments(
@@ -557,21 +681,10 @@ def _statistics_from_moments(
     ctype = form.covariance_type
     far = form.far
     s1 = np.ascontiguousarray(moments[:n_features].T)
-    if ctype == "full":
-        rows, cols = np.triu_indices(n_features)
-        s2 = np.empty((form.n_components, n_features, n_features))
-        s2[:, rows, cols] = moments[n_features:].T
-        s2[:, cols, rows] = moments[n_features:].T
-    elif ctype == "tied":
-        s2 = tied_scatter + far_s2.sum(axis=0)
-        s2 = 0.5 * (s2 + s2.T)
-    elif ctype == "diag":
-        s2 = np.ascontiguousarray(moments[n_features:].T)
-    else:
-        s2 = np.array(moments[n_features])
+    s2 = _SECOND_MOMENTS[ctype](moments, n_features, tied_scatter, far_s2)
     if len(far):
         s1[far] = far_s1
-        if ctype != "tied":
+        if not COVARIANCE_RULES[ctype].shared:
             s2[far] = far_s2
     return SufficientStatistics(
         covariance_type=ctype,

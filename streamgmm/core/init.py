@@ -165,6 +165,33 @@ def initial_responsibilities(
     return resp
 
 
+def _second_moments_full(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    # One (D, D) product per component: no (n, K, D) temporary.
+    return np.stack([(y * r[:, k, None]).T @ y for k in range(r.shape[1])])
+
+
+def _second_moments_tied(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return (y * r.sum(axis=1)[:, None]).T @ y
+
+
+def _second_moments_diag(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return r.T @ (y * y)
+
+
+def _second_moments_spherical(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return r.T @ np.einsum("nd,nd->n", y, y)
+
+
+#: ``s2`` of shifted rows ``y`` (n, D) under weighted responsibilities ``r`` (n, K),
+#: by covariance type: ``(y, r) -> s2``.
+_SECOND_MOMENTS = {
+    "full": _second_moments_full,
+    "tied": _second_moments_tied,
+    "diag": _second_moments_diag,
+    "spherical": _second_moments_spherical,
+}
+
+
 def statistics_from_responsibilities(
     X: np.ndarray,
     resp: np.ndarray,
@@ -185,15 +212,7 @@ def statistics_from_responsibilities(
     y = np.asarray(X, dtype=np.float64) - shift
     weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     r = resp * weights[:, None]
-    if covariance_type == "full":
-        # One (D, D) product per component: no (n, K, D) temporary.
-        s2 = np.stack([(y * r[:, k, None]).T @ y for k in range(r.shape[1])])
-    elif covariance_type == "tied":
-        s2 = (y * r.sum(axis=1)[:, None]).T @ y
-    elif covariance_type == "diag":
-        s2 = r.T @ (y * y)
-    else:
-        s2 = r.T @ np.einsum("nd,nd->n", y, y)
+    s2 = _SECOND_MOMENTS[covariance_type](y, r)
     return SufficientStatistics(
         covariance_type=covariance_type,
         shift=shift,

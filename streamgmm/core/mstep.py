@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .covariance import COVARIANCE_RULES
 from .finite import check_finite_parameters, check_finite_statistics
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
@@ -56,33 +57,51 @@ class MStepResult:
     empty_components: tuple[int, ...]
 
 
+def _covariances_full(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
+    n_features = stats.n_features
+    # sum r (y - nu)(y - nu)^T / mass = s2/mass - (2 - n/mass) nu nu^T  (exact algebra)
+    correction = 2.0 - stats.n / mass
+    cov = stats.s2 / mass[:, None, None] - correction[:, None, None] * (
+        nu[:, :, None] * nu[:, None, :]
+    )
+    cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+    cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    return cov
+
+
+def _covariances_tied(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
+    cov = (stats.s2 - (mass[:, None] * nu).T @ nu) / mass.sum()
+    cov = 0.5 * (cov + cov.T)
+    cov[np.diag_indices(stats.n_features)] += reg_covar
+    return cov
+
+
+def _covariances_diag(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
+    # Clipped at zero: rounding must never produce a negative variance.
+    return np.maximum(stats.s2 / mass[:, None] - nu**2, 0.0) + reg_covar
+
+
+def _covariances_spherical(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
+    # the mean of the per-feature variances, as scikit-learn defines it
+    total = np.maximum(stats.s2 / mass - np.einsum("kd,kd->k", nu, nu), 0.0)
+    return total / stats.n_features + reg_covar
+
+
+#: The covariance types' rules of :func:`_covariances`: ``(stats, mass, nu, reg_covar) -> covariances``.
+_COVARIANCES = {
+    "full": _covariances_full,
+    "tied": _covariances_tied,
+    "diag": _covariances_diag,
+    "spherical": _covariances_spherical,
+}
+
+
 def _covariances(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, reg_covar: float) -> np.ndarray:
     """Covariances about the component means, from sums about each component's shift.
 
     ``mass`` is ``n + 10 eps`` (K,), ``nu`` the means about the shift (K, D).
     """
-    ctype = stats.covariance_type
-    n_features = stats.n_features
-    if ctype == "full":
-        # sum r (y - nu)(y - nu)^T / mass = s2/mass - (2 - n/mass) nu nu^T  (exact algebra)
-        correction = 2.0 - stats.n / mass
-        cov = stats.s2 / mass[:, None, None] - correction[:, None, None] * (
-            nu[:, :, None] * nu[:, None, :]
-        )
-        cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-        cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
-        return cov
-    if ctype == "tied":
-        cov = (stats.s2 - (mass[:, None] * nu).T @ nu) / mass.sum()
-        cov = 0.5 * (cov + cov.T)
-        cov[np.diag_indices(n_features)] += reg_covar
-        return cov
-    if ctype == "diag":
-        # Clipped at zero: rounding must never produce a negative variance.
-        return np.maximum(stats.s2 / mass[:, None] - nu**2, 0.0) + reg_covar
-    # spherical: the mean of the per-feature variances, as scikit-learn defines it
-    total = np.maximum(stats.s2 / mass - np.einsum("kd,kd->k", nu, nu), 0.0)
-    return total / n_features + reg_covar
+    return _COVARIANCES[stats.covariance_type](stats, mass, nu, reg_covar)
 
 
 def maximise(
@@ -126,16 +145,17 @@ def maximise(
         means = stats.shift + nu
         weights = mass / mass.sum()
         covariances = _covariances(stats, mass, nu, reg_covar)
+    rules = COVARIANCE_RULES[stats.covariance_type]
 
     total = max(float(stats.n.sum()), np.finfo(np.float64).tiny)
     empty = np.flatnonzero(stats.n < EMPTY_MASS_FRACTION * total)
-    if empty.size and stats.covariance_type != "tied":
+    if empty.size and not rules.shared:
         if previous is not None:
             means[empty] = previous.means[empty]
             covariances[empty] = previous.covariances[empty]
         else:
             means[empty] = stats.shift[empty]
-            identity = np.eye(stats.n_features) if stats.covariance_type == "full" else 1.0
+            identity = np.eye(stats.n_features) if rules.matrix else 1.0
             covariances[empty] = reg_covar * identity if reg_covar > 0 else identity
     elif empty.size:
         if previous is not None:

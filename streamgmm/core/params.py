@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .covariance import (
+    COVARIANCE_RULES,
     COVARIANCE_TYPES,
     CovarianceType,
     check_covariance_type,
@@ -131,6 +132,13 @@ class MixtureParameters:
     def precisions(self) -> np.ndarray:
         """Precision matrices (inverse covariances); same shape as ``covariances``."""
         return precisions_from_precisions_cholesky(self.precisions_cholesky, self.covariance_type)
+
+    @property
+    def full_covariances(self) -> np.ndarray:
+        """Every component's covariance as a full matrix, shape (K, D, D), whatever the type (a copy)."""
+        return COVARIANCE_RULES[self.covariance_type].as_full(
+            self.covariances, self.n_components, self.n_features
+        )
 
     @property
     def mixture_mean(self) -> np.ndarray:

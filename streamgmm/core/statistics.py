@@ -39,20 +39,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance import check_covariance_type
+from .covariance import check_covariance_type, covariance_shape
 from .errors import IncompatibleStatisticsError
 
-__all__ = ["SufficientStatistics", "second_moment_shape", "merge_in_order"]
+__all__ = ["SufficientStatistics", "merge_in_order"]
 
 
-def second_moment_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
-    """Shape of ``s2`` for the given covariance type (see module docstring)."""
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
+def _matrix_moment_shift(s1: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Per-component change of the (D, D) second moments when the shift moves by ``d``, (K, D, D)."""
+    cross = s1[:, :, None] * d[:, None, :]
+    return cross + cross.transpose(0, 2, 1) + n[:, None, None] * (d[:, :, None] * d[:, None, :])
+
+
+def _reshift_full(s2: np.ndarray, s1: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return s2 + _matrix_moment_shift(s1, n, d)
+
+
+def _reshift_tied(s2: np.ndarray, s1: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return s2 + _matrix_moment_shift(s1, n, d).sum(axis=0)
+
+
+def _reshift_diag(s2: np.ndarray, s1: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return s2 + 2.0 * s1 * d + n[:, None] * d**2
+
+
+def _reshift_spherical(s2: np.ndarray, s1: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return s2 + 2.0 * np.einsum("kd,kd->k", s1, d) + n * np.einsum("kd,kd->k", d, d)
+
+
+#: ``s2`` about new reference points, by covariance type: ``(s2, s1, n, d) -> s2``.
+_RESHIFT_S2 = {
+    "full": _reshift_full,
+    "tied": _reshift_tied,
+    "diag": _reshift_diag,
+    "spherical": _reshift_spherical,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +131,7 @@ class SufficientStatistics:
                 f"inconsistent statistics: n {self.n.shape}, s1 {self.s1.shape}, "
                 f"shift {self.shift.shape}"
             )
-        expected = second_moment_shape(self.covariance_type, n_components, n_features)
+        expected = covariance_shape(self.covariance_type, n_components, n_features)
         if self.s2.shape != expected:
             raise IncompatibleStatisticsError(
                 f"s2 has shape {self.s2.shape}; '{self.covariance_type}' needs {expected}"
@@ -131,7 +152,7 @@ class SufficientStatistics:
             shift=np.zeros((n_components, n_features)) if shift is None else shift,
             n=np.zeros(n_components),
             s1=np.zeros((n_components, n_features)),
-            s2=np.zeros(second_moment_shape(covariance_type, n_components, n_features)),
+            s2=np.zeros(covariance_shape(covariance_type, n_components, n_features)),
         )
 
     @property
@@ -202,16 +223,7 @@ class SufficientStatistics:
         new_shift = np.broadcast_to(np.asarray(new_shift, dtype=np.float64), self.s1.shape)
         d = self.shift - new_shift  # (K, D)
         n, s1 = self.n, self.s1
-        if self.covariance_type in ("full", "tied"):
-            cross = s1[:, :, None] * d[:, None, :]
-            per_component = cross + cross.transpose(0, 2, 1) + n[:, None, None] * (
-                d[:, :, None] * d[:, None, :]
-            )
-            s2 = self.s2 + (per_component if self.covariance_type == "full" else per_component.sum(axis=0))
-        elif self.covariance_type == "diag":
-            s2 = self.s2 + 2.0 * s1 * d + n[:, None] * d**2
-        else:
-            s2 = self.s2 + 2.0 * np.einsum("kd,kd->k", s1, d) + n * np.einsum("kd,kd->k", d, d)
+        s2 = _RESHIFT_S2[self.covariance_type](self.s2, s1, n, d)
         return SufficientStatistics(
             covariance_type=self.covariance_type,
             shift=np.array(new_shift),

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..io.sizes import format_bytes
+
 # The parameter's domain is checked with the other estimator parameters.
 from ..validation import PERSIST_CHOICES, check_persist
 
@@ -31,11 +33,6 @@ class PersistDecision:
 
     persist: bool
     reason: str
-
-
-def _gib(n_bytes: float) -> str:
-    """Size in GiB, or MiB below 1 GiB (the log is read by people)."""
-    return f"{n_bytes / 2**30:.2f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
 
 
 def active_client(scheduler: Any) -> Any:
@@ -85,7 +82,7 @@ def decide_persist(setting: bool | str, n_bytes: int, scheduler: Any) -> Persist
         return PersistDecision(False, "persist=False: every pass reads the data")
     if setting is True:
         return PersistDecision(
-            True, f"persist=True: {_gib(n_bytes)} of rows read into memory once, before the first pass"
+            True, f"persist=True: {format_bytes(n_bytes)} of rows read into memory once, before the first pass"
         )
     if scheduler == "processes":
         return PersistDecision(
@@ -98,10 +95,10 @@ def decide_persist(setting: bool | str, n_bytes: int, scheduler: Any) -> Persist
     limit = AUTO_PERSIST_FRACTION * budget
     if n_bytes <= limit:
         return PersistDecision(
-            True, f"persist='auto': {_gib(n_bytes)} of rows fit within {AUTO_PERSIST_FRACTION:.0%} "
-            f"of {where} ({_gib(budget)}); read into memory once, before the first pass",
+            True, f"persist='auto': {format_bytes(n_bytes)} of rows fit within {AUTO_PERSIST_FRACTION:.0%} "
+            f"of {where} ({format_bytes(budget)}); read into memory once, before the first pass",
         )
     return PersistDecision(
-        False, f"persist='auto': {_gib(n_bytes)} of rows exceed {AUTO_PERSIST_FRACTION:.0%} of "
-        f"{where} ({_gib(budget)}); every pass reads the data",
+        False, f"persist='auto': {format_bytes(n_bytes)} of rows exceed {AUTO_PERSIST_FRACTION:.0%} of "
+        f"{where} ({format_bytes(budget)}); every pass reads the data",
     )

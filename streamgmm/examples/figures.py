@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..io.atomic import atomic_write_bytes
+
 __all__ = ["MAX_COLOURS", "new_figure", "save_png", "show_image"]
 
 #: Colours of the PNG palette.
@@ -54,9 +56,7 @@ def save_png(figure: Any, path: str | os.PathLike[str]) -> Path:
         palette = rendered.convert("RGB").quantize(
             colors=MAX_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    palette.save(partial, format="PNG", optimize=True)
-    os.replace(partial, path)
-    return path
+    encoded = io.BytesIO()
+    palette.save(encoded, format="PNG", optimize=True)
+    atomic_write_bytes(path, encoded.getvalue())
+    return Path(path)

@@ -1,25 +1,109 @@
-"""Files that are replaced whole or not at all.
+"""Files and folders that are replaced whole or not at all: the one home of write-then-rename.
 
-Write to a temporary file in the target's folder, flush it to disk, rename it
-over the target, then flush the folder entry. A process killed at any moment
-leaves either the previous file or the new one, never a torn mix, and after the
-function returns the new file survives a power loss too.
+A file is written to a hidden temporary sibling, flushed to disk, renamed over the
+target, then the folder entry is flushed. A folder is built in a hidden temporary
+sibling (:func:`staging_directory`), flushed, then renamed into place
+(:func:`replace_directory`); an existing target is first renamed aside and removed
+only once the new folder stands in its place. A process killed at any moment leaves
+either the previous file/folder or the new one, never a torn mix (at worst a hidden
+``.NAME.*.tmp`` sibling), and after the functions return the result survives a
+power loss too.
+
+Temporaries are named ``.NAME.LABEL~HOST~PID~RANDOM.tmp``: the next write of the same
+target removes those whose writer on this host has died (:func:`remove_debris`), so a
+killed writer's leftovers do not pile up, while a live writer's are never touched.
+
+These rely on what a local POSIX filesystem guarantees: ``rename`` of a folder and
+``os.replace`` of a file are atomic and ``O_EXCL`` creation is exclusive. Object
+stores offer none of these; callers write locally.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
+import socket
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_save_npz"]
+__all__ = [
+    "atomic_save_npz",
+    "atomic_write_bytes",
+    "fsync_directory",
+    "fsync_tree",
+    "remove_debris",
+    "replace_directory",
+    "staging_directory",
+    "write_new_file",
+]
 
 
-def _sync_directory(directory: Path) -> None:
-    """Flush a folder's entries (the rename) to disk; a no-op where unsupported."""
+_HOST = socket.gethostname()
+
+
+def _temporary_name(target: Path, label: str) -> str:
+    """``.NAME.LABEL~HOST~PID~RANDOM.tmp``: hidden, and naming the writer that owns it."""
+    return f".{target.name}.{label}~{_HOST}~{os.getpid()}~{uuid.uuid4().hex[:12]}.tmp"
+
+
+def _writer_is_gone(name: str) -> bool:
+    """Whether the temporary ``name`` belongs to a writer process on this host that has died."""
+    parts = name[: -len(".tmp")].split("~")
+    if len(parts) != 4 or parts[1] != _HOST:
+        return False  # another machine's (a shared folder) or not ours: leave it
+    try:
+        pid = int(parts[2])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False  # this process: another thread may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by another user
+    return False
+
+
+def remove_debris(target: str | os.PathLike[str]) -> int:
+    """Remove the hidden temporaries of ``target`` left by dead writers on this host.
+
+    A writer killed with ``kill -9`` (or a power loss) leaves its temporary file or
+    folder behind; the next atomic write of the same target calls this. A temporary
+    whose writer is alive, or runs on another host, is left alone.
+
+    Returns
+    -------
+    int
+        The number of files and folders removed.
+    """
+    target = Path(target)
+    prefix = f".{target.name}."
+    removed = 0
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        if not _writer_is_gone(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (a rename or creation in it) to disk; a no-op where unsupported."""
     try:
         handle = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -32,7 +116,44 @@ def _sync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
+def fsync_tree(root: str | os.PathLike[str]) -> None:
+    """Flush every file and folder below ``root`` (and ``root`` itself) to disk.
+
+    Folders are flushed after their contents, so a folder renamed into place after
+    this call is complete on disk too.
+    """
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            handle = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+        fsync_directory(folder)
+
+
+def write_new_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+    """Create ``path`` (it must not exist) with permissions ``mode``, write ``data``, fsync it.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists (creation is ``O_EXCL``).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, mode: int = 0o644) -> None:
     """Replace the file at ``path`` with ``payload`` atomically and durably.
 
     Parameters
@@ -40,21 +161,20 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
     path : path-like
         Target file; its folder is created if needed.
     payload : bytes
+    mode : int
+        Permissions of the new file (before the umask).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+    remove_debris(target)
+    temporary = target.with_name(_temporary_name(target, "write"))
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
+        write_new_file(temporary, payload, mode=mode)
         os.replace(temporary, target)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
         raise
-    _sync_directory(target.parent)
+    fsync_directory(target.parent)
 
 
 def atomic_save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
@@ -62,3 +182,78 @@ def atomic_save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray])
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def staging_directory(target: str | os.PathLike[str], label: str = "partial") -> Path:
+    """Create an empty hidden sibling of ``target`` to build it in: ``.NAME.LABEL~HOST~PID~XXXX.tmp``.
+
+    A sibling, so that the final rename stays on one filesystem (and is atomic);
+    hidden, so that listings and stream sources ignore it while it is incomplete.
+    Debris of dead earlier builds of ``target`` is removed first (:func:`remove_debris`).
+    The caller removes it if building fails (:func:`replace_directory` does on success).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_debris(target)
+    prefix = f".{target.name}.{label}~{_HOST}~{os.getpid()}~"
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix, suffix=".tmp"))
+
+
+def replace_directory(
+    built: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = True
+) -> None:
+    """Move the finished folder ``built`` to ``target``, atomically and durably.
+
+    ``built`` is flushed to disk, then renamed to ``target``. An existing target is
+    renamed aside first and removed only once ``built`` stands in its place; if that
+    rename fails the old target is put back. On any failure ``built`` is removed and
+    ``target`` is as before.
+
+    Parameters
+    ----------
+    built : path-like
+        The complete new folder (e.g. from :func:`staging_directory`), on the same
+        filesystem as ``target``.
+    target : path-like
+        Where it goes.
+    overwrite : bool
+        Replace an existing ``target`` (folder, file or link); if False, an existing
+        or concurrently created ``target`` raises instead.
+
+    Raises
+    ------
+    FileExistsError
+        If ``target`` exists (or appears meanwhile) and ``overwrite`` is False.
+    """
+    built, target = Path(built), Path(target)
+    try:
+        fsync_tree(built)
+        if overwrite and (target.exists() or target.is_symlink()):
+            retired = target.with_name(_temporary_name(target, "old"))
+            os.rename(target, retired)
+            try:
+                os.rename(built, target)
+            except BaseException:
+                os.rename(retired, target)  # roll back: the old target stays in place
+                raise
+            fsync_directory(target.parent)
+            if retired.is_dir() and not retired.is_symlink():
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                retired.unlink(missing_ok=True)
+            return
+        way_out = "replace it with overwrite=True, or choose another path"
+        if target.exists() or target.is_symlink():
+            raise FileExistsError(f"'{target}' already exists; {way_out}")
+        try:
+            os.rename(built, target)
+        except OSError as exc:
+            if target.exists():
+                raise FileExistsError(
+                    f"'{target}' appeared while it was being built; {way_out}"
+                ) from exc
+            raise
+        fsync_directory(target.parent)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise

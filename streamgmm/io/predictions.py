@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,22 +24,12 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
+from .atomic import replace_directory, staging_directory
 from .sources import RowData, open_rows
 
 __all__ = ["write_predictions", "PREDICTION_OUTPUTS"]
 
 PREDICTION_OUTPUTS = ("labels", "responsibilities", "log_likelihood")
-
-
-def _replace_directory(built: Path, target: Path) -> None:
-    """Move ``built`` to ``target``; an existing target is swapped out, then removed."""
-    if target.exists():
-        retired = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, retired)
-        os.rename(built, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.rename(built, target)
 
 
 def write_predictions(
@@ -109,8 +98,7 @@ def write_predictions(
         "responsibilities": responsibilities,
         "log_likelihood": log_likelihood,
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    built = staging_directory(target)
     try:
         group = zarr.open_group(built, mode="w", zarr_format=3)
         row_chunk = max(rows.row_chunks)
@@ -144,7 +132,7 @@ def write_predictions(
         with driver:
             driver.compute(stored)
         zarr.consolidate_metadata(str(built))
-        _replace_directory(built, target)
+        replace_directory(built, target)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
         raise

@@ -10,6 +10,7 @@ hidden name and renamed when complete.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import FrameTable
+from ..io.atomic import atomic_write_bytes
 
 __all__ = ["stream_order", "label_changes", "ZarrAppender", "LandingFolderWriter", "replay"]
 
@@ -87,9 +89,9 @@ class LandingFolderWriter:
         columns = {name: table.X[rows, j] for j, name in enumerate(table.feature_names)}
         columns["series"] = table.series[rows]
         name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{self.count:06d}.parquet"
-        hidden = self.target / f".{name}"
-        pq.write_table(pa.table(columns), hidden)
-        os.replace(hidden, self.target / name)  # appears complete, or not at all
+        encoded = io.BytesIO()
+        pq.write_table(pa.table(columns), encoded)
+        atomic_write_bytes(self.target / name, encoded.getvalue())  # complete, or not at all
         self.count += 1
 
 

@@ -137,14 +137,7 @@ class ParameterDiff:
 
 def _full_covariances(parameters: MixtureParameters) -> np.ndarray:
     """Covariance matrices, shape (K, D, D), whatever the parameterisation."""
-    k, d = parameters.n_components, parameters.n_features
-    covariances = parameters.covariances
-    if parameters.covariance_type == "full":
-        return covariances
-    if parameters.covariance_type == "tied":
-        return np.broadcast_to(covariances, (k, d, d))
-    variances = _variances(parameters)
-    return variances[:, :, None] * np.eye(d)
+    return parameters.full_covariances
 
 
 def _variances(parameters: MixtureParameters) -> np.ndarray:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from streamgmm.core.errors import InvalidParameterError
+from streamgmm.io.atomic import atomic_write_bytes, fsync_directory
 from streamgmm.registry.errors import ModelNotFoundError
 
 from .aliases import ALIASES_FILENAME, AliasRecord, encode_aliases
@@ -31,7 +32,7 @@ from .layout import (
 )
 from .locking import model_lock
 from .names import version_dirname
-from .storage import LocalStore, fsync_directory, replace_file
+from .storage import LocalStore
 
 __all__ = ["GcReport", "collect_garbage", "remove_alias", "set_aliases"]
 
@@ -80,7 +81,7 @@ def set_aliases(
         now = datetime.now(UTC)
         for alias, version in targets.items():
             aliases[alias] = AliasRecord(version=version, updated_at=now)
-        replace_file(model_dir / ALIASES_FILENAME, encode_aliases(name, aliases))
+        atomic_write_bytes(model_dir / ALIASES_FILENAME, encode_aliases(name, aliases))
 
 
 def remove_alias(store: LocalStore, name: str, alias: str, *, lock_timeout: float) -> int:
@@ -99,7 +100,7 @@ def remove_alias(store: LocalStore, name: str, alias: str, *, lock_timeout: floa
                 f"Model {name!r} has no alias {alias!r}; its aliases are {sorted(aliases)}."
             )
         record = aliases.pop(alias)
-        replace_file(model_dir / ALIASES_FILENAME, encode_aliases(name, aliases))
+        atomic_write_bytes(model_dir / ALIASES_FILENAME, encode_aliases(name, aliases))
         return record.version
 
 

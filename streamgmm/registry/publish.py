@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..io.atomic import atomic_write_bytes, replace_directory, write_new_file
 from .aliases import ALIASES_FILENAME, AliasRecord, encode_aliases
 from .layout import (
     LOCK_FILENAME,
@@ -41,7 +42,7 @@ from .layout import (
 from .locking import model_lock
 from .metadata import METADATA_FILENAME, ModelMetadata, encode_metadata
 from .names import LATEST, version_dirname
-from .storage import LocalStore, fsync_directory, replace_file, write_new_file
+from .storage import LocalStore
 
 __all__ = ["publish_version"]
 
@@ -104,17 +105,15 @@ def publish_version(
             now = datetime.now(UTC)
             metadata = dataclasses.replace(draft, version=version, created_at=now)
             write_new_file(staging / METADATA_FILENAME, encode_metadata(metadata), mode=_READ_ONLY)
-            fsync_directory(staging)
             _notify("staged", staging)
             target = model_dir / version_dirname(version)
-            os.rename(staging, target)  # the commit point
+            replace_directory(staging, target, overwrite=False)  # the commit point
             committed = True
             _notify("committed", target)
             updated = dict(current_aliases)
             for alias in (LATEST, *aliases):
                 updated[alias] = AliasRecord(version=version, updated_at=now)
-            # replace_file fsyncs model_dir, making the rename above durable with it.
-            replace_file(model_dir / ALIASES_FILENAME, encode_aliases(draft.name, updated))
+            atomic_write_bytes(model_dir / ALIASES_FILENAME, encode_aliases(draft.name, updated))
     finally:
         if not committed:
             shutil.rmtree(staging, ignore_errors=True)

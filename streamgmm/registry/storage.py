@@ -8,14 +8,13 @@ URL is read-only here (load, list, show, diff, verify): publish into a local or
 mounted folder and copy it to the store, or point consumers at the store.
 
 Local writes are durable: files are fsync'ed before they are renamed into
-place, and the folder that changed is fsync'ed after.
+place, and the folder that changed is fsync'ed after (:mod:`streamgmm.io.atomic`).
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,10 +23,7 @@ __all__ = [
     "FsspecStore",
     "LocalStore",
     "Store",
-    "fsync_directory",
     "open_store",
-    "replace_file",
-    "write_new_file",
 ]
 
 
@@ -135,42 +131,3 @@ def open_store(
             return LocalStore(Path(rest))
         return FsspecStore(root, storage_options)
     return LocalStore(Path(os.fspath(root)))
-
-
-# ------------------------------------------------------------------ durable local writes
-def fsync_directory(path: Path) -> None:
-    """Make a folder's entries (new, renamed, removed files) durable."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Create ``path`` (it must not exist) with permissions ``mode``, write ``data``, fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically: readers see the old or the new file, whole."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write_new_file(temporary, data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)

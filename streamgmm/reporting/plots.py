@@ -13,6 +13,7 @@ behind them, coloured by predicted component.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from streamgmm.core.params import MixtureParameters
+from streamgmm.io.atomic import atomic_write_bytes
 
 __all__ = [
     "component_covariances",
@@ -27,20 +29,13 @@ __all__ = [
     "plot_information_criteria",
     "plot_lower_bounds",
     "principal_axes",
+    "save_figure",
 ]
 
 
 def component_covariances(params: MixtureParameters) -> np.ndarray:
     """Every component's covariance as a full (K, D, D) matrix, whatever the type."""
-    k, d = params.n_components, params.n_features
-    cov = params.covariances
-    if params.covariance_type == "full":
-        return np.array(cov)
-    if params.covariance_type == "tied":
-        return np.broadcast_to(cov, (k, d, d)).copy()
-    if params.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([np.eye(d) * c for c in cov])
+    return params.full_covariances
 
 
 def principal_axes(params: MixtureParameters, n_axes: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -74,13 +69,12 @@ def _figure(width: float = 6.0, height: float = 4.5) -> tuple[Any, Any]:
     return figure, figure.add_subplot(1, 1, 1)
 
 
-def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    figure.savefig(partial, format="png", bbox_inches="tight")
-    os.replace(partial, path)
-    return path
+def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:
+    """Render ``figure`` as a PNG at ``path`` (parents created, replaced atomically)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
 
 
 def plot_lower_bounds(
@@ -101,7 +95,7 @@ def plot_lower_bounds(
     verdict = "" if converged is None else (" (converged)" if converged else " (not converged)")
     ax.set_title(title + verdict)
     ax.grid(True, alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _ellipse_points(mean: np.ndarray, cov: np.ndarray, radius: float, n: int = 100) -> np.ndarray:
@@ -164,7 +158,7 @@ def plot_clusters(
     ax.set_title(title)
     ax.set_aspect("equal", adjustable="datalim")
     ax.grid(True, alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_information_criteria(
@@ -232,4 +226,4 @@ def plot_information_criteria(
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)

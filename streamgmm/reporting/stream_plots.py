@@ -12,6 +12,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .plots import save_figure
+
 __all__ = ["plot_stream_history"]
 
 
@@ -57,9 +59,4 @@ def plot_stream_history(
     bottom.set_ylabel("anomalies", fontsize=8)
     step_axis.set_ylabel("step size", fontsize=8)
     bottom.set_xlabel("batch")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    figure.savefig(partial, format="png", bbox_inches="tight")
-    os.replace(partial, path)
-    return path
+    return save_figure(figure, path)

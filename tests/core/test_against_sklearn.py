@@ -253,19 +253,6 @@ def test_estep_matches_sklearn_for_given_parameters(covariance_type, offset):
     np.testing.assert_allclose(responsibilities.sum(axis=1), 1.0, rtol=1e-13)
 
 
-def _full_covariances(params: MixtureParameters) -> np.ndarray:
-    """(K, D, D) covariances of any covariance type."""
-    k, d = params.n_components, params.n_features
-    cov = params.covariances
-    if params.covariance_type == "full":
-        return np.array(cov)
-    if params.covariance_type == "tied":
-        return np.broadcast_to(cov, (k, d, d)).copy()
-    if params.covariance_type == "diag":
-        return np.stack([np.diag(row) for row in cov])
-    return cov[:, None, None] * np.eye(d)[None]
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_estep_exact_for_tight_components_far_apart(covariance_type, dtype):
@@ -284,7 +271,7 @@ def test_estep_exact_for_tight_components_far_apart(covariance_type, dtype):
         weights, means, _random_covariances(covariance_type, n_components, n_features, rng), covariance_type
     )
     X = means[rng.randint(n_components, size=600)] + rng.normal(size=(600, n_features))
-    covariances = _full_covariances(params)
+    covariances = params.full_covariances
     reference = np.column_stack(
         [
             np.log(w) + multivariate_normal(mean=m, cov=c).logpdf(X)
