@@ -42,19 +42,36 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
     payload : bytes
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+    temporary: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
+    except BaseException as exc:
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(exc, OSError):
+            # A full disk, a quota or a read-only mount: errors from write() name no file.
+            raise _write_error(exc, target) from exc
         raise
     _sync_directory(target.parent)
+
+
+def _write_error(exc: OSError, target: Path) -> OSError:
+    """``exc`` again (same type and errno), with a message naming ``target`` and the way out."""
+    reason = exc.strerror or str(exc)
+    message = (
+        f"Could not write {target}: {reason}. The previous file there (if any) is unchanged; "
+        "free space, raise the file-size limit or choose a writable location, then run again."
+    )
+    try:
+        return type(exc)(exc.errno, message, str(target))
+    except TypeError:  # an OSError subclass with another constructor
+        return OSError(exc.errno, message, str(target))
 
 
 def atomic_save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:

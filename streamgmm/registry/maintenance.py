@@ -46,7 +46,8 @@ class GcReport:
     kept : tuple of int
         Versions left: the newest ``keep_last`` and every aliased one.
     stale_staging : int
-        Abandoned staging folders (from killed publishers) deleted.
+        Abandoned staging folders (from killed publishers) deleted; their prepared
+        ``aliases.json`` files are deleted too.
     dry_run : bool
     """
 
@@ -163,6 +164,12 @@ def collect_garbage(
             if now - entry.stat().st_mtime > staging_grace:
                 shutil.rmtree(entry.path, ignore_errors=True)
                 stale += 1
+        # A publisher or alias update killed before its rename leaves a prepared aliases.json
+        # (a few hundred bytes; not counted in stale_staging, which counts versions' folders).
+        for entry in _scandir(model_dir):
+            if entry.name.startswith(f".{ALIASES_FILENAME}.") and entry.name.endswith(".tmp"):
+                if now - entry.stat().st_mtime > staging_grace:
+                    os.unlink(entry.path)
     return GcReport(removed=removed, kept=kept, stale_staging=stale, dry_run=False)
 
 

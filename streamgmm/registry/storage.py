@@ -20,15 +20,43 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from streamgmm.core.errors import RegistryError
+
 __all__ = [
     "FsspecStore",
     "LocalStore",
+    "RegistryWriteError",
     "Store",
     "fsync_directory",
     "open_store",
+    "prepare_replacement",
     "replace_file",
     "write_new_file",
 ]
+
+
+class RegistryWriteError(RegistryError, OSError):
+    """The filesystem refused a registry write (full disk, quota, read-only mount, permissions).
+
+    Still an ``OSError`` (same ``errno``, ``filename`` the file or folder that failed), and a
+    ``RegistryError``, so the command line reports it as a one-line error.
+    """
+
+
+def write_error(exc: OSError, path: Path, context: str) -> RegistryWriteError:
+    """``exc`` as a :class:`RegistryWriteError` naming ``path`` and saying what it means.
+
+    Parameters
+    ----------
+    exc : OSError
+        What the filesystem raised; ``write()`` errors such as ENOSPC name no file.
+    path : Path
+        The file or folder being written.
+    context : str
+        What the failure means for the registry and the way out, appended to the message.
+    """
+    reason = exc.strerror or str(exc)
+    return RegistryWriteError(exc.errno, f"{reason} while writing {path}. {context}", str(path))
 
 
 class Store(Protocol):
@@ -160,15 +188,33 @@ def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
+    except OSError as exc:
+        if exc.filename is None:  # write() and fsync() errors (ENOSPC, EFBIG) name no file
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         os.close(fd)
 
 
-def replace_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically: readers see the old or the new file, whole."""
+def prepare_replacement(path: Path, data: bytes) -> Path:
+    """Write ``data`` (fsync'ed) to a new hidden temporary file beside ``path``; return it.
+
+    ``os.replace(temporary, path)`` then replaces ``path`` atomically and cannot fail for lack
+    of space: a writer can do every write first and leave only renames for its commit.
+    """
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         write_new_file(temporary, data)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: readers see the old or the new file, whole."""
+    temporary = prepare_replacement(path, data)
+    try:
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
