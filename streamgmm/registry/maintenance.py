@@ -9,15 +9,17 @@ killed halfway leaves no half-deleted version in sight.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from streamgmm.core.errors import InvalidParameterError, ModelNotFoundError
+from streamgmm.core.errors import InvalidParameterError, ModelNotFoundError, RegistryError
 
 from .aliases import ALIASES_FILENAME, AliasRecord, encode_aliases
 from .layout import (
@@ -30,7 +32,7 @@ from .layout import (
 )
 from .locking import model_lock
 from .names import version_dirname
-from .storage import LocalStore, fsync_directory, replace_file
+from .storage import LocalStore, fsync_directory, replace_file, write_error
 
 __all__ = ["GcReport", "collect_garbage", "remove_alias", "set_aliases"]
 
@@ -57,6 +59,25 @@ class GcReport:
     dry_run: bool
 
 
+@contextlib.contextmanager
+def _writing(model_dir: Path, outcome: str) -> Iterator[None]:
+    """Turn a filesystem refusal (read-only mount, full disk, quota) into a RegistryWriteError.
+
+    ``outcome`` says what the failure left behind and the way out.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, RegistryError):
+            raise
+        raise write_error(exc, Path(exc.filename) if exc.filename else model_dir, outcome) from exc
+
+
+_UNCHANGED = (
+    "The aliases are unchanged. Make the registry folder writable (or free space), then retry."
+)
+
+
 def set_aliases(
     store: LocalStore, name: str, targets: Mapping[str, int], *, lock_timeout: float
 ) -> None:
@@ -68,7 +89,7 @@ def set_aliases(
         If a target version no longer exists when the lock is held.
     """
     model_dir = store.path(MODELS_DIRNAME, name)
-    with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
+    with _writing(model_dir, _UNCHANGED), model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         versions = set(list_versions(store, name))
         missing = sorted(set(targets.values()) - versions)
         if missing:
@@ -92,7 +113,7 @@ def remove_alias(store: LocalStore, name: str, alias: str, *, lock_timeout: floa
         If the model has no such alias.
     """
     model_dir = store.path(MODELS_DIRNAME, name)
-    with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
+    with _writing(model_dir, _UNCHANGED), model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         aliases = read_aliases(store, name)
         if alias not in aliases:
             raise ModelNotFoundError(
@@ -141,7 +162,12 @@ def collect_garbage(
     model_dir = store.path(MODELS_DIRNAME, name)
     if not model_dir.is_dir():
         raise ModelNotFoundError(f"No model named {name!r} in {store.describe()}.")
-    with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
+    outcome = (
+        "Every version still listed is complete; versions already moved to .trash are "
+        "invisible and are deleted by the next gc. Make the registry folder writable, then "
+        "run gc again."
+    )
+    with _writing(model_dir, outcome), model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         versions = list_versions(store, name)
         protected = set(versions[-keep_last:]) | {
             r.version for r in read_aliases(store, name).values()
