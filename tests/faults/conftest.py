@@ -1,7 +1,7 @@
 """Fixtures of the fault-injection suite: a small real Zarr dataset, shared helpers.
 
-The helpers of the out-of-core and registry tests (``ooc_helpers``, ``ooc_fit_process.py``,
-``registry_helpers``, ``publisher_process.py``) are reused, not copied: their folders are put
+The helpers of the out-of-core, registry and online tests (``ooc_helpers``,
+``ooc_fit_process.py``, ``registry_helpers``, ``publisher_process.py``, ``online_helpers``) are reused, not copied: their folders are put
 on the import path here (test folders are not packages).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-for _folder in (HERE.parent / "ooc", HERE.parent / "registry"):
+for _folder in (HERE.parent / "ooc", HERE.parent / "registry", HERE.parent / "online"):
     if str(_folder) not in sys.path:
         sys.path.append(str(_folder))
 

@@ -35,9 +35,12 @@ from fault_helpers import (
 from fault_process import save_parameters
 from ooc_fit_process import make_estimator
 from ooc_helpers import tree_digest
+from online_helpers import mixture_rows
 from registry_helpers import make_parameters
 
 from streamgmm import GaussianMixture, write_predictions
+from streamgmm.config import load_config
+from streamgmm.online.from_config import build_runner
 from streamgmm.registry import ModelRegistry
 
 HERE = Path(__file__).resolve().parent
@@ -207,8 +210,6 @@ N_FILES, ROWS_PER_FILE = 12, 200
 
 
 def _stream_folder(folder: Path) -> Path:
-    from online_helpers import mixture_rows
-
     (folder / "land").mkdir(parents=True)
     for i in range(N_FILES):
         np.save(folder / "land" / f"part-{i:04d}.npy", mixture_rows(ROWS_PER_FILE, seed=100 + i))
@@ -221,19 +222,19 @@ def _stream(config: Path, *options: str) -> list[str]:
     return python_child("-m", "streamgmm.online.command", config, "--quiet", *options)
 
 
-def _committed(config: Path):
-    from streamgmm.config import load_config
-    from streamgmm.online.from_config import build_runner
+def _runner(config: Path):
+    return build_runner(load_config(config, kind="online_update"))
 
-    runner = build_runner(load_config(config, kind="online_update"))
+
+def _committed(config: Path):
+    runner = _runner(config)
     return runner.state_file.load(runner.stream_key())
 
 
 @pytest.mark.slow
 def test_stream_commit_past_a_file_size_limit_keeps_the_committed_state(tmp_path):
-    sys.path.append(str(HERE.parent / "online"))
     calm, crashy = _stream_folder(tmp_path / "calm"), _stream_folder(tmp_path / "crashy")
-    assert run_child(_stream(calm)).returncode == 0
+    _runner(calm).run()  # the uninterrupted stream, in this process
     first = run_child(_stream(crashy, "--max-batches", "3"))
     assert first.returncode == 0, first.stderr
     state_file = crashy.parent / "state" / "runner-state.npz"

@@ -132,16 +132,24 @@ def test_gc_killed_at_each_step(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- predictions
-@pytest.fixture
-def predictions_case(zarr_data, tmp_path):
-    """Old predictions at ``target``, a new model saved for the child, and the expected output."""
+@pytest.fixture(scope="module")
+def prediction_models(zarr_data, tmp_path_factory):
+    """An old and a new model, and the predictions the new one must produce."""
+    folder = tmp_path_factory.mktemp("prediction-models")
     old = GaussianMixture(3, random_state=0, max_iter=2, tol=0.0).fit(str(zarr_data)).parameters_
     new = GaussianMixture(3, random_state=1, max_iter=2, tol=0.0).fit(str(zarr_data)).parameters_
+    save_parameters(new, folder / "new.npz")
+    expected = write_predictions(new, str(zarr_data), folder / "expected.zarr")
+    return old, folder / "new.npz", expected
+
+
+@pytest.fixture
+def predictions_case(zarr_data, prediction_models, tmp_path):
+    """Old predictions at ``target``, their digest, the expected new output, the child's command."""
+    old, new_file, expected = prediction_models
     target = tmp_path / "out" / "predictions.zarr"
     write_predictions(old, str(zarr_data), target)
-    save_parameters(new, tmp_path / "new.npz")
-    expected = write_predictions(new, str(zarr_data), tmp_path / "expected.zarr")
-    command = python_child(FAULT_PROCESS, "predict", tmp_path / "new.npz", zarr_data, target)
+    command = python_child(FAULT_PROCESS, "predict", new_file, zarr_data, target)
     return target, tree_digest(target), expected, command
 
 
@@ -205,7 +213,7 @@ def test_predictions_killed_at_random_moments(predictions_case):
 
 
 # ---------------------------------------------------------------------------------- datagen
-DATAGEN_OPTIONS = dict(n_samples=20_000, n_features=3, n_components=3, chunk_rows=1000, seed=4)
+DATAGEN_OPTIONS = dict(n_samples=12_000, n_features=3, n_components=3, chunk_rows=500, seed=4)
 
 
 def _datagen(target: Path, *extra: str) -> list[str]:
