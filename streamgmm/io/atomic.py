@@ -11,11 +11,16 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["atomic_write_bytes", "atomic_save_npz"]
+
+#: Seconds after which a temporary file of a target is taken as left by a killed writer.
+#: A live write takes milliseconds; an hour leaves a very slow one alone with a wide margin.
+STALE_TEMPORARY_SECONDS = 3600.0
 
 
 def _sync_directory(directory: Path) -> None:
@@ -40,6 +45,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
     path : path-like
         Target file; its folder is created if needed.
     payload : bytes
+
+    Raises
+    ------
+    OSError
+        Of the same type and errno as the filesystem's (full disk, file-size limit,
+        read-only mount), with a message naming ``path``; the previous file is untouched
+        and the temporary file removed.
     """
     target = Path(path)
     temporary: str | None = None
@@ -59,6 +71,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
             raise _write_error(exc, target) from exc
         raise
     _sync_directory(target.parent)
+    _remove_stale_temporaries(target)
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete this target's temporary files left by writers killed mid-write (``kill -9``).
+
+    Without this every killed checkpoint or state write would leave a hidden copy behind
+    for good. Only files older than :data:`STALE_TEMPORARY_SECONDS` are touched.
+    """
+    now = time.time()
+    for leftover in target.parent.glob(f".{target.name}-*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                leftover.unlink()
+        except OSError:  # gone already, or not ours to delete: harmless
+            pass
 
 
 def _write_error(exc: OSError, target: Path) -> OSError:
@@ -68,10 +96,11 @@ def _write_error(exc: OSError, target: Path) -> OSError:
         f"Could not write {target}: {reason}. The previous file there (if any) is unchanged; "
         "free space, raise the file-size limit or choose a writable location, then run again."
     )
+    # No filename argument: OSError would append it to the message a second time.
     try:
-        return type(exc)(exc.errno, message, str(target))
+        return type(exc)(exc.errno, message)
     except TypeError:  # an OSError subclass with another constructor
-        return OSError(exc.errno, message, str(target))
+        return OSError(exc.errno, message)
 
 
 def atomic_save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:

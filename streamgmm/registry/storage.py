@@ -38,8 +38,8 @@ __all__ = [
 class RegistryWriteError(RegistryError, OSError):
     """The filesystem refused a registry write (full disk, quota, read-only mount, permissions).
 
-    Still an ``OSError`` (same ``errno``, ``filename`` the file or folder that failed), and a
-    ``RegistryError``, so the command line reports it as a one-line error.
+    Still an ``OSError`` (same ``errno``; the message names the file or folder that failed),
+    and a ``RegistryError``, so the command line reports it as a one-line error.
     """
 
 
@@ -56,7 +56,8 @@ def write_error(exc: OSError, path: Path, context: str) -> RegistryWriteError:
         What the failure means for the registry and the way out, appended to the message.
     """
     reason = exc.strerror or str(exc)
-    return RegistryWriteError(exc.errno, f"{reason} while writing {path}. {context}", str(path))
+    # No filename argument: OSError would append it to the message a second time.
+    return RegistryWriteError(exc.errno, f"{reason} while writing {path}. {context}")
 
 
 class Store(Protocol):
