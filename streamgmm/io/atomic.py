@@ -3,11 +3,13 @@
 A file is written to a hidden temporary sibling, flushed to disk, renamed over the
 target, then the folder entry is flushed. A folder is built in a hidden temporary
 sibling (:func:`staging_directory`), flushed, then renamed into place
-(:func:`replace_directory`); an existing target is first renamed aside and removed
-only once the new folder stands in its place. A process killed at any moment leaves
-either the previous file/folder or the new one, never a torn mix (at worst a hidden
-``.NAME.*.tmp`` sibling), and after the functions return the result survives a
-power loss too.
+(:func:`replace_directory`). An existing target is swapped with the new folder in one
+system call where the kernel offers it (Linux ``renameat2(RENAME_EXCHANGE)``), so the
+target always names a complete folder; elsewhere it is renamed aside first and, should
+the writer die between the two renames, put back by the next writer or reader of that
+target (:func:`remove_debris`). A process killed at any moment leaves either the previous
+file/folder or the new one, never a torn mix (at worst a hidden ``.NAME.*.tmp``
+sibling), and after the functions return the result survives a power loss too.
 
 Temporaries are named ``.NAME.LABEL~HOST~PID~RANDOM.tmp``: the next write of the same
 target removes those whose writer on this host has died (:func:`remove_debris`), so a
@@ -20,6 +22,8 @@ stores offer none of these; callers write locally.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import os
 import shutil
@@ -75,7 +79,9 @@ def remove_debris(target: str | os.PathLike[str]) -> int:
 
     A writer killed with ``kill -9`` (or a power loss) leaves its temporary file or
     folder behind; the next atomic write of the same target calls this. A temporary
-    whose writer is alive, or runs on another host, is left alone.
+    whose writer is alive, or runs on another host, is left alone. A retired target
+    (``.NAME.old~...``) whose writer died before the new one took its place is put
+    back at ``target`` instead of removed: it is the user's previous output.
 
     Returns
     -------
@@ -93,6 +99,10 @@ def remove_debris(target: str | os.PathLike[str]) -> int:
         if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
             continue
         if not _writer_is_gone(entry.name):
+            continue
+        if entry.name.startswith(f"{prefix}old~") and not os.path.lexists(target):
+            os.rename(entry.path, target)  # killed between its two renames: restore
+            fsync_directory(target.parent)
             continue
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
@@ -149,6 +159,10 @@ def write_new_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o6
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
+    except OSError as exc:
+        if exc.filename is None:  # write() and fsync() errors (ENOSPC, EFBIG) name no file
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         os.close(fd)
 
@@ -163,18 +177,59 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, mode: in
     payload : bytes
     mode : int
         Permissions of the new file (before the umask).
+
+    Raises
+    ------
+    OSError
+        Of the same type and errno as the filesystem's (full disk, file-size limit,
+        read-only mount), with a message naming ``path``; the previous file is untouched
+        and the temporary file removed.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_debris(target)
     temporary = target.with_name(_temporary_name(target, "write"))
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_debris(target)
         write_new_file(temporary, payload, mode=mode)
         os.replace(temporary, target)
+    except BaseException as exc:
+        temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            # A full disk, a quota or a read-only mount: errors from write() name no file.
+            raise named_write_error(exc, target) from exc
+        raise
+    fsync_directory(target.parent)
+
+
+def named_write_error(exc: OSError, target: Path) -> OSError:
+    """``exc`` again (same type and errno), with a message naming ``target`` and the way out."""
+    reason = exc.strerror or str(exc)
+    message = (
+        f"Could not write {target}: {reason}. The previous file there (if any) is unchanged; "
+        "free space, raise the file-size limit or choose a writable location, then run again."
+    )
+    # No filename argument: OSError would append it to the message a second time.
+    try:
+        return type(exc)(exc.errno, message)
+    except TypeError:  # an OSError subclass with another constructor
+        return OSError(exc.errno, message)
+
+
+def prepare_replacement(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` (fsync'ed) to a new hidden temporary file beside ``path``; return it.
+
+    ``os.replace(temporary, path)`` then replaces ``path`` atomically and cannot fail for
+    lack of space: a writer can do every write first and leave only renames for its commit
+    (the registry's publish does). The caller removes the temporary if it does not use it.
+    """
+    target = Path(path)
+    temporary = target.with_name(_temporary_name(target, "write"))
+    try:
+        write_new_file(temporary, data)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    fsync_directory(target.parent)
+    return temporary
 
 
 def atomic_save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
@@ -199,15 +254,49 @@ def staging_directory(target: str | os.PathLike[str], label: str = "partial") ->
     return Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix, suffix=".tmp"))
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_RENAMEAT2 = getattr(_LIBC, "renameat2", None)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one atomic step; False where the system cannot.
+
+    Linux ``renameat2(..., RENAME_EXCHANGE)`` (glibc >= 2.28; most local filesystems).
+    No moment exists at which either name is missing.
+    """
+    if _RENAMEAT2 is None:
+        return False
+    result = _RENAMEAT2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # this filesystem or kernel has no exchange: rename aside instead
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def _remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def replace_directory(
     built: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = True
 ) -> None:
     """Move the finished folder ``built`` to ``target``, atomically and durably.
 
     ``built`` is flushed to disk, then renamed to ``target``. An existing target is
+    swapped with ``built`` atomically where the system can (then removed), or else
     renamed aside first and removed only once ``built`` stands in its place; if that
-    rename fails the old target is put back. On any failure ``built`` is removed and
-    ``target`` is as before.
+    rename fails the old target is put back, and if the process dies between the two
+    renames the next writer puts it back (:func:`remove_debris`). On any failure
+    ``built`` is removed and ``target`` is as before.
 
     Parameters
     ----------
@@ -229,6 +318,10 @@ def replace_directory(
     try:
         fsync_tree(built)
         if overwrite and (target.exists() or target.is_symlink()):
+            if _exchange(built, target):
+                fsync_directory(target.parent)
+                _remove_path(built)  # now the previous target
+                return
             retired = target.with_name(_temporary_name(target, "old"))
             os.rename(target, retired)
             try:
@@ -237,10 +330,7 @@ def replace_directory(
                 os.rename(retired, target)  # roll back: the old target stays in place
                 raise
             fsync_directory(target.parent)
-            if retired.is_dir() and not retired.is_symlink():
-                shutil.rmtree(retired, ignore_errors=True)
-            else:
-                retired.unlink(missing_ok=True)
+            _remove_path(retired)
             return
         way_out = "replace it with overwrite=True, or choose another path"
         if target.exists() or target.is_symlink():

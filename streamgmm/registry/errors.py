@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamgmm.core.errors import StreamGMMError
 
 __all__ = [
@@ -11,6 +13,8 @@ __all__ = [
     "UnsupportedSchemaVersionError",
     "ReadOnlyRegistryError",
     "RegistryLockTimeoutError",
+    "RegistryWriteError",
+    "write_error",
 ]
 
 
@@ -36,3 +40,28 @@ class ReadOnlyRegistryError(RegistryError):
 
 class RegistryLockTimeoutError(RegistryError, TimeoutError):
     """The registry's per-model lock stayed held by another process for too long."""
+
+
+class RegistryWriteError(RegistryError, OSError):
+    """The filesystem refused a registry write (full disk, quota, read-only mount, permissions).
+
+    Still an ``OSError`` (same ``errno``; the message names the file or folder that failed),
+    and a ``RegistryError``, so the command line reports it as a one-line error.
+    """
+
+
+def write_error(exc: OSError, path: Path, context: str) -> RegistryWriteError:
+    """``exc`` as a :class:`RegistryWriteError` naming ``path`` and saying what it means.
+
+    Parameters
+    ----------
+    exc : OSError
+        What the filesystem raised; ``write()`` errors such as ENOSPC name no file.
+    path : Path
+        The file or folder being written.
+    context : str
+        What the failure means for the registry and the way out, appended to the message.
+    """
+    reason = exc.strerror or str(exc)
+    # No filename argument: OSError would append it to the message a second time.
+    return RegistryWriteError(exc.errno, f"{reason} while writing {path}. {context}")

@@ -9,17 +9,19 @@ killed halfway leaves no half-deleted version in sight.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.io.atomic import atomic_write_bytes, fsync_directory
-from streamgmm.registry.errors import ModelNotFoundError
+from streamgmm.registry.errors import ModelNotFoundError, RegistryError, write_error
 
 from .aliases import ALIASES_FILENAME, AliasRecord, encode_aliases
 from .layout import (
@@ -48,7 +50,8 @@ class GcReport:
     kept : tuple of int
         Versions left: the newest ``keep_last`` and every aliased one.
     stale_staging : int
-        Abandoned staging folders (from killed publishers) deleted.
+        Abandoned staging folders (from killed publishers) deleted; their prepared
+        ``aliases.json`` files are deleted too.
     dry_run : bool
     """
 
@@ -56,6 +59,25 @@ class GcReport:
     kept: tuple[int, ...]
     stale_staging: int
     dry_run: bool
+
+
+@contextlib.contextmanager
+def _writing(model_dir: Path, outcome: str) -> Iterator[None]:
+    """Turn a filesystem refusal (read-only mount, full disk, quota) into a RegistryWriteError.
+
+    ``outcome`` says what the failure left behind and the way out.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, RegistryError):
+            raise
+        raise write_error(exc, Path(exc.filename) if exc.filename else model_dir, outcome) from exc
+
+
+_UNCHANGED = (
+    "The aliases are unchanged. Make the registry folder writable (or free space), then retry."
+)
 
 
 def set_aliases(
@@ -69,7 +91,7 @@ def set_aliases(
         If a target version no longer exists when the lock is held.
     """
     model_dir = store.path(MODELS_DIRNAME, name)
-    with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
+    with _writing(model_dir, _UNCHANGED), model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         versions = set(list_versions(store, name))
         missing = sorted(set(targets.values()) - versions)
         if missing:
@@ -93,7 +115,7 @@ def remove_alias(store: LocalStore, name: str, alias: str, *, lock_timeout: floa
         If the model has no such alias.
     """
     model_dir = store.path(MODELS_DIRNAME, name)
-    with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
+    with _writing(model_dir, _UNCHANGED), model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         aliases = read_aliases(store, name)
         if alias not in aliases:
             raise ModelNotFoundError(
@@ -142,7 +164,12 @@ def collect_garbage(
     model_dir = store.path(MODELS_DIRNAME, name)
     if not model_dir.is_dir():
         raise ModelNotFoundError(f"No model named {name!r} in {store.describe()}.")
-    with model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
+    outcome = (
+        "Every version still listed is complete; versions already moved to .trash are "
+        "invisible and are deleted by the next gc. Make the registry folder writable, then "
+        "run gc again."
+    )
+    with _writing(model_dir, outcome), model_lock(model_dir / LOCK_FILENAME, timeout=lock_timeout):
         versions = list_versions(store, name)
         protected = set(versions[-keep_last:]) | {
             r.version for r in read_aliases(store, name).values()
@@ -165,6 +192,12 @@ def collect_garbage(
             if now - entry.stat().st_mtime > staging_grace:
                 shutil.rmtree(entry.path, ignore_errors=True)
                 stale += 1
+        # A publisher or alias update killed before its rename leaves a prepared aliases.json
+        # (a few hundred bytes; not counted in stale_staging, which counts versions' folders).
+        for entry in _scandir(model_dir):
+            if entry.name.startswith(f".{ALIASES_FILENAME}.") and entry.name.endswith(".tmp"):
+                if now - entry.stat().st_mtime > staging_grace:
+                    os.unlink(entry.path)
     return GcReport(removed=removed, kept=kept, stale_staging=stale, dry_run=False)
 
 
