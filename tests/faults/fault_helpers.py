@@ -105,18 +105,23 @@ needs_strace = pytest.mark.skipif(
 
 
 def kill_at_syscall(
-    args: Sequence[str], syscall: str, nth: int, *, timeout: float = CHILD_TIMEOUT
+    args: Sequence[str], syscall: str, nth: int, *, timeout: float = CHILD_TIMEOUT,
+    refuse: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run ``args`` and SIGKILL it on entry to the ``nth`` ``syscall`` of its main thread.
 
     Only the main thread is traced (no ``-f``): the commit steps of every writer here run
     in it, while Dask's and zarr's threads make their own renames in an unpredictable order.
+    Each syscall in ``refuse`` fails with EINVAL instead of running, as on a kernel or
+    filesystem without it (e.g. ``renameat2``: the atomic exchange of two folders).
     Returns the completed process: ``returncode == -9`` when the kill happened, the child's
     own status when it finished before making that many calls.
     """
     command = [
-        "strace", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
-        "-e", f"inject={syscall}:signal=KILL:when={nth}", *args,
+        "strace", "-qq", "-o", "/dev/null", "-e", f"trace={','.join([syscall, *refuse])}",
+        "-e", f"inject={syscall}:signal=KILL:when={nth}",
+        *[option for name in refuse for option in ("-e", f"inject={name}:error=EINVAL")],
+        *args,
     ]
     return subprocess.run(command, capture_output=True, text=True, env=child_env(), timeout=timeout)
 

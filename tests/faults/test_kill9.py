@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 import zarr
 
+from streamgmm.io.atomic import remove_debris
+
 from fault_helpers import (
     CHILD_TIMEOUT,
     child_env,
@@ -164,28 +166,32 @@ def _old_or_new(target: Path, old_digest: dict, expected: Path, what: str) -> st
 
 
 @needs_strace
-@pytest.mark.parametrize(
-    "nth",
-    [
-        1,
-        pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=(
-            "streamgmm/io/predictions.py _replace_directory renames the old output aside "
-            "(.NAME.old-PID) before renaming the new one in: a kill between the two renames "
-            "leaves no predictions at the target; the old ones survive only under the hidden "
-            "name, which no later run restores or removes"
-        ))),
-    ],
-    ids=["before-swap", "between-renames"],
-)
-def test_predictions_killed_at_each_rename(predictions_case, nth):
+def test_predictions_killed_at_the_exchange(predictions_case):
+    """The old output and the new one swap names in one system call: killed at it, old stays."""
     target, old_digest, expected, command = predictions_case
-    done = kill_at_syscall(command, "rename", nth)
+    done = kill_at_syscall(command, "renameat2", 1)
     assert killed(done), done.stderr
-    state = _old_or_new(target, old_digest, expected, f"killed at rename #{nth}")
-    assert state == "old"
+    assert _old_or_new(target, old_digest, expected, "killed at the exchange") == "old"
     rerun = run_child(command)
     assert rerun.returncode == 0, rerun.stderr
     assert _old_or_new(target, old_digest, expected, "rerun") == "new"
+
+
+@needs_strace
+@pytest.mark.parametrize("nth", [1, 2], ids=["before-aside", "between-renames"])
+def test_predictions_killed_during_the_rename_aside(predictions_case, nth):
+    """Without the exchange (refused as on a filesystem that lacks it) the old output is
+    renamed aside first; a writer killed between the two renames leaves it under a hidden
+    name, and the next writer of that target puts it back before doing anything else."""
+    target, old_digest, expected, command = predictions_case
+    done = kill_at_syscall(command, "rename", nth, refuse=["renameat2"])
+    assert killed(done), done.stderr
+    remove_debris(target)  # what the next write of this target does first
+    assert _old_or_new(target, old_digest, expected, f"killed at rename #{nth}") == "old"
+    rerun = run_child(command)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _old_or_new(target, old_digest, expected, "rerun") == "new"
+    assert not list(target.parent.glob(f".{target.name}.*")), "no hidden leftovers after a rerun"
 
 
 @pytest.mark.slow
@@ -197,7 +203,7 @@ def test_predictions_killed_at_random_moments(predictions_case):
                                    env=child_env())
         try:
             deadline = time.monotonic() + CHILD_TIMEOUT
-            while not list(target.parent.glob(f".{target.name}.partial-*")):
+            while not list(target.parent.glob(f".{target.name}.partial~*.tmp")):
                 if process.poll() is not None or time.monotonic() > deadline:
                     break
                 time.sleep(0.002)
@@ -255,18 +261,27 @@ def test_datagen_killed_at_its_rename(tmp_path, datagen_reference):
 
 
 @needs_strace
-@pytest.mark.xfail(strict=True, reason=(
-    "streamgmm/io/datagen.py _move_into_place with --overwrite renames the old dataset aside "
-    "(.NAME.datagen-*.old) before renaming the new one in: a kill between the two renames leaves "
-    "no dataset at the target, the old one only under the hidden name"
-))
+def test_datagen_overwrite_killed_at_the_exchange(tmp_path, datagen_reference):
+    target = tmp_path / "data.zarr"
+    shutil.copytree(datagen_reference, target)
+    command = _datagen(target, "--overwrite")
+    done = kill_at_syscall(command, "renameat2", 1)
+    assert killed(done), done.stderr
+    assert _absent_or_complete(target, datagen_reference, "killed at the exchange") == "complete"
+
+
+@needs_strace
 def test_datagen_overwrite_killed_between_its_renames(tmp_path, datagen_reference):
     target = tmp_path / "data.zarr"
     shutil.copytree(datagen_reference, target)
     command = _datagen(target, "--overwrite")
-    done = kill_at_syscall(command, "rename", 2)
+    done = kill_at_syscall(command, "rename", 2, refuse=["renameat2"])
     assert killed(done), done.stderr
+    remove_debris(target)  # what the next write of this target does first
     assert _absent_or_complete(target, datagen_reference, "killed between renames") == "complete"
+    rerun = run_child(command)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _absent_or_complete(target, datagen_reference, "rerun") == "complete"
 
 
 @pytest.mark.slow
@@ -279,7 +294,7 @@ def test_datagen_killed_at_random_moments(tmp_path, datagen_reference):
                                    env=child_env())
         try:
             deadline = time.monotonic() + CHILD_TIMEOUT
-            while not list(tmp_path.glob(f".{target.name}.datagen-*.tmp")):
+            while not list(tmp_path.glob(f".{target.name}.datagen~*.tmp")):
                 if process.poll() is not None or time.monotonic() > deadline:
                     break
                 time.sleep(0.002)
