@@ -10,10 +10,18 @@ dimension and chunking:
 
 It is built in a temporary sibling folder and renamed into place, so a crash
 leaves either the previous output or the complete new one, never a mixture.
+
+Where it may be written (:mod:`streamgmm.io.destinations`): never at, around or
+inside the input; ``overwrite=True`` replaces only a group streamgmm wrote as
+predictions (it carries the ``.streamgmm-output.json`` marker). A group written
+by an earlier version (no marker) is replaced only if it has exactly the old
+layout (:func:`is_legacy_predictions`); anything else is refused, even with
+``overwrite``: delete it yourself or choose a new path.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -25,9 +33,16 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
+from .destinations import (
+    MARKER_FILENAME,
+    check_outside_inputs,
+    check_replaceable,
+    probe_writable,
+    write_marker,
+)
 from .sources import RowData, open_rows
 
-__all__ = ["write_predictions", "PREDICTION_OUTPUTS"]
+__all__ = ["write_predictions", "is_legacy_predictions", "input_location", "PREDICTION_OUTPUTS"]
 
 PREDICTION_OUTPUTS = ("labels", "responsibilities", "log_likelihood")
 
@@ -41,6 +56,44 @@ def _replace_directory(built: Path, target: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.rename(built, target)
+
+
+#: Attributes the writer has always set on the group (before markers existed too).
+_GROUP_ATTRIBUTES = frozenset({"model_n_components", "covariance_type", "source"})
+
+
+def is_legacy_predictions(path: Path) -> bool:
+    """Whether ``path`` is a predictions group written by a streamgmm without markers.
+
+    Strict on purpose: a Zarr v3 group whose attributes are exactly the writer's
+    (``model_n_components``, ``covariance_type``, ``source``), whose members are
+    ``component``, at least one of :data:`PREDICTION_OUTPUTS` and at most one
+    more (the sample coordinate), and no other files. A user's store hardly
+    matches that by chance; one that does not is never replaced.
+    """
+    try:
+        meta = json.loads((path / "zarr.json").read_text())
+        entries = {entry.name: entry for entry in os.scandir(path)}
+    except (OSError, ValueError):
+        return False
+    if meta.get("node_type") != "group" or set(meta.get("attributes", {})) != _GROUP_ATTRIBUTES:
+        return False
+    members = {name for name, entry in entries.items() if entry.is_dir()}
+    files = {name for name, entry in entries.items() if not entry.is_dir()}
+    outputs = members & set(PREDICTION_OUTPUTS)
+    others = members - set(PREDICTION_OUTPUTS) - {"component"}
+    return files <= {"zarr.json", MARKER_FILENAME} and "component" in members and bool(outputs) and len(others) <= 1
+
+
+def input_location(source: Any, rows: RowData) -> str | None:
+    """Where ``source`` is stored, if anywhere: its path or URL (None for data in memory)."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if rows.reader is not None:  # opened from a Zarr store or Parquet files
+        return rows.uri
+    encoding = getattr(source, "encoding", None)  # xarray opened from a store
+    where = encoding.get("source") if isinstance(encoding, dict) else None
+    return str(where) if where else None
 
 
 def write_predictions(
@@ -68,7 +121,8 @@ def write_predictions(
     dtype : {"float32", "float64"}, optional
         Compute dtype; default follows the data.
     overwrite : bool
-        Replace an existing output (atomically) instead of refusing.
+        Replace an existing output (atomically) instead of refusing; only
+        predictions streamgmm wrote are replaced (see the module docstring).
     scheduler : optional
         Dask scheduler for the pass.
     **source_options
@@ -78,6 +132,12 @@ def write_predictions(
     -------
     Path
         The written group.
+
+    Raises
+    ------
+    DestinationError
+        ``target`` is, contains or lies inside the input; exists without
+        ``overwrite``; is not predictions streamgmm wrote; or cannot be written.
     """
     import dask.array as da
     import zarr
@@ -95,10 +155,11 @@ def write_predictions(
             f"{rows.uri} has {rows.shape[1]} features but the model expects {params.n_features}"
         )
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise InvalidInputError(
-            f"'{target}' already exists; choose another target or pass overwrite=True"
-        )
+    # Checked before the pass, and again by the rename's guard below: the input is
+    # never replaced, and only our own predictions are.
+    check_outside_inputs(target, [("source", input_location(source, rows))])
+    check_replaceable(target, "predictions", overwrite=overwrite, legacy=is_legacy_predictions)
+    probe_writable(target.parent)
     compute_dtype = np.dtype(dtype) if dtype is not None else (
         np.dtype(np.float32) if rows.array.dtype == np.float32 else np.dtype(np.float64)
     )
@@ -109,7 +170,6 @@ def write_predictions(
         "responsibilities": responsibilities,
         "log_likelihood": log_likelihood,
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
     built = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
     try:
         group = zarr.open_group(built, mode="w", zarr_format=3)
@@ -144,6 +204,7 @@ def write_predictions(
         with driver:
             driver.compute(stored)
         zarr.consolidate_metadata(str(built))
+        write_marker(built, "predictions")
         _replace_directory(built, target)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
