@@ -64,6 +64,7 @@ __all__ = [
     "check_outside_inputs",
     "check_replaceable",
     "check_reusable",
+    "folder_entries",
     "normalise_location",
     "prepare_output_folder",
     "probe_writable",
@@ -286,6 +287,25 @@ def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     return record
 
 
+_PROBE_PREFIX = ".streamgmm-probe-"
+
+
+def _ours(name: str) -> bool:
+    """The marker, or a probe or marker being written right now (by another process, too)."""
+    return name == MARKER_FILENAME or name.startswith((_PROBE_PREFIX, f".{MARKER_FILENAME}-"))
+
+
+def folder_entries(folder: str | os.PathLike[str]) -> list[str]:
+    """Names in ``folder``, sorted, without the marker and the probes of this module.
+
+    Raises
+    ------
+    OSError
+        The folder cannot be listed.
+    """
+    return sorted(name for name in os.listdir(folder) if not _ours(name))
+
+
 def _marker_kind(folder: Path, kind: str, key: str | None, legacy: LegacyTest | None) -> str:
     """"marked", "legacy" or "empty" for a folder that may be used as ``kind``; raises otherwise."""
     marker = read_marker(folder)
@@ -306,7 +326,7 @@ def _marker_kind(folder: Path, kind: str, key: str | None, legacy: LegacyTest | 
             path=folder, key=key,
         )
     try:
-        entries = sorted(os.listdir(folder))
+        entries = folder_entries(folder)
     except OSError as exc:
         raise DestinationError(
             f"'{folder}' cannot be listed ({exc.strerror or exc}); choose a folder you can read "
@@ -446,7 +466,7 @@ def probe_writable(folder: str | os.PathLike[str], *, key: str | None = None) ->
             path=path, key=key,
         ) from exc
     try:
-        handle, probe = tempfile.mkstemp(dir=path, prefix=".streamgmm-probe-")
+        handle, probe = tempfile.mkstemp(dir=path, prefix=_PROBE_PREFIX)
     except OSError as exc:
         raise DestinationError(
             f"nothing can be written in '{path}' ({exc.strerror or exc}). Choose a place you can "
