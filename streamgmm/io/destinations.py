@@ -12,8 +12,11 @@ Three promises (see the design notes, "Reliability promises"):
    ``/``); a ``file://`` URL is the local path it names.
 
 2. **``overwrite`` replaces only what streamgmm wrote, as the same kind.** Every
-   writer leaves a small marker file, :data:`MARKER_FILENAME`, in the folder it
-   creates, recording the kind of output (one of :data:`OUTPUT_KINDS`).
+   writer leaves a marker in the folder it creates, recording the kind of output
+   (one of :data:`OUTPUT_KINDS`): a small file, :data:`MARKER_FILENAME`, or, in
+   a Zarr group, the group attribute :data:`MARKER_ATTRIBUTE` (zarr warns about
+   any foreign file in a group it lists, so Zarr outputs carry the marker in
+   their own metadata).
    :func:`check_replaceable` (outputs replaced whole: predictions, datagen
    datasets) and :func:`check_reusable` (folders written into run after run:
    registry, checkpoint, stream state, stream scores, reports) refuse anything
@@ -42,6 +45,7 @@ it without pulling in readers or Dask.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import posixpath
@@ -58,6 +62,7 @@ from ..core.errors import StreamGMMError
 from .atomic import atomic_write_bytes
 
 __all__ = [
+    "MARKER_ATTRIBUTE",
     "MARKER_FILENAME",
     "OUTPUT_KINDS",
     "DestinationError",
@@ -65,6 +70,8 @@ __all__ = [
     "check_replaceable",
     "check_reusable",
     "folder_entries",
+    "legacy_files",
+    "marker_record",
     "normalise_location",
     "prepare_output_folder",
     "probe_writable",
@@ -74,6 +81,8 @@ __all__ = [
 
 #: The marker file every streamgmm writer leaves in the folder it creates.
 MARKER_FILENAME = ".streamgmm-output.json"
+#: The same record as a Zarr group attribute (``zarr.json`` or ``.zattrs``).
+MARKER_ATTRIBUTE = "streamgmm_output"
 #: The kinds of output; ``overwrite`` never turns one kind into another.
 OUTPUT_KINDS = frozenset(
     {"predictions", "scores", "registry", "checkpoint", "stream-state", "report", "datagen"}
@@ -241,46 +250,69 @@ def _library_version() -> str:
         return "unknown"
 
 
-def write_marker(folder: str | os.PathLike[str], kind: str) -> Path:
-    """Leave the ownership marker of ``kind`` in ``folder`` (atomically); its path.
-
-    Parameters
-    ----------
-    folder : str or path-like
-        An existing folder streamgmm has just created (or adopted, see :func:`check_reusable`).
-    kind : str
-        One of :data:`OUTPUT_KINDS`.
-    """
+def marker_record(kind: str) -> dict[str, Any]:
+    """The marker's content for ``kind`` (one of :data:`OUTPUT_KINDS`), JSON data."""
     if kind not in OUTPUT_KINDS:
         raise ValueError(f"kind={kind!r}: choose one of {', '.join(sorted(OUTPUT_KINDS))}")
-    record = {
+    return {
         "schema_version": _MARKER_SCHEMA_VERSION,
         "written_by": _WRITER,
         "kind": kind,
         "streamgmm_version": _library_version(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def write_marker(folder: str | os.PathLike[str], kind: str) -> Path:
+    """Leave the marker file of ``kind`` in ``folder`` (atomically); its path.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        An existing folder streamgmm has just created (or adopted, see :func:`check_reusable`).
+        A Zarr group carries :func:`marker_record` in its attribute
+        :data:`MARKER_ATTRIBUTE` instead.
+    kind : str
+        One of :data:`OUTPUT_KINDS`.
+    """
+    record = marker_record(kind)
     path = Path(folder) / MARKER_FILENAME
     atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path
 
 
-def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The marker in ``folder`` as a mapping; None when there is none.
+def _zarr_attribute(folder: Path) -> Any:
+    """The marker attribute of a Zarr group at ``folder`` (v3 or v2 metadata), None if absent."""
+    for name, nested in (("zarr.json", True), (".zattrs", False)):
+        try:
+            document = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(document, dict):
+            continue
+        attributes = document.get("attributes", {}) if nested else document
+        if isinstance(attributes, dict) and MARKER_ATTRIBUTE in attributes:
+            return attributes[MARKER_ATTRIBUTE]
+    return None
 
-    An unreadable or foreign marker file gives ``{"kind": None, "problem": ...}``,
+
+def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The marker of ``folder`` (its file, else its Zarr group attribute); None when there is none.
+
+    An unreadable or foreign marker gives ``{"kind": None, "problem": ...}``,
     which no writer accepts as its own.
     """
     path = Path(folder) / MARKER_FILENAME
     try:
-        text = path.read_text()
+        record: Any = json.loads(path.read_text())
     except FileNotFoundError:
-        return None
+        record = _zarr_attribute(Path(folder))
+        if record is None:
+            return None
+        path = Path(folder) / f"zarr attribute {MARKER_ATTRIBUTE!r}"
     except OSError as exc:
         return {"kind": None, "problem": f"{path} cannot be read ({exc.strerror or exc})"}
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError:
+    except ValueError:
         return {"kind": None, "problem": f"{path} is not valid JSON"}
     if not isinstance(record, dict) or record.get("written_by") != _WRITER:
         return {"kind": None, "problem": f"{path} was not written by streamgmm"}
@@ -304,6 +336,26 @@ def folder_entries(folder: str | os.PathLike[str]) -> list[str]:
         The folder cannot be listed.
     """
     return sorted(name for name in os.listdir(folder) if not _ours(name))
+
+
+def legacy_files(*patterns: str) -> LegacyTest:
+    """A legacy test: the folder holds only files (no folders) matching ``patterns``, at least one.
+
+    For writers whose earlier output is a folder of known file names, e.g.
+    ``legacy_files("fit-checkpoint.npz")`` or ``legacy_files("*.png")``.
+    """
+
+    def test(folder: Path) -> bool:
+        try:
+            names = folder_entries(folder)
+        except OSError:
+            return False
+        return bool(names) and all(
+            (folder / name).is_file() and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+            for name in names
+        )
+
+    return test
 
 
 def _marker_kind(folder: Path, kind: str, key: str | None, legacy: LegacyTest | None) -> str:
@@ -495,15 +547,17 @@ def prepare_output_folder(
     *,
     key: str | None = None,
     legacy: LegacyTest | None = None,
+    mark: bool = True,
 ) -> Path:
     """Make ``folder`` ready for ``kind`` output written run after run; the folder.
 
     :func:`check_reusable`, then :func:`probe_writable` (which creates it), then the
-    marker is written if it is missing (a new or empty folder, or a recognised
-    earlier-version one, is thereby adopted).
+    marker file is written if there is no marker (a new or empty folder, or a
+    recognised earlier-version one, is thereby adopted). ``mark=False`` leaves the
+    marking to the caller (a Zarr group, marked in its attributes).
     """
     check_reusable(folder, kind, key=key, legacy=legacy)
     path = probe_writable(folder, key=key)
-    if read_marker(path) is None:
+    if mark and read_marker(path) is None:
         write_marker(path, kind)
     return path

@@ -13,7 +13,7 @@ leaves either the previous output or the complete new one, never a mixture.
 
 Where it may be written (:mod:`streamgmm.io.destinations`): never at, around or
 inside the input; ``overwrite=True`` replaces only a group streamgmm wrote as
-predictions (it carries the ``.streamgmm-output.json`` marker). A group written
+predictions (its group attributes carry the ``streamgmm_output`` marker). A group written
 by an earlier version (no marker) is replaced only if it has exactly the old
 layout (:func:`is_legacy_predictions`); anything else is refused, even with
 ``overwrite``: delete it yourself or choose a new path.
@@ -34,11 +34,11 @@ from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
 from .destinations import (
-    MARKER_FILENAME,
+    MARKER_ATTRIBUTE,
     check_outside_inputs,
     check_replaceable,
+    marker_record,
     probe_writable,
-    write_marker,
 )
 from .sources import RowData, open_rows
 
@@ -82,7 +82,7 @@ def is_legacy_predictions(path: Path) -> bool:
     files = {name for name, entry in entries.items() if not entry.is_dir()}
     outputs = members & set(PREDICTION_OUTPUTS)
     others = members - set(PREDICTION_OUTPUTS) - {"component"}
-    return files <= {"zarr.json", MARKER_FILENAME} and "component" in members and bool(outputs) and len(others) <= 1
+    return files == {"zarr.json"} and "component" in members and bool(outputs) and len(others) <= 1
 
 
 def input_location(source: Any, rows: RowData) -> str | None:
@@ -199,12 +199,12 @@ def write_predictions(
                 config={"write_empty_chunks": True},  # complete even where a chunk is all zeros
             ))
         group.attrs.update({"model_n_components": params.n_components,
-                            "covariance_type": params.covariance_type, "source": rows.uri})
+                            "covariance_type": params.covariance_type, "source": rows.uri,
+                            MARKER_ATTRIBUTE: marker_record("predictions")})
         stored = da.store(sources, targets, lock=False, compute=False)
         with driver:
             driver.compute(stored)
         zarr.consolidate_metadata(str(built))
-        write_marker(built, "predictions")
         _replace_directory(built, target)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
