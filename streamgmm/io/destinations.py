@@ -62,6 +62,8 @@ from ..core.errors import StreamGMMError
 from .atomic import atomic_write_bytes
 
 __all__ = [
+    "LegacyTest",
+    "NamedInput",
     "MARKER_ATTRIBUTE",
     "MARKER_FILENAME",
     "OUTPUT_KINDS",
@@ -201,6 +203,7 @@ def check_outside_inputs(
     inputs: Iterable[NamedInput],
     *,
     key: str | None = None,
+    role: str = "input",
 ) -> None:
     """Refuse a ``target`` that is, contains or lies inside any of ``inputs``.
 
@@ -210,9 +213,12 @@ def check_outside_inputs(
         Where the run will write.
     inputs : iterable of (key or None, location)
         What the run reads; locations that are not paths or URLs (in-memory
-        arrays) are skipped.
+        arrays, None) are skipped.
     key : str, optional
         The config key of ``target`` (for the message).
+    role : {"input", "output"}
+        "output" checks ``target`` against the run's *other* outputs instead: two
+        outputs of one run must not overlap either.
 
     Raises
     ------
@@ -227,17 +233,15 @@ def check_outside_inputs(
         relation = _relation(resolved, source)
         if relation is None:
             continue
-        what = f"the input {input_key}" if input_key else "the input"
-        if relation == "is":
-            how = f"is {what} {_shown(location, source)}"
-        elif relation == "contains":
-            how = f"contains {what} {_shown(location, source)}"
+        what = f"the {role} {input_key}" if input_key else f"the {role}"
+        verb = {"is": "is", "contains": "contains", "inside": "lies inside"}[relation]
+        if role == "input":
+            why = ("writing there could destroy the input. Choose an output path that neither "
+                   "is, contains nor lies inside an input (overwrite never allows this).")
         else:
-            how = f"lies inside {what} {_shown(location, source)}"
+            why = "two outputs of one run must not overlap. Give each output a path of its own."
         raise DestinationError(
-            f"the output {_shown(target, resolved)} {how}; writing there could destroy the "
-            "input. Choose an output path that neither is, contains nor lies inside an input "
-            "(overwrite never allows this).",
+            f"the output {_shown(target, resolved)} {verb} {what} {_shown(location, source)}; {why}",
             path=target, key=key,
         )
 
