@@ -146,7 +146,8 @@ def normalise_location(location: str | os.PathLike[str]) -> str:
         scheme = parts.scheme.lower()
         if scheme == "file" and parts.netloc in ("", "localhost"):
             return normalise_location(unquote(parts.path) or "/")
-        path = posixpath.normpath(parts.path) if parts.path else ""
+        # normpath keeps a leading "//" (POSIX allows it); in a URL it is one "/".
+        path = posixpath.normpath("/" + parts.path.lstrip("/")) if parts.path else ""
         path = "" if path in (".", "/") else path.rstrip("/")
         return f"{scheme}://{parts.netloc.lower()}{path}"
     return os.path.realpath(os.path.abspath(os.path.expanduser(text)))
