@@ -18,8 +18,8 @@ way out; all of them are reported at once in a :class:`~.errors.ConfigError`):
   its kind (marker) or new; an existing predictions target needs
   ``outputs.overwrite``; and, once nothing else is wrong, each is *probed*: its
   folder (for a predictions target, the parent) is created and a byte written,
-  flushed and deleted there. The probe creates missing folders, which is the
-  only trace a failed check leaves.
+  flushed and deleted there. The probe creates missing folders; when any check
+  fails, the (still empty) folders it created are removed again.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from streamgmm.io.destinations import (
     normalise_location,
     prepare_output_folder,
     probe_writable,
+    remove_created,
 )
 from streamgmm.io.predictions import is_legacy_predictions
 from streamgmm.io.sources import open_rows
@@ -262,14 +263,17 @@ def destination_problems(
             problems.append(str(exc))
     if problems or not probe:
         return problems
+    created: list[Path] = []
     for destination in destinations:
         path = _local(destination)
         assert path is not None  # URLs were refused above
         try:
-            probe_writable(Path(path).parent if destination.replaced_whole else path,
-                           key=destination.key)
+            created += probe_writable(Path(path).parent if destination.replaced_whole else path,
+                                      key=destination.key)
         except DestinationError as exc:
             problems.append(str(exc))
+    if problems:  # a refused run leaves no empty folders behind either
+        remove_created(created)
     return problems
 
 

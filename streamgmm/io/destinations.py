@@ -78,6 +78,7 @@ __all__ = [
     "prepare_output_folder",
     "probe_writable",
     "read_marker",
+    "remove_created",
     "write_marker",
 ]
 
@@ -488,25 +489,28 @@ def check_reusable(
 
 
 # ============================================================================ probing
-def probe_writable(folder: str | os.PathLike[str], *, key: str | None = None) -> Path:
+def probe_writable(folder: str | os.PathLike[str], *, key: str | None = None) -> list[Path]:
     """Create ``folder`` (and missing parents), then write, flush and delete a probe file in it.
 
     Returns
     -------
-    Path
-        The folder.
+    list of Path
+        The folders this call created, deepest first (for :func:`remove_created`
+        when a later check fails).
 
     Raises
     ------
     DestinationError
         A parent is a plain file; the folder cannot be created; or a byte cannot be
         written there (read-only, full disk, file-size limit). The message names the
-        path, the cause and the way out.
+        path, the cause and the way out. Folders created by the call are removed.
     """
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(folder))))
+    missing = []
     for existing in _chain(str(path)):
         if os.path.lexists(existing):
             break
+        missing.append(Path(existing))
     if not os.path.isdir(existing):
         where = f"'{path}' is" if existing == str(path) else f"'{path}' lies under '{existing}', which is"
         raise DestinationError(
@@ -515,35 +519,49 @@ def probe_writable(folder: str | os.PathLike[str], *, key: str | None = None) ->
             path=path, key=key,
         )
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DestinationError(
-            f"the folder '{path}' cannot be created ({exc.strerror or exc}). Choose a place you "
-            "can write to, or create it with the right permissions.",
-            path=path, key=key,
-        ) from exc
-    try:
-        handle, probe = tempfile.mkstemp(dir=path, prefix=_PROBE_PREFIX)
-    except OSError as exc:
-        raise DestinationError(
-            f"nothing can be written in '{path}' ({exc.strerror or exc}). Choose a place you can "
-            "write to, or fix its permissions.",
-            path=path, key=key,
-        ) from exc
-    try:
-        # One real byte, flushed: a full disk or a file-size limit shows only on writing.
-        os.write(handle, b"\0")
-        os.fsync(handle)
-    except OSError as exc:
-        raise DestinationError(
-            f"writing in '{path}' failed ({exc.strerror or exc}): the disk may be full, a file "
-            "size limit set, or the file system read-only. Free space or choose another place.",
-            path=path, key=key,
-        ) from exc
-    finally:
-        os.close(handle)
-        os.unlink(probe)
-    return path
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DestinationError(
+                f"the folder '{path}' cannot be created ({exc.strerror or exc}). Choose a place "
+                "you can write to, or create it with the right permissions.",
+                path=path, key=key,
+            ) from exc
+        try:
+            handle, probe = tempfile.mkstemp(dir=path, prefix=_PROBE_PREFIX)
+        except OSError as exc:
+            raise DestinationError(
+                f"nothing can be written in '{path}' ({exc.strerror or exc}). Choose a place you "
+                "can write to, or fix its permissions.",
+                path=path, key=key,
+            ) from exc
+        try:
+            # One real byte, flushed: a full disk or a file-size limit shows only on writing.
+            os.write(handle, b"\0")
+            os.fsync(handle)
+        except OSError as exc:
+            raise DestinationError(
+                f"writing in '{path}' failed ({exc.strerror or exc}): the disk may be full, a "
+                "file size limit set, or the file system read-only. Free space or choose another "
+                "place.",
+                path=path, key=key,
+            ) from exc
+        finally:
+            os.close(handle)
+            os.unlink(probe)
+    except DestinationError:
+        remove_created(missing)
+        raise
+    return missing
+
+
+def remove_created(folders: Iterable[Path]) -> None:
+    """Remove folders a probe created (deepest first), as long as they are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # gone, or no longer empty: someone uses it now
+            pass
 
 
 def prepare_output_folder(
@@ -562,7 +580,8 @@ def prepare_output_folder(
     marking to the caller (a Zarr group, marked in its attributes).
     """
     check_reusable(folder, kind, key=key, legacy=legacy)
-    path = probe_writable(folder, key=key)
+    probe_writable(folder, key=key)
+    path = Path(folder)
     if mark and read_marker(path) is None:
         write_marker(path, kind)
     return path

@@ -270,7 +270,7 @@ def test_a_file_size_limit_is_found_by_the_probe(tmp_path):
                             preexec_fn=limit, timeout=120)
     assert result.returncode == 3, result.stderr
     assert "registry.root: writing in" in result.stdout and "File too large" in result.stdout
-    assert [p.name for p in (tmp_path / "out").iterdir()] == [], "the probe file was left behind"
+    assert not (tmp_path / "out").exists(), "the folder the failed probe created was left behind"
 
 
 # ============================================================ registry, checkpoint, stream, datagen
