@@ -39,6 +39,7 @@ from streamgmm.io.destinations import (
     check_replaceable,
     check_reusable,
     legacy_files,
+    local_path,
     normalise_location,
     prepare_output_folder,
     probe_writable,
@@ -53,7 +54,6 @@ from streamgmm.registry.registry import is_registry_layout
 
 from .errors import ConfigError
 from .online import OnlineUpdateConfig
-from .paths import is_url
 from .schema import BatchFitConfig, DataConfig
 from .score import ScoreConfig
 from .select_k import SelectKConfig
@@ -212,14 +212,6 @@ def job_destinations(config: Any) -> list[Destination]:
     return destinations
 
 
-def _local(destination: Destination) -> str | None:
-    """The local path of a destination; None for a URL other than ``file://``."""
-    if is_url(destination.location):
-        normalised = normalise_location(destination.location)
-        return None if is_url(normalised) else normalised
-    return destination.location
-
-
 def destination_problems(
     destinations: Sequence[Destination], inputs: Iterable[NamedInput], *, probe: bool = True
 ) -> list[str]:
@@ -244,7 +236,7 @@ def destination_problems(
         try:
             check_outside_inputs(destination.location, inputs, key=destination.key)
             check_outside_inputs(destination.location, others, key=destination.key, role="output")
-            path = _local(destination)
+            path = local_path(destination.location)
             if path is None:
                 if destination.kind == "registry":
                     raise DestinationError(
@@ -265,7 +257,7 @@ def destination_problems(
         return problems
     created: list[Path] = []
     for destination in destinations:
-        path = _local(destination)
+        path = local_path(destination.location)
         assert path is not None  # URLs were refused above
         try:
             created += probe_writable(Path(path).parent if destination.replaced_whole else path,

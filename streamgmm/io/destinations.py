@@ -28,7 +28,21 @@ Three promises (see the design notes, "Reliability promises"):
    predictions group holds exactly the arrays and attributes the old writer
    wrote); such an output is treated as marked. Anything that fails the test is
    refused with the way out "delete it yourself or choose a new path": losing a
-   user's data to a guess is worse than one more manual step.
+   user's data to a guess is worse than one more manual step. What each writer
+   recognises (and then marks when it next writes):
+
+   ============  =============================================================
+   predictions   a Zarr group with exactly the old writer's attributes and arrays
+                 (:func:`streamgmm.io.predictions.is_legacy_predictions`)
+   registry      a folder holding only ``models/``
+   checkpoint    a folder holding only ``fit-checkpoint.npz`` (and its temporaries)
+   stream-state  a folder holding ``runner-state.npz`` or ``batches.csv``
+   scores        a Zarr group holding only the stream score arrays
+   report        a folder holding only ``*.png`` files
+   datagen       a folder holding the generator's ``_true_params.npz``
+   ============  =============================================================
+
+   An empty folder is adopted by every writer.
 
 3. **Checked for real before any work.** :func:`probe_writable` creates the
    missing folders and writes, flushes and deletes a probe file, so a parent
@@ -73,6 +87,7 @@ __all__ = [
     "check_reusable",
     "folder_entries",
     "legacy_files",
+    "local_path",
     "marker_record",
     "normalise_location",
     "prepare_output_folder",
@@ -152,6 +167,15 @@ def normalise_location(location: str | os.PathLike[str]) -> str:
         path = "" if path in (".", "/") else path.rstrip("/")
         return f"{scheme}://{parts.netloc.lower()}{path}"
     return os.path.realpath(os.path.abspath(os.path.expanduser(text)))
+
+
+def local_path(location: str | os.PathLike[str]) -> str | None:
+    """The local path of ``location`` (a path or a ``file://`` URL); None for other URLs."""
+    text = os.fspath(location)
+    if not _is_url(text):
+        return text
+    normalised = normalise_location(text)
+    return None if _is_url(normalised) else normalised
 
 
 def _chain(path: str) -> list[str]:
@@ -415,7 +439,8 @@ def check_replaceable(
 ) -> None:
     """Check that an output replaced whole (predictions, a dataset) may be written at ``target``.
 
-    A missing target is fine. An existing one needs ``overwrite`` *and* the marker
+    A missing target is fine unless a parent is a plain file. An existing one needs
+    ``overwrite`` *and* the marker
     of the same ``kind`` (or, for output of earlier versions, ``legacy(target)``);
     an empty folder may be replaced too. Symbolic links are never replaced: the
     rename would swap the link, not what it points to.
@@ -439,6 +464,7 @@ def check_replaceable(
     """
     path = Path(target)
     if not (path.exists() or path.is_symlink()):
+        _missing_chain(Path(os.path.abspath(path)), key)  # not under a plain file
         return
     if not overwrite:
         raise DestinationError(
@@ -471,7 +497,8 @@ def check_reusable(
 
     Fine: a missing folder, an empty one, one with the marker of ``kind``, or (for
     earlier versions' output) one that ``legacy`` recognises. Refused: a plain
-    file, a folder with another kind's marker or with files streamgmm did not write.
+    file (or a missing folder under one), a folder with another kind's marker or
+    with files streamgmm did not write.
 
     Raises
     ------
@@ -479,6 +506,7 @@ def check_reusable(
     """
     path = Path(folder)
     if not (path.exists() or path.is_symlink()):
+        _missing_chain(Path(os.path.abspath(path)), key)  # not under a plain file
         return
     if not path.is_dir():
         raise DestinationError(
@@ -489,6 +517,23 @@ def check_reusable(
 
 
 # ============================================================================ probing
+def _missing_chain(path: Path, key: str | None) -> list[str]:
+    """The missing folders down to ``path``, deepest first; refuses a plain file on the way."""
+    missing = []
+    for existing in _chain(str(path)):
+        if os.path.lexists(existing):
+            break
+        missing.append(existing)
+    if not os.path.isdir(existing):
+        where = f"'{path}' is" if existing == str(path) else f"'{path}' lies under '{existing}', which is"
+        raise DestinationError(
+            f"{where} a plain file, not a folder, so nothing can be written there. Choose "
+            "another path, or move that file away.",
+            path=path, key=key,
+        )
+    return missing
+
+
 def probe_writable(folder: str | os.PathLike[str], *, key: str | None = None) -> list[Path]:
     """Create ``folder`` (and missing parents), then write, flush and delete a probe file in it.
 
@@ -506,18 +551,7 @@ def probe_writable(folder: str | os.PathLike[str], *, key: str | None = None) ->
         path, the cause and the way out. Folders created by the call are removed.
     """
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(folder))))
-    missing = []
-    for existing in _chain(str(path)):
-        if os.path.lexists(existing):
-            break
-        missing.append(Path(existing))
-    if not os.path.isdir(existing):
-        where = f"'{path}' is" if existing == str(path) else f"'{path}' lies under '{existing}', which is"
-        raise DestinationError(
-            f"{where} a plain file, not a folder, so nothing can be written there. Choose "
-            "another path, or move that file away.",
-            path=path, key=key,
-        )
+    missing = [Path(p) for p in _missing_chain(path, key)]
     try:
         try:
             path.mkdir(parents=True, exist_ok=True)

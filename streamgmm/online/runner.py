@@ -43,11 +43,14 @@ from ..core.stepwise import OnlineState, start_from_parameters
 from ..io.destinations import (
     MARKER_ATTRIBUTE,
     check_outside_inputs,
+    check_reusable,
     folder_entries,
+    local_path,
     marker_record,
     prepare_output_folder,
     read_marker,
 )
+from ..registry.registry import is_registry_layout
 from ..validation import finite_row_mask, resolve_dtype
 from .history import BatchHistory
 from .scores import ScoreWriter
@@ -216,25 +219,33 @@ class StreamRunner:
         return model, position, rows_read, dropped, scores, threshold
 
     def prepare_destinations(self) -> None:
-        """The state folder and the scores store: outside the source, ours, writable.
+        """The state folder, the registry and the scores store: outside the source, ours, writable.
 
         Called before the first batch is read (the folders are created and marked).
 
         Raises
         ------
         DestinationError
-            Naming the setting (``online.state``, ``outputs.scores``) and the way out.
+            Naming the setting (``online.state``, ``registry.root``, ``outputs.scores``) and
+            the way out.
         """
         settings = self.settings
         inputs = [("source.uri", source_location(self.source))]
-        check_outside_inputs(settings.state_dir, inputs, key="online.state")
-        prepare_output_folder(settings.state_dir, "stream-state", key="online.state",
-                              legacy=is_legacy_state_folder)
+        # (location, kind, key, legacy test, marker file?): a Zarr scores group is marked in
+        # its attributes once the writer has made it (_writer).
+        targets: list[tuple[str, str, str, Callable[[Path], bool], bool]] = [
+            (settings.state_dir, "stream-state", "online.state", is_legacy_state_folder, True),
+        ]
+        root = settings.snapshots.registry_root and local_path(settings.snapshots.registry_root)
+        if root:  # a registry at a URL is read-only: publishing says so
+            targets.append((root, "registry", "registry.root", is_registry_layout, True))
         if settings.scores_path:
-            check_outside_inputs(settings.scores_path, inputs, key="outputs.scores")
-            # A Zarr group: marked in its attributes once the writer has made it (_writer).
-            prepare_output_folder(settings.scores_path, "scores", key="outputs.scores",
-                                  legacy=is_legacy_scores_store, mark=False)
+            targets.append((settings.scores_path, "scores", "outputs.scores", is_legacy_scores_store, False))
+        for location, kind, key, legacy, _ in targets:  # every check before any folder is made
+            check_outside_inputs(location, inputs, key=key)
+            check_reusable(location, kind, key=key, legacy=legacy)
+        for location, kind, key, legacy, mark in targets:
+            prepare_output_folder(location, kind, key=key, legacy=legacy, mark=mark)
 
     def _writer(self, n_components: int) -> ScoreWriter:
         writer = ScoreWriter(self.settings.scores_path, n_components, self.settings.write_responsibilities)  # type: ignore[arg-type]

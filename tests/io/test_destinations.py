@@ -14,6 +14,7 @@ import resource
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -357,3 +358,17 @@ def test_datagen_overwrite_replaces_only_a_generated_dataset(tmp_path):
     generate_mixture_dataset(target, n_samples=100, n_features=D, n_components=K, seed=2, overwrite=True)
     assert read_marker(target)["kind"] == "datagen"
     assert json.loads((target / MARKER_FILENAME).read_text())["kind"] == "datagen"
+
+
+def test_a_stream_registry_under_a_plain_file_is_refused_before_anything_is_made(tmp_path, X):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    np.save(landing / "a.npy", X)
+    (tmp_path / "file").write_text("x")
+    runner = _runner(landing, tmp_path / "state")
+    runner.settings = replace(runner.settings, snapshots=SnapshotPolicy(
+        registry_root=str(tmp_path / "file" / "registry"), model="s"))
+    with pytest.raises(DestinationError, match="registry.root: .*plain file"):
+        runner.run()
+    assert not (tmp_path / "state").exists(), "the state folder was made before the registry was checked"
+    assert sorted(p.name for p in landing.iterdir()) == ["a.npy"]
