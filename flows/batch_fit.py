@@ -7,8 +7,9 @@ repository root::
 
 Tasks (each one library call plus orchestration options):
 
-``load-config``        YAML -> :class:`~streamgmm.config.BatchFitConfig`; checks that the
-                       registry and the predictions target are writable before any work.
+``load-config``        YAML -> :class:`~streamgmm.config.BatchFitConfig`; checks the data and
+                       every destination for real (:mod:`streamgmm.config.preflight`) before
+                       any work; the destinations are checked again just before ``publish``.
                        No retries: a bad config stays bad.
 ``open-data``          open the rows lazily and describe them. Retried on I/O errors.
 ``fit``                ``GaussianMixture.fit`` inside the compute context: Dask fans the

@@ -150,7 +150,7 @@ class SelectKResult:
 
 # ============================================================================ tasks
 def preflight(config_path: str) -> SelectKConfig:
-    """The config, validated, with its destinations checked (a ``ConfigError`` otherwise)."""
+    """The config, validated, with its data and destinations checked for real (a ``ConfigError`` otherwise)."""
     config = load_config(config_path, kind="select_k")
     check_job(config, config_path)
     return config
