@@ -228,3 +228,56 @@ def test_the_flow_publishes_nothing_when_a_destination_fails(
     with pytest.raises(ConfigError, match="outputs.predictions"):
         flows_module.batch_fit_with_config(config)
     assert ModelRegistry(tmp_path / "registry").list_versions("small") == []
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_rerun_with_overwrite_replaces_only_what_the_first_run_marked(
+    small_zarr, batch_fit_document, write_config, tmp_path
+):
+    import importlib
+
+    import zarr
+
+    from streamgmm.config import ConfigError, parse_config
+    from streamgmm.io.destinations import read_marker
+
+    document = batch_fit_document(
+        {"uri": str(small_zarr)},
+        outputs={"predictions": "predictions.zarr", "overwrite": True, "reports": "reports"},
+        checkpoint={"folder": "checkpoint"},
+    )
+    document["model"]["max_iter"] = 3
+    config = parse_config(document, "batch_fit", base_dir=tmp_path)
+    flows_module = importlib.import_module("flows.batch_fit")
+    first = flows_module.batch_fit_with_config(config)
+    kinds = {name: read_marker(tmp_path / name)["kind"]
+             for name in ("registry", "predictions.zarr", "reports", "checkpoint")}
+    assert kinds == {"registry": "registry", "predictions.zarr": "predictions", "reports": "report",
+                     "checkpoint": "checkpoint"}
+    second = flows_module.batch_fit_with_config(config)  # overwrite: our own predictions
+    assert (first.version, second.version) == (1, 2)
+    assert zarr.open_group(str(tmp_path / "predictions.zarr"), mode="r").attrs["streamgmm_output"]["kind"] == "predictions"
+
+    # The same predictions path now holding a user's file is refused, and nothing is published.
+    (tmp_path / "predictions.zarr" / "notes.txt").write_text("mine")
+    zarr.open_group(str(tmp_path / "predictions.zarr"), mode="r+").attrs["streamgmm_output"] = {"kind": "x"}
+    with pytest.raises(ConfigError, match="outputs.predictions: .*cannot be trusted"):
+        flows_module.batch_fit_with_config(config)
+    assert ModelRegistry(tmp_path / "registry").list_versions("small") == [1, 2]
+    assert (tmp_path / "predictions.zarr" / "notes.txt").read_text() == "mine"
+
+
+def test_the_shipped_configs_pass_the_destination_rules():
+    """The rules must not refuse the configs the project ships (data may be absent: no input checks)."""
+    from streamgmm.config import load_config
+    from streamgmm.config.preflight import check_job
+
+    repo = Path(__file__).resolve().parents[2]
+    kinds = {"batch_fit": "batch_fit", "batch_fit_parquet": "batch_fit", "select_k": "select_k",
+             "score": "score", "stream_sensors": "online_update", "stream_speech": "online_update",
+             "choosing_k": "select_k", "customers": "batch_fit", "heights": "batch_fit",
+             "image_segmentation": "batch_fit", "large_image": "batch_fit"}
+    files = sorted(repo.glob("configs/**/*.yaml"))
+    assert {f.stem for f in files} <= set(kinds), "a new shipped config: add its kind here"
+    for file in files:
+        check_job(load_config(file, kind=kinds[file.stem]), str(file), inputs=False, probe=False)
