@@ -157,7 +157,8 @@ def _input_problems(config: Any) -> list[str]:
     if isinstance(config, OnlineUpdateConfig):
         problems = []
         source = config.source
-        if source.kind == "landing-folder" and not Path(str(source.uri)).is_dir():
+        folder = local_path(str(source.uri)) if source.uri is not None else None
+        if source.kind == "landing-folder" and not (folder and Path(folder).is_dir()):
             problems.append(
                 f"source.uri: the landing folder {source.uri!r} does not exist (or is not a "
                 "folder). Create it (producers drop files there) or fix the path."

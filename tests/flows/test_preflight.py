@@ -281,3 +281,23 @@ def test_the_shipped_configs_pass_the_destination_rules():
     assert {f.stem for f in files} <= set(kinds), "a new shipped config: add its kind here"
     for file in files:
         check_job(load_config(file, kind=kinds[file.stem]), str(file), inputs=False, probe=False)
+
+
+def test_every_problem_of_a_stream_config_is_reported_at_once(tmp_path):
+    from streamgmm.config import ConfigError, parse_config
+    from streamgmm.config.preflight import check_job
+
+    (tmp_path / "registry" / "models").mkdir(parents=True)  # an (empty) registry of an earlier version
+    config = parse_config(
+        {"source": {"kind": "landing-folder", "uri": "no-such-landing"},
+         "model": {"n_components": 2, "start_from": {"model": "absent"}},
+         "online": {"state": "state"},
+         "registry": {"root": "registry", "model": "s"}},
+        "online_update", base_dir=tmp_path,
+    )
+    with pytest.raises(ConfigError) as error:
+        check_job(config, "s.yaml")
+    problems = error.value.problems
+    assert any(p.startswith("source.uri: the landing folder") for p in problems), problems
+    assert any(p.startswith("model.start_from.model:") for p in problems), problems
+    assert not (tmp_path / "state").exists(), "no destination is created while inputs are wrong"
