@@ -12,14 +12,13 @@ import logging
 import re
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 import streamgmm
-from streamgmm.config import ConfigError, DataConfig, RegistryConfig
+from streamgmm.config import DataConfig, RegistryConfig
 from streamgmm.registry.errors import RegistryLockTimeoutError
 from streamgmm.core.params import MixtureParameters
 from streamgmm.drivers.progress import ChunkProgress
@@ -33,7 +32,6 @@ __all__ = [
     "NO_CACHE",
     "PLOT_SAMPLE_ROWS",
     "artifact_key",
-    "check_destinations",
     "chunk_progress",
     "open_data",
     "plot_sample",
@@ -140,36 +138,6 @@ def artifact_key(flow: str, model: str, what: str) -> str:
     """``<flow>-<model>-<what>``: Prefect artifact keys allow lower-case letters, digits, dashes."""
     slug = re.sub(r"[^a-z0-9-]+", "-", f"{flow}-{model}-{what}".lower()).strip("-")
     return re.sub(r"-{2,}", "-", slug)
-
-
-def check_destinations(
-    source: str,
-    *,
-    registry: RegistryConfig | None = None,
-    predictions: str | None = None,
-    overwrite: bool = False,
-    predictions_key: str = "outputs.predictions",
-) -> None:
-    """Fail before any work when the results could not be written (``source``: the config).
-
-    Raises
-    ------
-    ConfigError
-        Naming the key path of each destination that cannot be used, and a way out.
-    """
-    problems = []
-    if registry is not None and not ModelRegistry(registry.root).writable:
-        problems.append(
-            f"registry.root: {registry.root!r} is read-only here (a URL); publish to a "
-            "local or mounted folder"
-        )
-    if predictions is not None and Path(predictions).exists() and not overwrite:
-        problems.append(
-            f"{predictions_key}: {predictions!r} already exists; set outputs.overwrite: true to "
-            "replace it, or choose another path"
-        )
-    if problems:
-        raise ConfigError(source, problems)
 
 
 @task(name="open-data", **IO_RETRY_OPTIONS, **NO_CACHE)

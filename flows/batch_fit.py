@@ -7,8 +7,9 @@ repository root::
 
 Tasks (each one library call plus orchestration options):
 
-``load-config``        YAML -> :class:`~streamgmm.config.BatchFitConfig`; checks that the
-                       registry and the predictions target are writable before any work.
+``load-config``        YAML -> :class:`~streamgmm.config.BatchFitConfig`; checks the data and
+                       every destination for real (:mod:`streamgmm.config.preflight`) before
+                       any work; the destinations are checked again just before ``publish``.
                        No retries: a bad config stays bad.
 ``open-data``          open the rows lazily and describe them. Retried on I/O errors.
 ``fit``                ``GaussianMixture.fit`` inside the compute context: Dask fans the
@@ -44,7 +45,6 @@ from flows._shared import (
     IO_RETRY_OPTIONS,
     NO_CACHE,
     artifact_key,
-    check_destinations,
     chunk_progress,
     open_data,
     plot_sample,
@@ -53,6 +53,7 @@ from flows._shared import (
     write_predictions,
 )
 from streamgmm.config import BatchFitConfig, load_config
+from streamgmm.config.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion
@@ -109,20 +110,10 @@ class BatchFitResult:
 
 
 # ============================================================================ tasks
-def _check_destinations(config: BatchFitConfig, source: str) -> None:
-    """Fail before any work when the results could not be written (``source``: the config)."""
-    check_destinations(
-        source,
-        registry=config.registry,
-        predictions=config.outputs.predictions,
-        overwrite=config.outputs.overwrite,
-    )
-
-
 def preflight(config_path: str) -> BatchFitConfig:
-    """The config, validated, with its destinations checked (a ``ConfigError`` otherwise)."""
+    """The config, validated, with its data and destinations checked for real (a ``ConfigError`` otherwise)."""
     config = load_config(config_path, kind="batch_fit")
-    _check_destinations(config, config_path)
+    check_job(config, config_path)
     return config
 
 
@@ -183,7 +174,7 @@ def make_plots(
     config: BatchFitConfig, version: ModelVersion, metrics: FitMetrics, rows: RowData
 ) -> dict[str, Path]:
     """Save the fit's plots as PNGs named after the model version."""
-    folder = Path(config.outputs.reports)
+    folder = prepare_reports_folder(config.outputs.reports)
     stem = f"{version.name}-v{version.version}"
     sample, labels = plot_sample(version.parameters, rows)
     plots = {
@@ -246,6 +237,9 @@ def run_batch_fit(config: BatchFitConfig) -> BatchFitResult:
     with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
         model, fit_seconds = fit_mixture(config, rows, scheduler)
         metrics = evaluate(model, rows, scheduler, fit_seconds)
+        # The fit may have taken hours: check the destinations again before a version is
+        # published, so that a run failing on one leaves no version behind.
+        check_job(config, "the batch_fit config", inputs=False)
         version = publish_model(
             config.registry, model.parameters_, rows,
             metrics=metrics.registry_metrics(),
@@ -289,7 +283,7 @@ def batch_fit(config_path: str) -> BatchFitResult:
 @flow(name="batch_fit_with_config", persist_result=False)
 def batch_fit_with_config(config: BatchFitConfig) -> BatchFitResult:
     """:func:`batch_fit` for a config object built in Python (e.g. ``parse_config``)."""
-    _check_destinations(config, "the batch_fit config")
+    check_job(config, "the batch_fit config")
     return run_batch_fit(config)
 
 

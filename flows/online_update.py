@@ -36,6 +36,7 @@ from flows._command import FlowCommand
 from flows._shared import IO_RETRY_OPTIONS, NO_CACHE, artifact_key
 from streamgmm.config import load_config
 from streamgmm.config.online import OnlineUpdateConfig
+from streamgmm.config.preflight import check_job
 from streamgmm.online.from_config import build_runner
 from streamgmm.online.history import read_history
 from streamgmm.online.runner import RunSummary
@@ -85,8 +86,10 @@ class OnlineUpdateResult:
 
 
 def preflight(config_path: str) -> OnlineUpdateConfig:
-    """Validate the config before any orchestration starts."""
-    return load_config(config_path, kind="online_update")
+    """Validate the config and check its source and destinations for real, before any orchestration."""
+    config = load_config(config_path, kind="online_update")
+    check_job(config, config_path)
+    return config
 
 
 @task(name="load-config", retries=0, **NO_CACHE)

@@ -39,16 +39,15 @@ from flows._shared import (
     IO_RETRY_OPTIONS,
     NO_CACHE,
     artifact_key,
-    check_destinations,
     open_data,
     write_predictions,
 )
-from streamgmm.config import ConfigError, ScoreConfig, load_config
+from streamgmm.config import ScoreConfig, load_config
+from streamgmm.config.preflight import check_job
 from streamgmm.core.errors import InvalidInputError
 from streamgmm.drivers.compute import compute_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelRegistry, ModelVersion
-from streamgmm.registry.errors import ModelNotFoundError
 from streamgmm.reporting import (
     ScoreSummary,
     model_log_likelihood_quantile,
@@ -108,34 +107,16 @@ class ScoreResult:
 
 # ============================================================================ checks
 def preflight(config_path: str) -> ScoreConfig:
-    """The config, validated; the model version must exist and the scores be writable.
+    """The config, validated; the data, the model version and the scores' target checked for real.
 
     Raises
     ------
     ConfigError
-        Naming ``registry.model`` or ``registry.version`` (with what exists) or
-        ``outputs.predictions``.
+        Naming each key path (``data.uri``, ``registry.version``, ``outputs.predictions``, ...)
+        with the way out.
     """
     config = load_config(config_path, kind="score")
-    problems = []
-    registry = ModelRegistry(config.registry.root)
-    try:
-        registry.resolve(config.registry.model, config.registry.version)
-    except ModelNotFoundError as exc:
-        key = "registry.version" if registry.list_versions(config.registry.model) else "registry.model"
-        problems.append(f"{key}: {exc} Check registry.root, registry.model and registry.version.")
-    if config.predictions_target is None:
-        problems.append(
-            f"outputs.predictions: the data are at a URL ({config.data.uri}), so there is no "
-            "folder beside them for the scores; give outputs.predictions (a local path)"
-        )
-    if problems:
-        raise ConfigError(config_path, problems)
-    check_destinations(
-        config_path, predictions=config.predictions_target, overwrite=config.outputs.overwrite,
-        predictions_key="outputs.predictions" if config.outputs.predictions else
-        "outputs.predictions (default: beside the input)",
-    )
+    check_job(config, config_path)
     return config
 
 

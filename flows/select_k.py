@@ -45,7 +45,6 @@ from flows._shared import (
     IO_RETRY_OPTIONS,
     NO_CACHE,
     artifact_key,
-    check_destinations,
     chunk_progress,
     open_data,
     plot_sample,
@@ -54,6 +53,7 @@ from flows._shared import (
     write_predictions,
 )
 from streamgmm.config import SelectKConfig, load_config
+from streamgmm.config.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion
@@ -150,12 +150,9 @@ class SelectKResult:
 
 # ============================================================================ tasks
 def preflight(config_path: str) -> SelectKConfig:
-    """The config, validated, with its destinations checked (a ``ConfigError`` otherwise)."""
+    """The config, validated, with its data and destinations checked for real (a ``ConfigError`` otherwise)."""
     config = load_config(config_path, kind="select_k")
-    check_destinations(
-        config_path, registry=config.registry, predictions=config.outputs.predictions,
-        overwrite=config.outputs.overwrite,
-    )
+    check_job(config, config_path)
     return config
 
 
@@ -242,7 +239,7 @@ def make_plots(
     version: ModelVersion, rows: RowData,
 ) -> dict[str, Path]:
     """The criteria against K (winner marked) and the winner's clusters, as PNGs."""
-    folder = Path(config.outputs.reports)
+    folder = prepare_reports_folder(config.outputs.reports)
     stem = f"{version.name}-v{version.version}"
     criterion = config.selection.criterion
     sample, labels = plot_sample(version.parameters, rows)
@@ -314,6 +311,8 @@ def run_select_k(config: SelectKConfig) -> SelectKResult:
         registry_metrics["extra"]["selection"] = selection_record(
             [tuple(c) for c in fits.candidates], metrics, criterion=criterion, chosen=chosen
         )
+        # Checked again before publishing: a run failing on a destination leaves no version.
+        check_job(config, "the select_k config", inputs=False)
         version = publish_model(
             config.registry, fits.models[chosen].parameters_, rows,
             metrics=registry_metrics,

@@ -25,11 +25,14 @@ from ..core.errors import StreamGMMError
 from ..core.finite import check_finite_parameters
 from ..core.params import MixtureParameters
 from ..io.atomic import atomic_save_npz
+from ..io.destinations import check_reusable, legacy_files, prepare_output_folder
 
 __all__ = ["FitCheckpoint", "CheckpointRecord", "CheckpointMismatchError", "fit_key"]
 
 _FILE_NAME = "fit-checkpoint.npz"
 _SCHEMA_VERSION = 1
+#: A checkpoint folder of an earlier version (no marker): only the checkpoint and its temporaries.
+is_legacy_checkpoint_folder = legacy_files(_FILE_NAME, f".{_FILE_NAME}-*.tmp")
 
 
 class CheckpointMismatchError(StreamGMMError, ValueError):
@@ -97,15 +100,30 @@ def _state_from(prefix: str, arrays: Any, header: dict[str, Any]) -> EMState:
 
 
 class FitCheckpoint:
-    """Checkpoint file of one fit in ``directory`` (created if needed)."""
+    """Checkpoint file of one fit in ``directory`` (created if needed).
+
+    The folder is streamgmm's own (see :mod:`streamgmm.io.destinations`): new,
+    empty, marked as a checkpoint folder, or one an earlier version left with only
+    its checkpoint in it. Any other folder is refused when this object is made,
+    before the fit's first pass.
+
+    Raises
+    ------
+    DestinationError
+        ``directory`` is a plain file or holds files streamgmm did not write.
+    """
 
     def __init__(self, directory: str | os.PathLike) -> None:
         self.directory = Path(directory)
         self.path = self.directory / _FILE_NAME
+        check_reusable(self.directory, "checkpoint", legacy=is_legacy_checkpoint_folder)
+        self._prepared = False
 
     def save(self, record: CheckpointRecord) -> None:
         """Replace the checkpoint with ``record`` atomically (write, fsync, rename)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self._prepared:  # once per fit: check, create, probe, mark
+            prepare_output_folder(self.directory, "checkpoint", legacy=is_legacy_checkpoint_folder)
+            self._prepared = True
         header = {
             "schema_version": _SCHEMA_VERSION,
             "key": record.key,

@@ -10,10 +10,18 @@ dimension and chunking:
 
 It is built in a temporary sibling folder and renamed into place, so a crash
 leaves either the previous output or the complete new one, never a mixture.
+
+Where it may be written (:mod:`streamgmm.io.destinations`): never at, around or
+inside the input; ``overwrite=True`` replaces only a group streamgmm wrote as
+predictions (its group attributes carry the ``streamgmm_output`` marker). A group written
+by an earlier version (no marker) is replaced only if it has exactly the old
+layout (:func:`is_legacy_predictions`); anything else is refused, even with
+``overwrite``: delete it yourself or choose a new path.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -25,11 +33,56 @@ from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
 from .atomic import replace_directory, staging_directory
+from .destinations import (
+    MARKER_ATTRIBUTE,
+    check_outside_inputs,
+    check_replaceable,
+    marker_record,
+    probe_writable,
+)
 from .sources import RowData, open_rows
 
-__all__ = ["write_predictions", "PREDICTION_OUTPUTS"]
+__all__ = ["write_predictions", "is_legacy_predictions", "input_location", "PREDICTION_OUTPUTS"]
 
 PREDICTION_OUTPUTS = ("labels", "responsibilities", "log_likelihood")
+
+
+#: Attributes the writer has always set on the group (before markers existed too).
+_GROUP_ATTRIBUTES = frozenset({"model_n_components", "covariance_type", "source"})
+
+
+def is_legacy_predictions(path: Path) -> bool:
+    """Whether ``path`` is a predictions group written by a streamgmm without markers.
+
+    Strict on purpose: a Zarr v3 group whose attributes are exactly the writer's
+    (``model_n_components``, ``covariance_type``, ``source``), whose members are
+    ``component``, at least one of :data:`PREDICTION_OUTPUTS` and at most one
+    more (the sample coordinate), and no other files. A user's store hardly
+    matches that by chance; one that does not is never replaced.
+    """
+    try:
+        meta = json.loads((path / "zarr.json").read_text())
+        entries = {entry.name: entry for entry in os.scandir(path)}
+    except (OSError, ValueError):
+        return False
+    if meta.get("node_type") != "group" or set(meta.get("attributes", {})) != _GROUP_ATTRIBUTES:
+        return False
+    members = {name for name, entry in entries.items() if entry.is_dir()}
+    files = {name for name, entry in entries.items() if not entry.is_dir()}
+    outputs = members & set(PREDICTION_OUTPUTS)
+    others = members - set(PREDICTION_OUTPUTS) - {"component"}
+    return files == {"zarr.json"} and "component" in members and bool(outputs) and len(others) <= 1
+
+
+def input_location(source: Any, rows: RowData) -> str | None:
+    """Where ``source`` is stored, if anywhere: its path or URL (None for data in memory)."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if rows.reader is not None:  # opened from a Zarr store or Parquet files
+        return rows.uri
+    encoding = getattr(source, "encoding", None)  # xarray opened from a store
+    where = encoding.get("source") if isinstance(encoding, dict) else None
+    return str(where) if where else None
 
 
 def write_predictions(
@@ -57,7 +110,8 @@ def write_predictions(
     dtype : {"float32", "float64"}, optional
         Compute dtype; default follows the data.
     overwrite : bool
-        Replace an existing output (atomically) instead of refusing.
+        Replace an existing output (atomically) instead of refusing; only
+        predictions streamgmm wrote are replaced (see the module docstring).
     scheduler : optional
         Dask scheduler for the pass.
     **source_options
@@ -67,6 +121,12 @@ def write_predictions(
     -------
     Path
         The written group.
+
+    Raises
+    ------
+    DestinationError
+        ``target`` is, contains or lies inside the input; exists without
+        ``overwrite``; is not predictions streamgmm wrote; or cannot be written.
     """
     import dask.array as da
     import zarr
@@ -84,10 +144,11 @@ def write_predictions(
             f"{rows.uri} has {rows.shape[1]} features but the model expects {params.n_features}"
         )
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise InvalidInputError(
-            f"'{target}' already exists; choose another target or pass overwrite=True"
-        )
+    # Checked before the pass, and again by the rename's guard below: the input is
+    # never replaced, and only our own predictions are.
+    check_outside_inputs(target, [("source", input_location(source, rows))])
+    check_replaceable(target, "predictions", overwrite=overwrite, legacy=is_legacy_predictions)
+    probe_writable(target.parent)
     compute_dtype = np.dtype(dtype) if dtype is not None else (
         np.dtype(np.float32) if rows.array.dtype == np.float32 else np.dtype(np.float64)
     )
@@ -127,7 +188,8 @@ def write_predictions(
                 config={"write_empty_chunks": True},  # complete even where a chunk is all zeros
             ))
         group.attrs.update({"model_n_components": params.n_components,
-                            "covariance_type": params.covariance_type, "source": rows.uri})
+                            "covariance_type": params.covariance_type, "source": rows.uri,
+                            MARKER_ATTRIBUTE: marker_record("predictions")})
         stored = da.store(sources, targets, lock=False, compute=False)
         with driver:
             driver.compute(stored)

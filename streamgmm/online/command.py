@@ -77,6 +77,7 @@ def _progress(every: int):
 def run_stream_command(args: argparse.Namespace) -> int:
     """Run the stream runner for a parsed ``stream`` command line."""
     from ..config import ConfigError, load_config
+    from ..config.preflight import check_job
     from ..core.errors import StreamGMMError
     from .from_config import build_runner
     from .sources import SourceMismatchError
@@ -85,6 +86,7 @@ def run_stream_command(args: argparse.Namespace) -> int:
     logging.getLogger("streamgmm.online").setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         config = load_config(args.config, kind="online_update")
+        check_job(config, args.config)  # source and destinations, for real, before any batch
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

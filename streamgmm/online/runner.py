@@ -44,6 +44,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -51,20 +52,58 @@ import numpy as np
 from ..core.errors import InvalidInputError, InvalidParameterError, StreamGMMError
 from ..core.estep import chunk_posteriors, natural_form
 from ..core.stepwise import OnlineState, start_from_parameters
+from ..io.destinations import (
+    MARKER_ATTRIBUTE,
+    check_outside_inputs,
+    check_reusable,
+    folder_entries,
+    local_path,
+    marker_record,
+    prepare_output_folder,
+    read_marker,
+)
+from ..registry.registry import is_registry_layout
 from ..validation import finite_row_mask, resolve_dtype
 from .history import BatchHistory, history_row
 from .model import OnlineModel, OnlineModelFactory, default_model_factory
 from .scores import ScoreWriter
 from .settings import ModelSetup, RunSummary, SnapshotPolicy, StreamSettings
 from .sources import Batch, SourceMismatchError, StreamSource
-from .state import RunnerState, StateFile
+from .state import RunnerState, StateFile, is_legacy_state_folder
 
-__all__ = ["StreamSettings", "StreamRunner", "RunSummary", "ModelSetup", "SnapshotPolicy"]
+__all__ = [
+    "StreamSettings", "StreamRunner", "RunSummary", "ModelSetup", "SnapshotPolicy",
+    "is_legacy_scores_store", "source_location",
+]
 
 logger = logging.getLogger("streamgmm.online")
 
 #: Drift alarms kept in the state and in model metadata.
 ALARMS_KEPT = 100
+
+#: The arrays :class:`~.scores.ScoreWriter` creates in a stream's scores store.
+_SCORE_ARRAYS = {"log_likelihood", "labels", "anomaly", "responsibilities"}
+
+
+def is_legacy_scores_store(path: Path) -> bool:
+    """Whether ``path`` is a stream scores store of an earlier streamgmm (no marker).
+
+    A Zarr group whose members are only the score arrays, ``log_likelihood``
+    among them; anything else is not adopted (see :mod:`streamgmm.io.destinations`).
+    """
+    try:
+        names = set(folder_entries(path))
+    except OSError:
+        return False
+    members = names - {"zarr.json", ".zgroup", ".zattrs", ".zmetadata"}
+    is_group = "zarr.json" in names or ".zgroup" in names
+    return is_group and "log_likelihood" in members and members <= _SCORE_ARRAYS
+
+
+def source_location(source: Any) -> str | None:
+    """The folder or store a stream source reads (None for stdin and brokers)."""
+    location = getattr(source, "folder", None) or getattr(source, "uri", None)
+    return None if location is None else str(location)
 
 
 class StreamRunner:
@@ -253,8 +292,42 @@ class StreamRunner:
             self._writer(model.n_components).write(0, np.concatenate(valid), scores, responsibilities, flagged)
         return model, position, rows_read, dropped, scores, threshold, identity
 
+    def prepare_destinations(self) -> None:
+        """The state folder, the registry and the scores store: outside the source, ours, writable.
+
+        Called before the first batch is read (the folders are created and marked).
+
+        Raises
+        ------
+        DestinationError
+            Naming the setting (``online.state``, ``registry.root``, ``outputs.scores``) and
+            the way out.
+        """
+        settings = self.settings
+        inputs = [("source.uri", source_location(self.source))]
+        # (location, kind, key, legacy test, marker file?): a Zarr scores group is marked in
+        # its attributes once the writer has made it (_writer).
+        targets: list[tuple[str, str, str, Callable[[Path], bool], bool]] = [
+            (settings.state_dir, "stream-state", "online.state", is_legacy_state_folder, True),
+        ]
+        root = settings.snapshots.registry_root and local_path(settings.snapshots.registry_root)
+        if root:  # a registry at a URL is read-only: publishing says so
+            targets.append((root, "registry", "registry.root", is_registry_layout, True))
+        if settings.scores_path:
+            targets.append((settings.scores_path, "scores", "outputs.scores", is_legacy_scores_store, False))
+        for location, kind, key, legacy, _ in targets:  # every check before any folder is made
+            check_outside_inputs(location, inputs, key=key)
+            check_reusable(location, kind, key=key, legacy=legacy)
+        for location, kind, key, legacy, mark in targets:
+            prepare_output_folder(location, kind, key=key, legacy=legacy, mark=mark)
+
     def _writer(self, n_components: int) -> ScoreWriter:
-        return ScoreWriter(self.settings.scores_path, n_components, self.settings.write_responsibilities)  # type: ignore[arg-type]
+        writer = ScoreWriter(self.settings.scores_path, n_components, self.settings.write_responsibilities)  # type: ignore[arg-type]
+        if read_marker(writer.path) is None:
+            import zarr  # lazily, as ScoreWriter does: importing streamgmm stays fast
+
+            zarr.open_group(writer.path, mode="r+").attrs[MARKER_ATTRIBUTE] = marker_record("scores")
+        return writer
 
     def _poll(self, position: dict[str, Any] | None, deadline: Callable[[], bool]) -> Batch | None:
         """The next batch, waiting while the source is idle (up to ``idle_seconds``)."""
@@ -426,6 +499,7 @@ class StreamRunner:
         def deadline() -> bool:
             return settings.max_seconds is not None and time.monotonic() - started >= settings.max_seconds
 
+        self.prepare_destinations()
         state = self.state_file.load(self.stream_key())
         if state is None:
             self.history.set_aside()  # a log without a state belongs to an abandoned stream

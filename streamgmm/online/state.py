@@ -34,8 +34,9 @@ from ..core.params import MixtureParameters
 from ..core.statistics import SufficientStatistics
 from ..core.stepwise import OnlineState
 from ..io.atomic import atomic_save_npz
+from .history import HISTORY_FILENAME
 
-__all__ = ["RunnerState", "RunnerStateError", "StateFile", "STATE_FILENAME"]
+__all__ = ["RunnerState", "RunnerStateError", "StateFile", "STATE_FILENAME", "is_legacy_state_folder"]
 
 STATE_FILENAME = "runner-state.npz"
 _SCHEMA_VERSION = 2
@@ -150,6 +151,16 @@ def _stats_from(prefix: str, arrays: Any, covariance_type: str) -> SufficientSta
         weight_sum=float(weight_sum),
         n_samples=int(n_samples),
     )
+
+
+def is_legacy_state_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a stream state folder of an earlier streamgmm (no marker).
+
+    It holds the runner's state file or its batch log: files only a runner writes,
+    so the folder is adopted (marked) by the next run; see
+    :mod:`streamgmm.io.destinations`.
+    """
+    return (folder / STATE_FILENAME).is_file() or (folder / HISTORY_FILENAME).is_file()
 
 
 class StateFile:

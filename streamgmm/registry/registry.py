@@ -11,11 +11,14 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.core.params import MixtureParameters
 from streamgmm.registry.errors import ArtifactIntegrityError, ModelNotFoundError, ReadOnlyRegistryError
+
+from streamgmm.io.destinations import folder_entries, prepare_output_folder
 
 from . import maintenance
 from .diff import ParameterDiff, diff_parameters
@@ -58,6 +61,19 @@ def _describe_versions(versions: list[int]) -> str:
     if len(versions) > 8:
         return f"{len(versions)} versions from {versions[0]} to {versions[-1]}"
     return ", ".join(map(str, versions))
+
+
+def is_registry_layout(root: Path) -> bool:
+    """Whether ``root`` is an (unmarked) registry of an earlier streamgmm: only ``models/``.
+
+    Such a root is adopted (the marker is added) on the next publish; a folder
+    with anything else in it is refused (see :mod:`streamgmm.io.destinations`).
+    """
+    try:
+        entries = folder_entries(root)
+    except OSError:
+        return False
+    return entries == [MODELS_DIRNAME] and (root / MODELS_DIRNAME).is_dir()
 
 
 class ModelRegistry:
@@ -357,6 +373,9 @@ class ModelRegistry:
             If the parent does not exist.
         ReadOnlyRegistryError
             If the registry is at a URL.
+        DestinationError
+            If the root is not a registry streamgmm wrote (nor a new or empty folder),
+            lies under a plain file, or cannot be written.
         """
         store = self._writable_store("publish")
         name = check_model_name(name)
@@ -397,6 +416,9 @@ class ModelRegistry:
             library_versions=collect_library_versions(),
             files={PARAMETERS_FILENAME: FileRecord(sha256=sha256_hex(payload), size=len(payload))},
         )
+        # Once the request is valid: the root is a folder streamgmm owns as a registry (or a new
+        # or empty one) and can really be written; it carries the registry marker.
+        prepare_output_folder(store.root, "registry", legacy=is_registry_layout)
         metadata = publish_version(
             store,
             draft,

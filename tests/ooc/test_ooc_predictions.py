@@ -16,7 +16,8 @@ import xarray as xr
 from ooc_helpers import CHUNK, N_COMPONENTS, N_SAMPLES, copy_dataset, estimator, tree_digest, zarr_chunk_file
 
 import streamgmm
-from streamgmm import InvalidInputError, write_predictions
+from streamgmm import write_predictions
+from streamgmm.io.destinations import DestinationError
 from streamgmm.io.sources import DataReadError
 
 COORDINATES = {
@@ -136,7 +137,7 @@ def _hidden_leftovers(folder) -> list[str]:
 def test_existing_output_is_refused_without_overwrite_and_kept(tmp_path, model, zarr3_path):
     target = write_predictions(model.parameters_, str(zarr3_path), tmp_path / "out.zarr")
     before = tree_digest(target)
-    with pytest.raises(InvalidInputError, match="overwrite=True"):
+    with pytest.raises(DestinationError, match="overwrite=True"):
         write_predictions(model.parameters_, str(zarr3_path), target)
     assert tree_digest(target) == before, "the existing output was modified"
     assert _hidden_leftovers(tmp_path) == [], "a partial folder was left behind"

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 
 from ...core.covariance import COVARIANCE_TYPES
 from ...core.errors import InvalidParameterError
+from ..destinations import DestinationError
 from ..sizes import format_bytes, parse_size
 from .generate import DTYPES, default_chunk_rows, generate_mixture_dataset, resolve_dtype
 from .writers import FORMATS, TRUE_PARAMS_FILENAME
@@ -197,7 +198,7 @@ def run_datagen(args: argparse.Namespace) -> int:
             n_threads=args.threads,
             progress=report,
         )
-    except (InvalidParameterError, FileExistsError) as exc:
+    except (InvalidParameterError, FileExistsError, DestinationError) as exc:
         print(f"datagen: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -22,6 +22,7 @@ from ...core.covariance import check_covariance_type
 from ...core.errors import InvalidParameterError
 from ...core.params import MixtureParameters
 from ..atomic import replace_directory, staging_directory
+from ..destinations import check_replaceable, probe_writable, write_marker
 from .sampling import generate_chunk, make_mixture
 from .writers import (
     FORMATS,
@@ -246,7 +247,9 @@ def generate_mixture_dataset(
     zarr_format : {3, 2}, default 3
         Zarr format version (ignored for Parquet).
     overwrite : bool, default False
-        Replace an existing dataset at ``path``. Without it an existing path is an error.
+        Replace an existing dataset at ``path``. Without it an existing path is an error. Only a
+        dataset this generator wrote is replaced (its marker, or for earlier versions its
+        ``_true_params.npz``); any other folder is refused (:mod:`streamgmm.io.destinations`).
     n_threads : int, optional
         Threads generating and writing chunks at once. Default ``min(4, os.cpu_count())``. Peak
         memory grows with it (measured: about 3-4 float32 chunks of ``X`` per thread, e.g.
@@ -325,6 +328,10 @@ def generate_mixture_dataset(
             f"{target} already exists; pass overwrite=True (command line: --overwrite) to replace "
             "it, or choose another path"
         )
+    if overwrite:  # only a dataset streamgmm generated (marker, or its _true_params.npz) is replaced
+        check_replaceable(target, "datagen", overwrite=True,
+                          legacy=lambda folder: (folder / TRUE_PARAMS_FILENAME).is_file())
+    probe_writable(target.parent)
 
     mixture = make_mixture(
         seed,
@@ -409,6 +416,7 @@ def generate_mixture_dataset(
             bad_rows = _run_chunks(write_chunk, n_chunks, n_threads, progress)
         writer.finish()
         save_truth(temporary / TRUE_PARAMS_FILENAME, mixture, description, bad_rows)
+        write_marker(temporary, "datagen")
         replace_directory(temporary, target, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
