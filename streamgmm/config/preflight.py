@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamgmm.core.errors import ModelNotFoundError, StreamGMMError
+from streamgmm.core.errors import StreamGMMError
 from streamgmm.drivers.checkpoint import is_legacy_checkpoint_folder
 from streamgmm.io.destinations import (
     DestinationError,
@@ -50,6 +50,7 @@ from streamgmm.io.sources import open_rows
 from streamgmm.online.runner import is_legacy_scores_store
 from streamgmm.online.state import STATE_FILENAME, is_legacy_state_folder
 from streamgmm.registry import ModelRegistry
+from streamgmm.registry.errors import ModelNotFoundError
 from streamgmm.registry.registry import is_registry_layout
 
 from .errors import ConfigError

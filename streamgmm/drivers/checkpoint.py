@@ -32,7 +32,7 @@ __all__ = ["FitCheckpoint", "CheckpointRecord", "CheckpointMismatchError", "fit_
 _FILE_NAME = "fit-checkpoint.npz"
 _SCHEMA_VERSION = 1
 #: A checkpoint folder of an earlier version (no marker): only the checkpoint and its temporaries.
-is_legacy_checkpoint_folder = legacy_files(_FILE_NAME, f".{_FILE_NAME}-*.tmp")
+is_legacy_checkpoint_folder = legacy_files(_FILE_NAME, f".{_FILE_NAME}[-.]*.tmp")
 
 
 class CheckpointMismatchError(StreamGMMError, ValueError):

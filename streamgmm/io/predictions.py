@@ -32,7 +32,7 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
-from .atomic import replace_directory, staging_directory
+from .atomic import named_write_error, replace_directory, staging_directory
 from .destinations import (
     MARKER_ATTRIBUTE,
     check_outside_inputs,
@@ -195,7 +195,10 @@ def write_predictions(
             driver.compute(stored)
         zarr.consolidate_metadata(str(built))
         replace_directory(built, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(built, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+            # A full disk or a quota while writing a chunk: errors from write() name no file.
+            raise named_write_error(exc, target) from exc
         raise
     return target

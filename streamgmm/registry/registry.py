@@ -16,9 +16,14 @@ from typing import Any
 
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.core.params import MixtureParameters
-from streamgmm.registry.errors import ArtifactIntegrityError, ModelNotFoundError, ReadOnlyRegistryError
+from streamgmm.registry.errors import (
+    ArtifactIntegrityError,
+    ModelNotFoundError,
+    ReadOnlyRegistryError,
+    write_error,
+)
 
-from streamgmm.io.destinations import folder_entries, prepare_output_folder
+from streamgmm.io.destinations import DestinationError, folder_entries, prepare_output_folder
 
 from . import maintenance
 from .diff import ParameterDiff, diff_parameters
@@ -374,8 +379,11 @@ class ModelRegistry:
         ReadOnlyRegistryError
             If the registry is at a URL.
         DestinationError
-            If the root is not a registry streamgmm wrote (nor a new or empty folder),
-            lies under a plain file, or cannot be written.
+            If the root is not a registry streamgmm wrote (nor a new or empty folder), or
+            lies under a plain file.
+        RegistryWriteError
+            If the filesystem refuses a write (read-only, full disk, file-size limit):
+            nothing is published.
         """
         store = self._writable_store("publish")
         name = check_model_name(name)
@@ -418,7 +426,16 @@ class ModelRegistry:
         )
         # Once the request is valid: the root is a folder streamgmm owns as a registry (or a new
         # or empty one) and can really be written; it carries the registry marker.
-        prepare_output_folder(store.root, "registry", legacy=is_registry_layout)
+        try:
+            prepare_output_folder(store.root, "registry", legacy=is_registry_layout)
+        except DestinationError as exc:
+            if not isinstance(exc.__cause__, OSError):
+                raise  # not ours, or under a plain file: the destination rules say why
+            # The filesystem refused the probe: the same error as a refused publish write.
+            raise write_error(
+                exc.__cause__, store.root,
+                f"Nothing was published: the registry at {store.describe()} is as it was. {exc}",
+            ) from exc
         metadata = publish_version(
             store,
             draft,

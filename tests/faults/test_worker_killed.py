@@ -42,7 +42,8 @@ def cluster_client():
 
 
 def _completed_iterations(checkpoint: Path) -> int:
-    path = FitCheckpoint(checkpoint).path
+    # Read the file itself: a FitCheckpoint is a writer and checks the folder it may write.
+    path = checkpoint / "fit-checkpoint.npz"
     if not path.exists():
         return 0
     with np.load(path, allow_pickle=False) as arrays:  # replaced atomically: always whole
