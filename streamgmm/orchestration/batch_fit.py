@@ -40,8 +40,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 import streamgmm
-from flows._command import FlowCommand
-from flows._shared import (
+from ._command import FlowCommand
+from ._shared import (
     IO_RETRY_OPTIONS,
     NO_CACHE,
     artifact_key,

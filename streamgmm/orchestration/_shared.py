@@ -1,8 +1,7 @@
 """What the flows share: retry rules, task options, logging helpers and common tasks.
 
-Imported as ``flows._shared`` (absolute), so it also works when Prefect loads a
-flow file as a script from the repository root (``flows/select_k.py:select_k``):
-Prefect puts the working directory on ``sys.path`` for that.
+Every flow module of :mod:`streamgmm.orchestration` imports it relatively; it never
+depends on the working directory.
 """
 
 from __future__ import annotations

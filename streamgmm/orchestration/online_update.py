@@ -32,8 +32,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows._command import FlowCommand
-from flows._shared import IO_RETRY_OPTIONS, NO_CACHE, artifact_key
+from ._command import FlowCommand
+from ._shared import IO_RETRY_OPTIONS, NO_CACHE, artifact_key
 from streamgmm.config import load_config
 from streamgmm.config.online import OnlineUpdateConfig
 from streamgmm.config.preflight import check_job

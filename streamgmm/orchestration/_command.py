@@ -11,22 +11,38 @@ no Prefect API starts for a typo).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
-from flows._shared import quiet_logging
+from ._shared import quiet_logging
 from streamgmm.config import ConfigError
 from streamgmm.core.errors import StreamGMMError
 
-__all__ = ["EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "FlowCommand", "add_config_arguments"]
+__all__ = [
+    "EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "FlowCommand", "add_config_arguments",
+    "ephemeral_startup_allowance",
+]
 
 #: The first start of the ephemeral API on a fresh machine creates its database and
 #: runs migrations, which can take longer than Prefect's default 20 s.
 EPHEMERAL_STARTUP_TIMEOUT_SECONDS = 120
+
+
+@contextlib.contextmanager
+def ephemeral_startup_allowance() -> Iterator[None]:
+    """Allow Prefect's ephemeral API :data:`EPHEMERAL_STARTUP_TIMEOUT_SECONDS` to start.
+
+    A value set by the user (environment or profile) wins over this default.
+    """
+    with temporary_settings(
+        set_defaults={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS}
+    ):
+        yield
 
 
 @dataclass(frozen=True)
@@ -65,10 +81,7 @@ class FlowCommand:
         if quiet:
             quiet_logging()
         try:
-            # A value set by the user (environment or profile) wins over this default.
-            with temporary_settings(
-                set_defaults={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS}
-            ):
+            with ephemeral_startup_allowance():
                 result = self.flow(config_path)
         except (StreamGMMError, OSError, ValueError) as exc:
             print(f"{self.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -34,8 +34,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows._command import FlowCommand
-from flows._shared import (
+from ._command import FlowCommand
+from ._shared import (
     IO_RETRY_OPTIONS,
     NO_CACHE,
     artifact_key,
