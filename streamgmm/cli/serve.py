@@ -15,22 +15,20 @@ and served runs start in it.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prefect import serve
-from prefect.settings import PREFECT_API_URL
-
 from ..orchestration.deployments import (
     DeploymentFileError,
     DeploymentSpec,
+    api_url,
     packaged_flow,
     read_deployments,
     select_deployments,
+    serve_deployments,
 )
 
 __all__ = ["DESCRIPTION", "EPILOG", "build_deployments", "configure", "describe", "run"]
@@ -111,15 +109,12 @@ def run(args: argparse.Namespace) -> int:
     for spec, deployment in zip(specs, deployments, strict=True):
         print(f"  {describe(spec, deployment)}")
     sys.stdout.flush()
-    if not PREFECT_API_URL.value():
+    if api_url() is None:
         print(
             "streamgmm serve: PREFECT_API_URL is not set, so the deployments live on a temporary "
             "local API that stops with this command. For lasting schedules and the UI, run "
             "'prefect server start' and set PREFECT_API_URL.",
             file=sys.stderr,
         )
-    if args.quiet:
-        for name in ("prefect", "prefect.runner", "prefect.flow_runs"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    serve(*deployments, print_starting_message=not args.quiet)
+    serve_deployments(deployments, quiet=args.quiet)
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import logging
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prefect import Flow
+from prefect import Flow, serve
 from prefect.schedules import Cron, Interval, RRule
+from prefect.settings import PREFECT_API_URL
 from prefect.types.entrypoint import EntrypointType
 
 from streamgmm.core.errors import StreamGMMError
@@ -40,8 +42,8 @@ from streamgmm.core.errors import StreamGMMError
 from . import FLOW_MODULES
 
 __all__ = [
-    "DeploymentFileError", "DeploymentSpec", "packaged_flow", "read_deployments",
-    "select_deployments",
+    "DeploymentFileError", "DeploymentSpec", "api_url", "packaged_flow", "read_deployments",
+    "select_deployments", "serve_deployments",
 ]
 
 _SERVED_KEYS = {
@@ -301,3 +303,24 @@ def packaged_flow(spec: DeploymentSpec) -> Flow[Any, Any]:
             "flows/<flow>.py:<flow> or streamgmm.orchestration.<flow>:<flow>"
         )
     return getattr(importlib.import_module(module), name)
+
+
+def api_url() -> str | None:
+    """The Prefect server the deployments go to (``PREFECT_API_URL``); None: a temporary one."""
+    return PREFECT_API_URL.value() or None
+
+
+def serve_deployments(deployments: Sequence[Any], *, quiet: bool = False) -> None:
+    """Serve ``deployments`` from this process until stopped (Ctrl-C or SIGTERM).
+
+    Parameters
+    ----------
+    deployments : sequence of RunnerDeployment
+        As :meth:`DeploymentSpec.to_deployment` makes them.
+    quiet : bool
+        Log warnings only (no run progress lines, no starting message).
+    """
+    if quiet:
+        for name in ("prefect", "prefect.runner", "prefect.flow_runs"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    serve(*deployments, print_starting_message=not quiet)
