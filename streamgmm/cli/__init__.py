@@ -25,6 +25,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
 
 __all__ = ["COMMANDS", "CommandInfo", "build_parser", "main"]
 
@@ -69,6 +72,20 @@ COMMANDS: dict[str, CommandInfo] = {
 }
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version and the package's folder, unwrapped (argparse's own wraps)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        # Where the code comes from: always the installed package (never the working directory).
+        print(f"streamgmm {__version__} ({Path(__file__).resolve().parent.parent})")
+        parser.exit()
+
+
 def _requested(argv: Sequence[str]) -> str | None:
     """The subcommand named on the command line (the first word that is not an option)."""
     for word in argv:
@@ -89,6 +106,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamgmm",
         description="Gaussian mixture clustering for data larger than memory and for streams.",
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the version and where it is installed"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, info in COMMANDS.items():
