@@ -21,7 +21,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 STREAMGMM = str(Path(sys.executable).parent / "streamgmm")
 TIMEOUT = 300
-SUBCOMMANDS = ("quickstart", "datagen", "models", "fit", "select-k", "score", "serve", "stream")
+SUBCOMMANDS = (
+    "quickstart", "datagen", "models", "fit", "select-k", "score", "serve", "stream", "examples",
+)
 
 
 def _env(prefect_home: Path, api_url: str | None) -> dict[str, str]:
