@@ -52,3 +52,21 @@ def test_an_unknown_command_is_named_with_the_choices(tmp_path):
     result = _python("from streamgmm.cli import main; main(['fitt', 'x.yaml'])", tmp_path)
     assert result.returncode == 2
     assert "invalid choice: 'fitt'" in result.stderr and "select-k" in result.stderr
+
+
+def test_examples_lists_every_runnable_example(capsys):
+    """The table of ``streamgmm examples`` names each module of streamgmm.examples with a main."""
+    import pkgutil
+
+    import streamgmm.examples
+    from streamgmm.cli import main
+    from streamgmm.cli.examples import EXAMPLES
+
+    runnable = {
+        info.name for info in pkgutil.iter_modules(streamgmm.examples.__path__)
+        if "\ndef main(" in (Path(streamgmm.examples.__path__[0]) / f"{info.name}.py").read_text()
+    }
+    assert set(EXAMPLES) == runnable
+    assert main(["examples"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(EXAMPLES)
