@@ -17,7 +17,7 @@ registry and predictions; default ``data/generated/examples/<name>/``), and has 
 
 Where a YAML config can express the job, the example drives the real ``batch_fit``
 flow on a config in ``configs/examples/`` and only prepares data and draws pictures
-(see :mod:`.flow_runner`); otherwise it uses the library API. The examples live in
-the checkout (they need ``configs/`` and ``flows/``); nothing else in ``streamgmm``
-imports them. Needs the ``examples`` extra (``pip install -e '.[examples]'``).
+(see :mod:`.flow_runner`); otherwise it uses the library API. The examples read their
+configs from the checkout (``configs/examples/``); nothing else in ``streamgmm``
+imports them (``streamgmm examples NAME`` runs one by name). Needs the ``examples`` extra (``pip install -e '.[examples]'``).
 """

@@ -16,16 +16,19 @@ class CheckoutNotFoundError(StreamGMMError):
 def repository_root() -> Path:
     """The checkout this package was installed from (editable install).
 
+    Only data is read from it (the example configs, the README's pictures); the
+    code the examples run, flows included, is the installed package's.
+
     Raises
     ------
     CheckoutNotFoundError
-        When ``configs/`` and ``flows/`` are not beside the package, e.g. after a
-        regular (non-editable) install.
+        When ``configs/examples/`` is not beside the package, e.g. after a regular
+        (non-editable) install.
     """
     root = Path(__file__).resolve().parents[2]
-    if not ((root / "configs" / "examples").is_dir() and (root / "flows").is_dir()):
+    if not (root / "configs" / "examples").is_dir():
         raise CheckoutNotFoundError(
-            f"the examples need the streamgmm repository checkout (configs/ and flows/), but "
+            f"the examples need the streamgmm repository checkout (configs/examples/), but "
             f"{root} is not one; clone the repository and install it with "
             "pip install -e '.[examples]'"
         )

@@ -5,25 +5,30 @@ file in ``configs/examples/``; the example script changes only what differs
 between its runs: where its data and outputs are (``--work``), and, for a sweep,
 ``n_components``. The overridden config is validated again, as a file would be.
 
-``flows`` is orchestration that lives in the checkout, not in the package: it is
-imported from the checkout when a flow first runs, as the ``streamgmm`` commands
-do (:mod:`streamgmm.commands.project`). The ``select_k`` flow reads its config from a
-file, so the overridden config is written beside the example's data first: the
-example then runs exactly what ``python -m flows.select_k THAT_FILE`` runs.
+The flows are those of :mod:`streamgmm.orchestration` (the same functions the
+``streamgmm`` commands run). The ``select_k`` flow reads its config from a file, so
+the overridden config is written beside the example's data first: the example then
+runs exactly what ``streamgmm select-k THAT_FILE`` runs.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..config import BatchFitConfig, SelectKConfig, load_config, parse_config
 from ..core.params import MixtureParameters
+from ..io.atomic import atomic_write_bytes
+from ..orchestration._command import ephemeral_startup_allowance
+from ..orchestration._shared import quiet_logging
+from ..orchestration.batch_fit import batch_fit_with_config
+from ..orchestration.select_k import select_k
 from ..registry import ModelRegistry
-from .checkout import config_file, repository_root
+from .checkout import config_file
 
 __all__ = [
     "FlowFit",
@@ -50,7 +55,7 @@ class FlowFit:
         The published model version.
     predictions : Path or None
         The predictions' Zarr group (labels, responsibilities, log_likelihood).
-    result : flows.batch_fit.BatchFitResult
+    result : streamgmm.orchestration.batch_fit.BatchFitResult
         Everything else the flow returned (metrics, plots, artifacts).
     """
 
@@ -94,26 +99,18 @@ def load_example_config(name: str, **overrides: Mapping[str, Any]) -> BatchFitCo
 
 def quiet_orchestration_logs() -> None:
     """Keep Prefect's and Dask's warnings, not their progress lines."""
-    # Importing prefect's API configures its loggers (levels included): do it first.
-    import prefect.main  # noqa: F401
-    for logger in ("prefect", "distributed"):
-        logging.getLogger(logger).setLevel(logging.WARNING)
+    quiet_logging()
 
 
 def run_batch_fit(config: BatchFitConfig) -> FlowFit:
-    """Run ``flows.batch_fit.batch_fit_with_config`` and load the version it published.
+    """Run the ``batch_fit`` flow (``batch_fit_with_config``) and load the version it published.
 
     Without ``PREFECT_API_URL`` the flow runs on Prefect's ephemeral local API
     (started once per process; allowed up to 120 s, as a first start on a fresh
     machine creates its database).
     """
-    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
-
-    from ..commands.project import import_flow_module
-
-    flows = import_flow_module("batch_fit", repository_root())
-    with temporary_settings(set_defaults={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120}):
-        result = flows.batch_fit_with_config(config)
+    with ephemeral_startup_allowance():
+        result = batch_fit_with_config(config)
     version = ModelRegistry(config.registry.root).load(result.model, result.version)
     return FlowFit(
         config=config,
@@ -142,7 +139,7 @@ class FlowSelection:
     selection : mapping
         The version's ``metrics.extra["selection"]``: the criterion, the winner and every
         candidate's BIC and AIC, as the registry stores them.
-    result : flows.select_k.SelectKResult
+    result : streamgmm.orchestration.select_k.SelectKResult
         Everything else the flow returned (candidates, metrics, plots, artifacts).
     """
 
@@ -174,7 +171,7 @@ def load_example_select_k_config(name: str, **overrides: Mapping[str, Any]) -> S
 
 
 def run_select_k(config: SelectKConfig, config_path: Path) -> FlowSelection:
-    """Write ``config`` to ``config_path`` and run ``flows.select_k.select_k`` on that file.
+    """Write ``config`` to ``config_path`` and run the ``select_k`` flow on that file.
 
     Parameters
     ----------
@@ -188,19 +185,12 @@ def run_select_k(config: SelectKConfig, config_path: Path) -> FlowSelection:
     Prefect runs as in :func:`run_batch_fit` (ephemeral local API without
     ``PREFECT_API_URL``, up to 120 s to start it).
     """
-    import yaml
-    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
-
-    from ..commands.project import import_flow_module
-    from ..io.atomic import atomic_write_bytes
-
     config_path = Path(config_path)
     config_path.parent.mkdir(parents=True, exist_ok=True)
     document = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
     atomic_write_bytes(config_path, document.encode("utf-8"))
-    flows = import_flow_module("select_k", repository_root())
-    with temporary_settings(set_defaults={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120}):
-        result = flows.select_k(str(config_path))
+    with ephemeral_startup_allowance():
+        result = select_k(str(config_path))
     version = ModelRegistry(config.registry.root).load(result.model, result.version)
     return FlowSelection(
         config=config,

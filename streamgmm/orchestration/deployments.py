@@ -1,8 +1,8 @@
 """The deployments ``prefect.yaml`` declares, read into checked specs with parsed schedules.
 
 Only what serving needs is read: for each entry under ``deployments``, its
-``name``, ``entrypoint`` (``path/to/file.py:flow_function``, relative to the
-file's folder), ``parameters``, ``schedules`` (``cron``, ``interval`` in seconds
+``name``, ``entrypoint`` (``flows/batch_fit.py:batch_fit``, relative to the
+file's folder, or ``streamgmm.orchestration.batch_fit:batch_fit``), ``parameters``, ``schedules`` (``cron``, ``interval`` in seconds
 or ``rrule``, with ``timezone``, ``anchor_date``, ``active``, ``day_or``,
 ``parameters``, ``slug``), ``description``, ``tags``, ``paused`` and
 ``concurrency_limit``. Keys that only ``prefect deploy`` and workers use
@@ -11,11 +11,20 @@ error naming the entry, so a typo does not silently drop a schedule.
 
 Schedules become :mod:`prefect.schedules` objects, so a bad cron string or
 timezone is reported when the file is read, not when the first run is due.
+
+Serving runs the package's own flows (:data:`~streamgmm.orchestration.FLOW_MODULES`):
+an entrypoint names one of them, by its thin file in a checkout or by module, and
+:func:`packaged_flow` returns the installed flow object; no file named by the
+entrypoint is ever imported. The deployment is registered with the flow's module
+path (``streamgmm.orchestration.batch_fit.batch_fit``), so every run imports the
+installed package, whatever the working directory.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib
+import logging
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +32,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prefect import Flow, serve
+from prefect.schedules import Cron, Interval, RRule
+from prefect.settings import PREFECT_API_URL
+from prefect.types.entrypoint import EntrypointType
 
 from streamgmm.core.errors import StreamGMMError
 
-__all__ = ["DeploymentFileError", "DeploymentSpec", "read_deployments", "select_deployments"]
+from . import FLOW_MODULES
+
+__all__ = [
+    "DeploymentFileError", "DeploymentSpec", "api_url", "packaged_flow", "read_deployments",
+    "select_deployments", "serve_deployments",
+]
 
 _SERVED_KEYS = {
     "name", "entrypoint", "parameters", "schedules", "description", "tags", "paused",
@@ -54,7 +72,8 @@ class DeploymentSpec:
     name : str
         Deployment name (Prefect shows it as ``<flow>/<name>``).
     entrypoint : str
-        ``path/to/file.py:function``, relative to the project root.
+        ``path/to/file.py:function`` (relative to the folder of ``prefect.yaml``)
+        or ``package.module:function``.
     parameters : dict
         The flow's parameters.
     schedules : tuple of prefect.schedules.Schedule
@@ -75,7 +94,7 @@ class DeploymentSpec:
 
     @property
     def file(self) -> str:
-        """The entrypoint's Python file (relative to the project root)."""
+        """The entrypoint's Python file or module (a file is relative to ``prefect.yaml``)."""
         return self.entrypoint.rsplit(":", 1)[0]
 
     @property
@@ -93,7 +112,11 @@ class DeploymentSpec:
         return name in (self.name, self.function, self.full_name)
 
     def to_deployment(self, flow: Any) -> Any:
-        """A ``RunnerDeployment`` of ``flow`` with these settings (for ``prefect.serve``)."""
+        """A ``RunnerDeployment`` of ``flow`` with these settings (for ``prefect.serve``).
+
+        The deployment's entrypoint is the flow's module path, so a run imports the
+        installed package, not a file of the working directory.
+        """
         options: dict[str, Any] = {
             "parameters": dict(self.parameters),
             "schedules": list(self.schedules),
@@ -104,7 +127,9 @@ class DeploymentSpec:
             options["paused"] = self.paused
         if self.concurrency_limit is not None:
             options["concurrency_limit"] = self.concurrency_limit
-        return flow.to_deployment(self.name, **options)
+        return flow.to_deployment(
+            self.name, entrypoint_type=EntrypointType.MODULE_PATH, **options
+        )
 
 
 def _fail(path: Path, where: str, problem: str) -> DeploymentFileError:
@@ -119,8 +144,6 @@ def _timedelta_seconds(value: Any, path: Path, where: str) -> datetime.timedelta
 
 def _schedule(item: Any, path: Path, where: str) -> Any:
     """One schedule entry -> ``prefect.schedules.Schedule`` (validated by Prefect too)."""
-    from prefect.schedules import Cron, Interval, RRule
-
     if not isinstance(item, Mapping):
         raise _fail(path, where, f"expected a mapping such as {{cron: '0 2 * * *'}}, got {item!r}")
     kinds = [k for k in _SCHEDULE_KINDS if k in item]
@@ -177,9 +200,10 @@ def _spec(entry: Any, index: int, path: Path) -> DeploymentSpec:
         raise _fail(path, where, f"unknown key(s) {', '.join(unknown)}; allowed: "
                     f"{', '.join(sorted(_SERVED_KEYS | _DEPLOY_ONLY_KEYS))}")
     entrypoint = entry.get("entrypoint")
-    if not isinstance(entrypoint, str) or ".py:" not in entrypoint:
+    if not isinstance(entrypoint, str) or ":" not in entrypoint:
         raise _fail(path, f"{where}.entrypoint",
-                    f"{entrypoint!r} is not of the form path/to/file.py:flow_function")
+                    f"{entrypoint!r} is not of the form path/to/file.py:flow_function "
+                    "or package.module:flow_function")
     parameters = entry.get("parameters") or {}
     if not isinstance(parameters, Mapping):
         raise _fail(path, f"{where}.parameters", "expected a mapping of parameter names to values")
@@ -220,8 +244,8 @@ def read_deployments(path: str | Path) -> list[DeploymentSpec]:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DeploymentFileError(
-            f"{path}: no such file; give the prefect.yaml of a streamgmm checkout with "
-            "--prefect-yaml"
+            f"{path}: no such file; give a deployments file (e.g. the prefect.yaml of the "
+            "streamgmm repository) with --prefect-yaml"
         ) from None
     except (OSError, yaml.YAMLError) as exc:
         raise DeploymentFileError(f"{path}: cannot be read as YAML: {exc}") from exc
@@ -254,3 +278,49 @@ def select_deployments(specs: Sequence[DeploymentSpec], only: Sequence[str] | No
             f"{', '.join(spec.full_name for spec in specs)} (a flow name selects all of its own)"
         )
     return [spec for spec in specs if any(spec.matches(name) for name in only)]
+
+
+def packaged_flow(spec: DeploymentSpec) -> Flow[Any, Any]:
+    """The installed streamgmm flow a deployment's entrypoint names.
+
+    ``flows/<name>.py:<name>`` (the thin entrypoint of a checkout) and
+    ``streamgmm.orchestration.<name>:<name>`` both name the flow ``<name>`` of
+    :data:`~streamgmm.orchestration.FLOW_MODULES`; its module is imported from the
+    installed package (by name, from that table).
+
+    Raises
+    ------
+    DeploymentFileError
+        The entrypoint names no streamgmm flow (the message lists them).
+    """
+    name = spec.function
+    module = FLOW_MODULES.get(name)
+    accepted = (f"flows/{name}.py", module)
+    if module is None or spec.file not in accepted:
+        raise DeploymentFileError(
+            f"{spec.full_name}: entrypoint {spec.entrypoint!r} is not a streamgmm flow; serve "
+            f"runs the package's flows ({', '.join(FLOW_MODULES)}), named as "
+            "flows/<flow>.py:<flow> or streamgmm.orchestration.<flow>:<flow>"
+        )
+    return getattr(importlib.import_module(module), name)
+
+
+def api_url() -> str | None:
+    """The Prefect server the deployments go to (``PREFECT_API_URL``); None: a temporary one."""
+    return PREFECT_API_URL.value() or None
+
+
+def serve_deployments(deployments: Sequence[Any], *, quiet: bool = False) -> None:
+    """Serve ``deployments`` from this process until stopped (Ctrl-C or SIGTERM).
+
+    Parameters
+    ----------
+    deployments : sequence of RunnerDeployment
+        As :meth:`DeploymentSpec.to_deployment` makes them.
+    quiet : bool
+        Log warnings only (no run progress lines, no starting message).
+    """
+    if quiet:
+        for name in ("prefect", "prefect.runner", "prefect.flow_runs"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    serve(*deployments, print_starting_message=not quiet)

@@ -28,8 +28,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def flows_module() -> Any:
-    """``flows.batch_fit``, imported once the test server is up."""
-    return importlib.import_module("flows.batch_fit")
+    """``streamgmm.orchestration.batch_fit``, imported once the test server is up."""
+    return importlib.import_module("streamgmm.orchestration.batch_fit")
 
 
 def _direct_fit(config: Any) -> streamgmm.GaussianMixture:
@@ -182,7 +182,7 @@ def test_data_errors_fail_the_run_with_the_path(
 def test_only_io_errors_are_retried(error, retried):
     from prefect.states import Failed
 
-    from flows._shared import retry_on_io_error
+    from streamgmm.orchestration._shared import retry_on_io_error
 
     state = Failed(data=error)
     assert retry_on_io_error(None, None, state) is retried
@@ -191,7 +191,7 @@ def test_only_io_errors_are_retried(error, retried):
 def test_publish_is_retried_on_lock_timeouts_only():
     from prefect.states import Failed
 
-    from flows._shared import retry_on_lock_timeout
+    from streamgmm.orchestration._shared import retry_on_lock_timeout
     from streamgmm.registry.errors import RegistryLockTimeoutError
 
     retry = retry_on_lock_timeout

@@ -1,7 +1,7 @@
 """The ``streamgmm`` command through real subprocesses: help, runs, mistakes, ``serve``.
 
 Commands run the installed entry point (``.venv/bin/streamgmm``) from a temporary
-working directory, so they must find the checkout's ``flows/`` on their own. Runs
+working directory: the flows are the package's (``streamgmm.orchestration``). Runs
 talk to the session's Prefect test server through ``PREFECT_API_URL`` (the
 ephemeral-API path is covered by ``test_batch_fit_command.py``).
 """
@@ -21,7 +21,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 STREAMGMM = str(Path(sys.executable).parent / "streamgmm")
 TIMEOUT = 300
-SUBCOMMANDS = ("quickstart", "datagen", "models", "fit", "select-k", "score", "serve", "stream")
+SUBCOMMANDS = (
+    "quickstart", "datagen", "models", "fit", "select-k", "score", "serve", "stream", "examples",
+)
 
 
 def _env(prefect_home: Path, api_url: str | None) -> dict[str, str]:
@@ -171,9 +173,9 @@ def test_serve_registers_the_deployments_with_their_schedules(tmp_path, api_url)
     from prefect.exceptions import ObjectNotFound
 
     wanted = {
-        "batch_fit/nightly": ("flows/batch_fit.py:batch_fit", "configs/batch_fit.yaml", "0 2 * * *"),
-        "select_k/weekly": ("flows/select_k.py:select_k", "configs/select_k.yaml", "0 3 * * 0"),
-        "score/daily": ("flows/score.py:score", "configs/score.yaml", "30 6 * * *"),
+        "batch_fit/nightly": ("batch_fit", "configs/batch_fit.yaml", "0 2 * * *"),
+        "select_k/weekly": ("select_k", "configs/select_k.yaml", "0 3 * * 0"),
+        "score/daily": ("score", "configs/score.yaml", "30 6 * * *"),
     }
     process = _serve_only(REPO / "prefect.yaml", tmp_path, api_url, "batch_fit", "select_k", "score")
     found = {}
@@ -192,9 +194,11 @@ def test_serve_registers_the_deployments_with_their_schedules(tmp_path, api_url)
     finally:
         out, err = _stop(process)
     assert set(found) == set(wanted), f"stdout:\n{out[-2000:]}\nstderr:\n{err[-3000:]}"
-    for name, (entrypoint, config, cron) in wanted.items():
+    for name, (flow, config, cron) in wanted.items():
         deployment = found[name]
-        assert deployment.entrypoint == entrypoint
+        # Registered by module path: runs import the installed package, from any folder.
+        assert deployment.entrypoint == f"streamgmm.orchestration.{flow}.{flow}"
+        assert f"{name}: streamgmm.orchestration.{flow}.{flow} (" in out  # says what it serves
         assert deployment.parameters == {"config_path": config}
         assert [s.schedule.cron for s in deployment.schedules] == [cron]
         assert "streamgmm" in deployment.tags
@@ -208,7 +212,9 @@ def test_serve_mistakes_exit_2_with_the_reason(tmp_path):
     ]}), encoding="utf-8")
     unknown = _run(["serve", "--prefect-yaml", str(prefect_yaml), "--only", "nightly"], tmp_path)
     assert unknown.returncode == 2 and "no deployment named 'nightly'" in unknown.stderr
-    pending = _run(["serve", "--prefect-yaml", str(prefect_yaml)], tmp_path)
-    assert pending.returncode == 2
-    assert "skipping later/later: flows/later.py does not exist yet" in pending.stderr
-    assert "nothing to serve" in pending.stderr
+    foreign = _run(["serve"], tmp_path)  # prefect.yaml of the working directory by default
+    assert foreign.returncode == 2
+    assert "later/later: entrypoint 'flows/later.py:later' is not a streamgmm flow" in foreign.stderr
+    (tmp_path / "empty").mkdir()
+    missing = _run(["serve"], tmp_path / "empty")
+    assert missing.returncode == 2 and "prefect.yaml: no such file" in missing.stderr

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def flow_module() -> Any:
-    return importlib.import_module("flows.online_update")
+    return importlib.import_module("streamgmm.orchestration.online_update")
 
 
 def _rows(n: int, seed: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """``prefect.yaml``: every entrypoint is a Prefect flow, its parameters validate, schedules parse.
 
-Also the reader's error messages and the deployment objects ``streamgmm serve`` builds.
-No Prefect API is needed: loading flows and building deployments make no API calls.
+Also the reader's error messages and the deployment objects ``streamgmm serve`` builds
+(with the installed package's flows, registered by module path). No Prefect API is
+needed: loading flows and building deployments make no API calls.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from streamgmm.commands.deployments import (
+from streamgmm.cli.serve import build_deployments, describe
+from streamgmm.config import CONFIG_KINDS, load_config
+from streamgmm.orchestration.deployments import (
     DeploymentFileError,
+    packaged_flow,
     read_deployments,
     select_deployments,
 )
-from streamgmm.commands.serve import build_deployments
-from streamgmm.config import CONFIG_KINDS, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = read_deployments(REPO / "prefect.yaml")
-#: Flows whose deployment prefect.yaml may declare before their file is in the checkout
-#: (the online_update flow was written alongside, by another engineer).
-PENDING_FLOWS = {"online_update"}
 
 
 def test_every_flow_has_a_scheduled_deployment():
@@ -37,22 +36,20 @@ def test_entrypoint_resolves_to_a_flow_whose_parameters_validate(spec, monkeypat
     from prefect import Flow
     from prefect.flows import load_flow_from_entrypoint
 
-    if not (REPO / spec.file).is_file():
-        if spec.function in PENDING_FLOWS:
-            pytest.skip(f"{spec.file} does not exist in this checkout: the online_update flow is "
-                        "written by another engineer; its deployment entry is declared ahead of it")
-        pytest.fail(f"{spec.full_name}: {spec.file} does not exist")
     monkeypatch.chdir(REPO)  # entrypoints are relative to the folder of prefect.yaml
 
+    # What `prefect deploy` and workers load: the thin file re-exports the packaged flow.
     flow = load_flow_from_entrypoint(spec.entrypoint, use_placeholder_flow=False)
 
     assert isinstance(flow, Flow) and flow.name == spec.function
+    assert flow is packaged_flow(spec)
     validated = flow.validate_parameters(dict(spec.parameters))  # defaults filled in
     assert {name: validated[name] for name in spec.parameters} == spec.parameters
     if spec.function in CONFIG_KINDS:  # the config it runs with exists and is valid
         load_config(REPO / spec.parameters["config_path"], kind=spec.function)
     deployment = spec.to_deployment(flow)
-    assert deployment.name == spec.name and deployment.entrypoint == spec.entrypoint
+    module_path = f"streamgmm.orchestration.{spec.function}.{spec.function}"
+    assert deployment.name == spec.name and deployment.entrypoint == module_path
     assert deployment.parameters == spec.parameters
     assert len(deployment.schedules) == len(spec.schedules)
 
@@ -70,40 +67,52 @@ def test_schedules_parse_into_prefect_schedules():
     assert online.interval == datetime.timedelta(minutes=5)
 
 
-def test_serve_builds_the_repository_deployments(monkeypatch):
-    monkeypatch.chdir(REPO)
-    deployments, skipped = build_deployments(SPECS, REPO)
-    present = [s for s in SPECS if (REPO / s.file).is_file()]
-    assert [d.name for d in deployments] == [s.name for s in present]
-    assert {s.function for s in skipped} <= PENDING_FLOWS
+def test_serve_builds_the_repository_deployments_from_the_package(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # from anywhere: nothing is loaded from the checkout's files
+    deployments = build_deployments(SPECS)
+    assert [d.name for d in deployments] == [s.name for s in SPECS]
+    assert [d.entrypoint for d in deployments] == [
+        f"streamgmm.orchestration.{s.function}.{s.function}" for s in SPECS
+    ]
+    line = describe(SPECS[0], deployments[0])
+    assert line.startswith("batch_fit/nightly: streamgmm.orchestration.batch_fit.batch_fit (")
+    assert "config_path=configs/batch_fit.yaml; cron '0 2 * * *' UTC" in line
 
 
-def test_serve_skips_a_flow_file_that_does_not_exist_yet_unless_required(tmp_path, monkeypatch):
-    (tmp_path / "ready.py").write_text(
-        "from prefect import flow\n\n\n@flow\ndef ready(config_path: str) -> None:\n    pass\n",
-        encoding="utf-8",
-    )
+def test_serve_refuses_an_entrypoint_that_is_not_a_streamgmm_flow_without_importing_it(
+    tmp_path, monkeypatch
+):
+    # A file that would fail loudly if serve imported it.
+    (tmp_path / "ready.py").write_text("raise SystemExit('ready.py was imported')\n")
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "batch_fit.py").write_text("raise SystemExit('decoy imported')\n")
     (tmp_path / "prefect.yaml").write_text(textwrap.dedent("""\
         deployments:
         - name: now
-          entrypoint: ready.py:ready
+          entrypoint: flows/batch_fit.py:batch_fit
           parameters: {config_path: a.yaml}
           schedules: [{interval: 60}]
           concurrency_limit: 1
-        - name: later
-          entrypoint: later.py:later
-          schedules: [{cron: '*/5 * * * *'}]
+        - name: by-module
+          entrypoint: streamgmm.orchestration.score:score
+        - name: mine
+          entrypoint: ready.py:ready
+        - name: elsewhere
+          entrypoint: other/batch_fit.py:batch_fit
         """), encoding="utf-8")
     specs = read_deployments(tmp_path / "prefect.yaml")
     monkeypatch.chdir(tmp_path)
 
-    deployments, skipped = build_deployments(specs, tmp_path)
+    deployments = build_deployments(specs[:2])
 
-    assert [d.name for d in deployments] == ["now"] and [s.name for s in skipped] == ["later"]
-    assert deployments[0].entrypoint == "ready.py:ready"
+    assert [d.entrypoint for d in deployments] == [
+        "streamgmm.orchestration.batch_fit.batch_fit", "streamgmm.orchestration.score.score",
+    ]
     assert deployments[0].concurrency_limit == 1
-    with pytest.raises(DeploymentFileError, match="later/later: its flow file .*later.py does not"):
-        build_deployments(specs, tmp_path, required=["later"])
+    with pytest.raises(DeploymentFileError, match="ready/mine: entrypoint 'ready.py:ready' is not"):
+        build_deployments(specs)
+    with pytest.raises(DeploymentFileError, match="batch_fit/elsewhere: .* not a streamgmm flow"):
+        build_deployments(specs[3:])
 
 
 def test_only_selects_by_deployment_flow_or_full_name():

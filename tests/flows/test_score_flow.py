@@ -28,8 +28,8 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 @pytest.fixture(scope="module")
 def flows_module() -> Any:
-    """``flows.score``, imported once the test server is up."""
-    return importlib.import_module("flows.score")
+    """``streamgmm.orchestration.score``, imported once the test server is up."""
+    return importlib.import_module("streamgmm.orchestration.score")
 
 
 def test_score_zarr_with_an_alias_beside_the_input(

@@ -28,8 +28,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def flows_module() -> Any:
-    """``flows.select_k``, imported once the test server is up."""
-    return importlib.import_module("flows.select_k")
+    """``streamgmm.orchestration.select_k``, imported once the test server is up."""
+    return importlib.import_module("streamgmm.orchestration.select_k")
 
 
 def _direct_fit(config: Any, k: int, covariance_type: str) -> streamgmm.GaussianMixture:

@@ -290,7 +290,7 @@ def test_rows_piped_on_standard_input(tmp_path: Path) -> None:
     lines.insert(1200, "this is not a row")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-m", "streamgmm.online.command", str(config), "--quiet"],
+        [sys.executable, "-m", "streamgmm.cli.stream", str(config), "--quiet"],
         input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, timeout=300,
     )
     assert done.returncode == 0, done.stderr

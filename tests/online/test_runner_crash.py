@@ -52,7 +52,7 @@ def _prepare(folder: Path) -> Path:
 
 
 def _command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "streamgmm.online.command", str(config), "--progress-every", "1"]
+    return [sys.executable, "-m", "streamgmm.cli.stream", str(config), "--progress-every", "1"]
 
 
 def _run_and_kill_at_batch(config: Path, target: int, rng: random.Random) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from registry_helpers import make_parameters
 
 from streamgmm.core.params import MixtureParameters
-from streamgmm.registry.cli import ROOT_ENVIRONMENT_VARIABLE, add_models_subcommands, main
+from streamgmm.cli.models import ROOT_ENVIRONMENT_VARIABLE, add_models_subcommands, main
 
 
 @pytest.fixture

@@ -1,17 +1,10 @@
-"""Command line for the model registry: list, show, diff, promote, unalias, gc, verify.
-
-Run it as ``python -m streamgmm.registry <command> --root PATH ...``, or mount
-it in another argparse program (``streamgmm models ...``)::
-
-    models = subparsers.add_parser("models", help="versioned models")
-    add_models_subcommands(models.add_subparsers(dest="models_command", required=True))
-    ...
-    args = parser.parse_args()
-    sys.exit(args.func(args))   # every registry command sets func; it returns the exit code
+"""``streamgmm models ACTION``: list, show, diff, promote, unalias, gc, verify model versions.
 
 ``--root`` defaults to the ``STREAMGMM_REGISTRY`` environment variable.
 Exit codes: 0 success, 1 a registry error (the message says what and where),
 2 bad usage (including a local ``--root`` that does not exist or is not a folder).
+:func:`add_models_subcommands` mounts the actions in another argparse program;
+:func:`main` runs them on their own.
 """
 
 from __future__ import annotations
@@ -25,13 +18,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from streamgmm.core.errors import StreamGMMError
+from ..core.errors import StreamGMMError
+from ..registry.diff import diff_parameters, metadata_changes
+from ..registry.metadata import ModelMetadata, format_timestamp
+from ..registry.registry import ModelRegistry
 
-from .diff import diff_parameters, metadata_changes
-from .metadata import ModelMetadata, format_timestamp
-from .registry import ModelRegistry
+__all__ = [
+    "DESCRIPTION", "ROOT_ENVIRONMENT_VARIABLE", "add_models_subcommands", "configure", "main",
+    "run",
+]
 
-__all__ = ["ROOT_ENVIRONMENT_VARIABLE", "add_models_subcommands", "main"]
+DESCRIPTION = "Inspect and manage the versioned model registry."
 
 ROOT_ENVIRONMENT_VARIABLE = "STREAMGMM_REGISTRY"
 
@@ -355,11 +352,20 @@ def add_models_subcommands(
     parser.add_argument("ref", nargs="?", help="version or alias (default: every version)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a registry command; returns the exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m streamgmm.registry", description="Manage versioned streamgmm models."
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the registry actions as subcommands of ``parser`` (``streamgmm models``)."""
+    add_models_subcommands(
+        parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     )
-    add_models_subcommands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed action; the exit code."""
+    return int(args.func(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``streamgmm models`` on its own (as if mounted): runs an action; the exit code."""
+    parser = argparse.ArgumentParser(prog="streamgmm models", description=DESCRIPTION)
+    configure(parser)
+    return run(parser.parse_args(argv))

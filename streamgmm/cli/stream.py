@@ -14,9 +14,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from typing import Sequence
 
-__all__ = ["add_stream_parser", "run_stream_command", "main"]
+from ..config import ConfigError, load_config
+from ..config.preflight import check_job
+from ..core.errors import StreamGMMError
+from ..online.from_config import build_runner
+from ..online.sources import SourceMismatchError
+
+__all__ = ["DESCRIPTION", "EPILOG", "configure", "main", "run"]
 
 DESCRIPTION = (
     "Consume a stream (an append-only Zarr store, a landing folder of Parquet/NPY/Zarr "
@@ -27,21 +34,14 @@ DESCRIPTION = (
 )
 
 
-def add_stream_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``stream`` on the main CLI's subparsers."""
-    parser = subparsers.add_parser(
-        "stream",
-        help="learn online from a stream (appended Zarr store, landing folder, stdin)",
-        description=DESCRIPTION,
-        epilog="Example: streamgmm stream configs/stream_speech.yaml. The online_update flow "
-        "(python -m flows.online_update CONFIG) runs the same runner under Prefect.",
-    )
-    configure_parser(parser)
-    parser.set_defaults(handler=run_stream_command)
-    return parser
+EPILOG = (
+    "Example: streamgmm stream configs/stream_speech.yaml. The online_update flow "
+    "(python -m flows.online_update CONFIG) runs the same runner under Prefect."
+)
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``stream``."""
     parser.add_argument("config", help="online_update YAML config (see configs/online_update.yaml)")
     parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
@@ -74,14 +74,8 @@ def _progress(every: int):
     return report
 
 
-def run_stream_command(args: argparse.Namespace) -> int:
-    """Run the stream runner for a parsed ``stream`` command line."""
-    from ..config import ConfigError, load_config
-    from ..config.preflight import check_job
-    from ..core.errors import StreamGMMError
-    from .from_config import build_runner
-    from .sources import SourceMismatchError
-
+def run(args: argparse.Namespace) -> int:
+    """Run the stream runner for a parsed ``stream`` command line; the exit code."""
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("streamgmm.online").setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
@@ -97,8 +91,6 @@ def run_stream_command(args: argparse.Namespace) -> int:
     }
     runner = build_runner(config, on_batch=None if args.quiet else _progress(args.progress_every), overrides=overrides)
     if args.follow:
-        from dataclasses import replace
-
         runner.settings = replace(runner.settings, idle_seconds=None)
     try:
         summary = runner.run()
@@ -131,10 +123,10 @@ def run_stream_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streamgmm.online.command CONFIG`` (the same as ``streamgmm stream``)."""
-    parser = argparse.ArgumentParser(prog="streamgmm stream", description=DESCRIPTION)
-    configure_parser(parser)
-    return run_stream_command(parser.parse_args(argv))
+    """``python -m streamgmm.cli.stream CONFIG`` (the same as ``streamgmm stream``)."""
+    parser = argparse.ArgumentParser(prog="streamgmm stream", description=DESCRIPTION, epilog=EPILOG)
+    configure(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,132 @@
+"""The ``streamgmm`` command line: one module per command; each parses, calls, prints.
+
+``streamgmm quickstart``            :mod:`.quickstart`  streamgmm and scikit-learn side by side
+``streamgmm datagen PATH``          :mod:`.datagen`     a synthetic dataset of any size
+``streamgmm models ACTION``         :mod:`.models`      the model registry
+``streamgmm fit CONFIG``            :mod:`.fit`         the ``batch_fit`` flow, now
+``streamgmm select-k CONFIG``       :mod:`.select_k`    the ``select_k`` flow, now
+``streamgmm score CONFIG``          :mod:`.score`       the ``score`` flow, now
+``streamgmm serve``                 :mod:`.serve`       the deployments of a ``prefect.yaml``
+``streamgmm stream CONFIG``         :mod:`.stream`      online stepwise EM on a stream
+``streamgmm examples [NAME]``       :mod:`.examples`    the runnable examples
+
+Every command module has ``DESCRIPTION`` (and optionally ``EPILOG``),
+``configure(parser)`` adding its arguments, and ``run(args) -> int`` (the exit
+code). The dispatcher imports only the module of the command being run, by its
+name in :data:`COMMANDS`: ``streamgmm models list`` never loads Prefect or Dask.
+The code always comes from the installed package: nothing is looked up in the
+working directory or a checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+
+__all__ = ["COMMANDS", "CommandInfo", "build_parser", "main"]
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """A subcommand: the module implementing it and its one-line help (shown by ``--help``)."""
+
+    module: str
+    help: str
+
+
+#: Subcommand -> its module under ``streamgmm.cli`` (imported only when that command runs).
+COMMANDS: dict[str, CommandInfo] = {
+    "quickstart": CommandInfo(
+        "quickstart", "fit a synthetic dataset with streamgmm and scikit-learn side by side"
+    ),
+    "datagen": CommandInfo(
+        "datagen", "write a synthetic mixture dataset of any size to Zarr or Parquet"
+    ),
+    "models": CommandInfo(
+        "models", "list, show, diff, promote and garbage-collect model versions"
+    ),
+    "fit": CommandInfo(
+        "fit", "fit one mixture out of core and publish it (the batch_fit flow)"
+    ),
+    "select-k": CommandInfo(
+        "select_k", "fit candidate K / covariance types together, publish the best by BIC or AIC"
+    ),
+    "score": CommandInfo(
+        "score", "label and score data with a model version from the registry (the score flow)"
+    ),
+    "serve": CommandInfo(
+        "serve", "serve streamgmm's flows on the schedules of a prefect.yaml (Prefect)"
+    ),
+    "stream": CommandInfo(
+        "stream", "learn online from a stream (appended Zarr store, landing folder, stdin)"
+    ),
+    "examples": CommandInfo(
+        "examples", "list or run the examples (segmentation, anomalies, streams, ...)"
+    ),
+}
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version and the package's folder, unwrapped (argparse's own wraps)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        # Where the code comes from: always the installed package (never the working directory).
+        print(f"streamgmm {__version__} ({Path(__file__).resolve().parent.parent})")
+        parser.exit()
+
+
+def _requested(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``streamgmm`` parser, with the arguments of ``command`` (if given) filled in.
+
+    Parameters
+    ----------
+    command : str, optional
+        A key of :data:`COMMANDS`; its module is imported to add its arguments.
+        The other subcommands are listed with their help only.
+    """
+    parser = argparse.ArgumentParser(
+        prog="streamgmm",
+        description="Gaussian mixture clustering for data larger than memory and for streams.",
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the version and where it is installed"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, info in COMMANDS.items():
+        if name != command:
+            commands.add_parser(name, help=info.help)
+            continue
+        module = importlib.import_module(f"{__name__}.{info.module}")
+        sub = commands.add_parser(
+            name, help=info.help, description=module.DESCRIPTION,
+            epilog=getattr(module, "EPILOG", None),
+        )
+        module.configure(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``streamgmm`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_requested(argv)).parse_args(argv)
+    return int(args.handler(args))

@@ -1,0 +1,120 @@
+"""``streamgmm serve``: serve streamgmm's flows on the schedules of a ``prefect.yaml``.
+
+Reads the deployments file (``--prefect-yaml``, default ``prefect.yaml`` in the
+working directory: the repository's names the thin ``flows/<flow>.py:<flow>``
+entrypoints), takes each deployment's flow from the installed package
+(:func:`~streamgmm.orchestration.deployments.packaged_flow`; no file of the
+checkout or the working directory is imported), prints what it serves, and serves
+them all with ``prefect.serve`` until stopped (Ctrl-C or SIGTERM; Prefect then
+pauses their schedules). The deployments are registered by module path
+(``streamgmm.orchestration.batch_fit.batch_fit``). The process works from the
+folder of ``prefect.yaml``: the config paths in the parameters are relative to it,
+and served runs start in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..orchestration.deployments import (
+    DeploymentFileError,
+    DeploymentSpec,
+    api_url,
+    packaged_flow,
+    read_deployments,
+    select_deployments,
+    serve_deployments,
+)
+
+__all__ = ["DESCRIPTION", "EPILOG", "build_deployments", "configure", "describe", "run"]
+
+DESCRIPTION = (
+    "Serve streamgmm's flows as the deployments of a prefect.yaml declare them (schedules, "
+    "parameters) from this process: Prefect starts each scheduled run here, until the command "
+    "is stopped. The flows are the installed package's, whatever the entrypoints' files contain."
+)
+EPILOG = (
+    "Needs a running Prefect server for the schedules to outlive this command: start one with "
+    "'prefect server start' and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api). "
+    "Examples: streamgmm serve; streamgmm serve --prefect-yaml deploy/prefect.yaml --only "
+    "batch_fit score."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``serve``."""
+    parser.add_argument(
+        "--prefect-yaml", metavar="PATH", type=Path, default=Path("prefect.yaml"),
+        help="the deployments file (default: prefect.yaml in the working directory)",
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", default=None,
+        help="serve only these: deployment names, flow names (all of a flow's deployments) or "
+        "flow/deployment",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="log warnings only (no run progress lines)"
+    )
+
+
+def build_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
+    """The ``RunnerDeployment`` of every spec, with the installed package's flow.
+
+    Raises
+    ------
+    DeploymentFileError
+        An entrypoint names no streamgmm flow.
+    """
+    return [spec.to_deployment(packaged_flow(spec)) for spec in specs]
+
+
+def describe(spec: DeploymentSpec, deployment: Any) -> str:
+    """One line saying what a deployment serves: flow, code, parameters, schedules."""
+    module = sys.modules[deployment.entrypoint.rsplit(".", 1)[0]]
+    schedules = "; ".join(_schedule_text(s) for s in spec.schedules) or "no schedule"
+    parameters = ", ".join(f"{k}={v}" for k, v in spec.parameters.items()) or "no parameters"
+    return (
+        f"{spec.full_name}: {deployment.entrypoint} ({module.__file__}); {parameters}; "
+        f"{schedules}"
+    )
+
+
+def _schedule_text(schedule: Any) -> str:
+    zone = f" {schedule.timezone}" if schedule.timezone else ""
+    if getattr(schedule, "cron", None):
+        return f"cron '{schedule.cron}'{zone}"
+    if getattr(schedule, "interval", None):
+        return f"every {schedule.interval.total_seconds():g} s"
+    return f"rrule '{schedule.rrule}'{zone}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the selected deployments until stopped; the exit code."""
+    try:
+        path = args.prefect_yaml.resolve()
+        specs = select_deployments(read_deployments(path), args.only)
+        deployments = build_deployments(specs)
+    except DeploymentFileError as exc:
+        print(f"streamgmm serve: {exc}", file=sys.stderr)
+        return 2
+    # Config paths in prefect.yaml are relative to its folder, and served runs start in
+    # the working directory.
+    os.chdir(path.parent)
+    print(f"streamgmm serve: {len(deployments)} deployment(s) of {path}, run in {path.parent}:")
+    for spec, deployment in zip(specs, deployments, strict=True):
+        print(f"  {describe(spec, deployment)}")
+    sys.stdout.flush()
+    if api_url() is None:
+        print(
+            "streamgmm serve: PREFECT_API_URL is not set, so the deployments live on a temporary "
+            "local API that stops with this command. For lasting schedules and the UI, run "
+            "'prefect server start' and set PREFECT_API_URL.",
+            file=sys.stderr,
+        )
+    serve_deployments(deployments, quiet=args.quiet)
+    return 0
