@@ -6,28 +6,31 @@
 
 Layers
 ------
-Imports point down only (a function-level import counts too). From the top::
+Imports point down only (a function-level import counts too); the import-linter
+contracts in ``pyproject.toml`` check it in the test suite. From the top::
 
     streamgmm.__main__                      python -m streamgmm
-    streamgmm.cli | streamgmm.examples      command line, runnable examples
-    streamgmm.commands                      the commands' Prefect plumbing
+    streamgmm.cli                           the command line, a module per command
+    streamgmm.examples                      runnable examples
+    streamgmm.orchestration                 Prefect flows and tasks (the only Prefect importer)
+    streamgmm.preflight                     a job's inputs and destinations, checked first
     streamgmm.selection                     choosing K: fit_candidates, evaluate_candidates
     streamgmm.reporting                     metrics, tables, plots of fitted models
     streamgmm.estimator                     scikit-learn facade (GaussianMixture)
     streamgmm.engine                        the fit: Driver protocol, open_driver, fit
     streamgmm.online                        stepwise EM, stream sources, the runner
     streamgmm.drivers                       where passes run (threads, Dask), checkpoints
-    streamgmm.io | streamgmm.config | streamgmm.datasets
-                                            readers/writers; YAML configs; example data
-    streamgmm.registry                      versioned model artifacts and their errors
     streamgmm.validation                    parameter and input checks
+    streamgmm.datasets                      the real example datasets
+    streamgmm.config                        YAML -> frozen validated configs
+    streamgmm.registry                      versioned model artifacts and their errors
+    streamgmm.io                            readers/writers, the atomic writer, output rules
     streamgmm.core                          numpy/scipy math, imports nothing of ours
 
-A layer may import any layer below it, never one above; the modules
-sharing a line do not import each other. Two arrows still run upward (outside
-this change): ``io/predictions.py`` builds a ``DaskRows`` (it belongs above
-``drivers``), and ``cli``/``commands``/``examples`` load ``flows/``. The package
-root re-exports from ``core``, ``registry`` and ``estimator``. The stream runner
+A layer may import any layer below it, never one above. One arrow still runs
+upward: ``io/predictions.py`` builds a ``DaskRows`` (it belongs above
+``drivers``; listed in the contract's ``ignore_imports``). The package root
+re-exports from ``core``, ``registry`` and ``estimator``. The stream runner
 (``online``) gets its model from the factory the estimator registers
 (:func:`streamgmm.online.model.register_model_factory`), not by importing it.
 """

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from ..config import ConfigError, load_config
-from ..config.preflight import check_job
+from ..preflight import check_job
 from ..core.errors import StreamGMMError
 from ..online.from_config import build_runner
 from ..online.sources import SourceMismatchError

@@ -8,7 +8,7 @@ repository root::
 Tasks (each one library call plus orchestration options):
 
 ``load-config``        YAML -> :class:`~streamgmm.config.BatchFitConfig`; checks the data and
-                       every destination for real (:mod:`streamgmm.config.preflight`) before
+                       every destination for real (:mod:`streamgmm.preflight`) before
                        any work; the destinations are checked again just before ``publish``.
                        No retries: a bad config stays bad.
 ``open-data``          open the rows lazily and describe them. Retried on I/O errors.
@@ -53,7 +53,7 @@ from ._shared import (
     write_predictions,
 )
 from streamgmm.config import BatchFitConfig, load_config
-from streamgmm.config.preflight import check_job, prepare_reports_folder
+from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion

@@ -36,7 +36,7 @@ from ._command import FlowCommand
 from ._shared import IO_RETRY_OPTIONS, NO_CACHE, artifact_key
 from streamgmm.config import load_config
 from streamgmm.config.online import OnlineUpdateConfig
-from streamgmm.config.preflight import check_job
+from streamgmm.preflight import check_job
 from streamgmm.online.from_config import build_runner
 from streamgmm.online.history import read_history
 from streamgmm.online.runner import RunSummary

@@ -43,7 +43,7 @@ from ._shared import (
     write_predictions,
 )
 from streamgmm.config import ScoreConfig, load_config
-from streamgmm.config.preflight import check_job
+from streamgmm.preflight import check_job
 from streamgmm.core.errors import InvalidInputError
 from streamgmm.drivers.compute import compute_scheduler
 from streamgmm.io.sources import RowData

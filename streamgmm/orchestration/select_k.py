@@ -53,7 +53,7 @@ from ._shared import (
     write_predictions,
 )
 from streamgmm.config import SelectKConfig, load_config
-from streamgmm.config.preflight import check_job, prepare_reports_folder
+from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion

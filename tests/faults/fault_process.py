@@ -5,7 +5,7 @@
         and write the predictions group TARGET, replacing an existing one (overwrite=True).
 
 The other writers have processes already: ``tests/ooc/ooc_fit_process.py`` (a checkpointed
-fit), ``tests/registry/publisher_process.py`` (publish), ``python -m streamgmm.online.command``
+fit), ``tests/registry/publisher_process.py`` (publish), ``python -m streamgmm.cli.stream``
 (a stream), ``python -m streamgmm models gc`` and ``python -m streamgmm datagen``.
 """
 

@@ -247,7 +247,7 @@ def _stream_folder(folder: Path) -> Path:
 
 
 def _stream(config: Path, *options: str) -> list[str]:
-    return python_child("-m", "streamgmm.online.command", config, "--quiet", *options)
+    return python_child("-m", "streamgmm.cli.stream", config, "--quiet", *options)
 
 
 def _runner(config: Path):

@@ -270,7 +270,7 @@ def test_a_rerun_with_overwrite_replaces_only_what_the_first_run_marked(
 def test_the_shipped_configs_pass_the_destination_rules():
     """The rules must not refuse the configs the project ships (data may be absent: no input checks)."""
     from streamgmm.config import load_config
-    from streamgmm.config.preflight import check_job
+    from streamgmm.preflight import check_job
 
     repo = Path(__file__).resolve().parents[2]
     kinds = {"batch_fit": "batch_fit", "batch_fit_parquet": "batch_fit", "select_k": "select_k",
@@ -285,7 +285,7 @@ def test_the_shipped_configs_pass_the_destination_rules():
 
 def test_every_problem_of_a_stream_config_is_reported_at_once(tmp_path):
     from streamgmm.config import ConfigError, parse_config
-    from streamgmm.config.preflight import check_job
+    from streamgmm.preflight import check_job
 
     (tmp_path / "registry" / "models").mkdir(parents=True)  # an (empty) registry of an earlier version
     config = parse_config(

@@ -81,7 +81,7 @@ def _prepare(folder: Path) -> Path:
 
 
 def _stream(config: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "streamgmm.online.command", str(config), *args]
+    return [sys.executable, "-m", "streamgmm.cli.stream", str(config), *args]
 
 
 def _committed_batches(config: Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streamgmm.registry.cli import ROOT_ENVIRONMENT_VARIABLE, main
+from streamgmm.cli.models import ROOT_ENVIRONMENT_VARIABLE, main
 
 STREAMGMM = str(Path(sys.executable).parent / "streamgmm")
 

@@ -1,5 +1,9 @@
 """A job's inputs and destinations, checked for real before any work.
 
+A layer of its own, above ``online`` and below the commands and flows that call
+it: it opens data (``io``), reads stream state (``online``), checkpoints
+(``drivers``) and the registry, so it cannot live in ``config``.
+
 The commands (``streamgmm fit|select-k|score|stream``, ``python -m flows.<name>``)
 call :func:`check_job` right after loading the config, before Prefect, a Dask
 cluster or a data pass starts; the flows call it again in their first task, and
@@ -7,7 +11,7 @@ the fitting flows check the destinations once more just before they publish, so
 a run that fails on a destination never leaves a model version behind.
 
 What is checked (every problem is one line naming the config key path and the
-way out; all of them are reported at once in a :class:`~.errors.ConfigError`):
+way out; all of them are reported at once in a :class:`~streamgmm.config.ConfigError`):
 
 - **inputs**: the data open (the file or store exists and is readable, and has
   the named ``variable`` / ``columns``: metadata only, no data pass); a score's
@@ -29,6 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamgmm.config.errors import ConfigError
+from streamgmm.config.online import OnlineUpdateConfig
+from streamgmm.config.schema import BatchFitConfig, DataConfig
+from streamgmm.config.score import ScoreConfig
+from streamgmm.config.select_k import SelectKConfig
 from streamgmm.core.errors import StreamGMMError
 from streamgmm.drivers.checkpoint import is_legacy_checkpoint_folder
 from streamgmm.io.destinations import (
@@ -52,12 +61,6 @@ from streamgmm.online.state import STATE_FILENAME, is_legacy_state_folder
 from streamgmm.registry import ModelRegistry
 from streamgmm.registry.errors import ModelNotFoundError
 from streamgmm.registry.registry import is_registry_layout
-
-from .errors import ConfigError
-from .online import OnlineUpdateConfig
-from .schema import BatchFitConfig, DataConfig
-from .score import ScoreConfig
-from .select_k import SelectKConfig
 
 __all__ = [
     "Destination",
