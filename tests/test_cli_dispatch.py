@@ -26,6 +26,7 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_models_list_imports_neither_prefect_nor_dask(tmp_path):
+    (tmp_path / "registry").mkdir()  # an empty registry: "no models" (a missing root is an error)
     code = (
         "import sys\n"
         "from streamgmm.cli import main\n"
@@ -35,7 +36,7 @@ def test_models_list_imports_neither_prefect_nor_dask(tmp_path):
     )
     result = _python(code, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "heavy: []" in result.stdout
+    assert "no models" in result.stdout and "heavy: []" in result.stdout
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -224,7 +224,7 @@ def test_the_flow_publishes_nothing_when_a_destination_fails(
     document = batch_fit_document({"uri": str(small_zarr)},
                                   outputs={"predictions": "file/p.zarr", "reports": "reports"})
     config = parse_config(document, "batch_fit", base_dir=tmp_path)
-    flows_module = importlib.import_module("flows.batch_fit")
+    flows_module = importlib.import_module("streamgmm.orchestration.batch_fit")
     with pytest.raises(ConfigError, match="outputs.predictions"):
         flows_module.batch_fit_with_config(config)
     assert ModelRegistry(tmp_path / "registry").list_versions("small") == []
@@ -248,7 +248,7 @@ def test_a_rerun_with_overwrite_replaces_only_what_the_first_run_marked(
     )
     document["model"]["max_iter"] = 3
     config = parse_config(document, "batch_fit", base_dir=tmp_path)
-    flows_module = importlib.import_module("flows.batch_fit")
+    flows_module = importlib.import_module("streamgmm.orchestration.batch_fit")
     first = flows_module.batch_fit_with_config(config)
     kinds = {name: read_marker(tmp_path / name)["kind"]
              for name in ("registry", "predictions.zarr", "reports", "checkpoint")}

@@ -124,7 +124,8 @@ def test_command_line_runs_as_a_module(tmp_path):
         [
             sys.executable,
             "-m",
-            "streamgmm.registry",
+            "streamgmm",
+            "models",
             "list",
             "--root",
             str(tmp_path / "registry"),
