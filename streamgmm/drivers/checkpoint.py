@@ -1,10 +1,9 @@
 """Fit checkpoints: the EM state after every iteration, written atomically.
 
-One ``.npz`` file holds everything (parameters of the current and of the best
-initialisation, iteration counts, lower bounds, and a JSON header), written to
-a temporary file in the same folder, flushed to disk, then renamed over the
-previous checkpoint. A crash at any moment therefore leaves either the old or
-the new checkpoint, never a torn one. Files are loaded with
+One state file (:mod:`streamgmm.io.state_file`) holds everything: parameters of
+the current and of the best initialisation, iteration counts, lower bounds, and a
+JSON header. It is replaced atomically, so a crash at any moment leaves either
+the old or the new checkpoint, never a torn one, and it is loaded with
 ``allow_pickle=False``: a checkpoint cannot run code.
 """
 
@@ -13,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,8 @@ from ..core.em import EMState
 from ..core.errors import StreamGMMError
 from ..core.finite import check_finite_parameters
 from ..core.params import MixtureParameters
-from ..io.atomic import atomic_save_npz
 from ..io.destinations import check_reusable, legacy_files, prepare_output_folder
+from ..io.state_file import load_state_file, save_state_file
 
 __all__ = ["FitCheckpoint", "CheckpointRecord", "CheckpointMismatchError", "fit_key"]
 
@@ -124,8 +122,7 @@ class FitCheckpoint:
         if not self._prepared:  # once per fit: check, create, probe, mark
             prepare_output_folder(self.directory, "checkpoint", legacy=is_legacy_checkpoint_folder)
             self._prepared = True
-        header = {
-            "schema_version": _SCHEMA_VERSION,
+        header: dict[str, Any] = {
             "key": record.key,
             "init_index": record.init_index,
             "has_current": record.current is not None,
@@ -142,8 +139,7 @@ class FitCheckpoint:
             header["best_n_iter"] = record.best.n_iter
             header["best_converged"] = record.best.converged
             arrays.update(_state_arrays("best_", record.best))
-        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        atomic_save_npz(self.path, arrays)
+        save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION)
 
     def load(self, expected_key: str) -> CheckpointRecord | None:
         """The saved record, None if there is none.
@@ -153,34 +149,24 @@ class FitCheckpoint:
         CheckpointMismatchError
             If the checkpoint belongs to a different fit (other data or parameters).
         """
-        if not self.path.exists():
-            return None
-        try:
-            with np.load(self.path, allow_pickle=False) as arrays:
-                header = json.loads(bytes(arrays["header"]).decode())
-                if header.get("schema_version") != _SCHEMA_VERSION:
-                    raise CheckpointMismatchError(
-                        f"Checkpoint '{self.path}' has schema_version "
-                        f"{header.get('schema_version')!r}; this streamgmm reads "
-                        f"{_SCHEMA_VERSION}. Delete it to start the fit afresh."
-                    )
-                if header["key"] != expected_key:
-                    raise CheckpointMismatchError(
-                        f"Checkpoint '{self.path}' was written by a different fit (other data "
-                        "or parameters). Use another checkpoint location, or delete it to "
-                        "start afresh."
-                    )
-                current = _state_from("current_", arrays, header) if header["has_current"] else None
-                best = _state_from("best_", arrays, header) if header["has_best"] else None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            if isinstance(exc, CheckpointMismatchError):
-                raise
-            raise CheckpointMismatchError(
-                f"Checkpoint '{self.path}' cannot be read ({type(exc).__name__}: {exc}). "
-                "Delete it to start the fit afresh."
-            ) from exc
-        return CheckpointRecord(
-            key=header["key"], init_index=int(header["init_index"]), current=current, best=best
+        def parse(header: dict[str, Any], arrays: Any) -> CheckpointRecord:
+            if header["key"] != expected_key:
+                raise CheckpointMismatchError(
+                    f"Checkpoint '{self.path}' was written by a different fit (other data "
+                    "or parameters). Use another checkpoint location, or delete it to "
+                    "start afresh."
+                )
+            current = _state_from("current_", arrays, header) if header["has_current"] else None
+            best = _state_from("best_", arrays, header) if header["has_best"] else None
+            return CheckpointRecord(
+                key=header["key"], init_index=int(header["init_index"]), current=current, best=best
+            )
+
+        return load_state_file(
+            self.path, parse, readable=(_SCHEMA_VERSION,), what="Checkpoint",
+            error=CheckpointMismatchError,
+            outdated="Delete it to start the fit afresh.",
+            unreadable="Delete it to start the fit afresh.",
         )
 
     def clear(self) -> None:

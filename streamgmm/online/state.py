@@ -21,8 +21,6 @@ warning) at the next commit.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from ..core.errors import StreamGMMError
 from ..core.params import MixtureParameters
 from ..core.statistics import SufficientStatistics
 from ..core.stepwise import OnlineState
-from ..io.atomic import atomic_save_npz
+from ..io.state_file import load_state_file, save_state_file
 from .history import HISTORY_FILENAME
 
 __all__ = ["RunnerState", "RunnerStateError", "StateFile", "STATE_FILENAME", "is_legacy_state_folder"]
@@ -185,7 +183,6 @@ class StateFile:
         online = state.online
         ctype = online.params.covariance_type
         header = {
-            "schema_version": _SCHEMA_VERSION,
             "stream_key": state.stream_key,
             "covariance_type": ctype,
             "position": state.position,
@@ -212,9 +209,7 @@ class StateFile:
         }
         if online.averaged is not None:
             arrays.update(_stats_arrays("averaged_", online.averaged))
-        # allow_nan: a position or value may legitimately be NaN-free JSON only; reject NaN.
-        arrays["header"] = np.frombuffer(json.dumps(header, allow_nan=False).encode(), dtype=np.uint8)
-        atomic_save_npz(self.path, arrays)
+        save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION)
 
     def load(self, expected_key: str) -> RunnerState | None:
         """The committed state, or None if the stream has not committed yet.
@@ -224,55 +219,45 @@ class StateFile:
         RunnerStateError
             If the file is unreadable or belongs to another stream/model setup.
         """
-        if not self.path.exists():
-            return None
-        try:
-            with np.load(self.path, allow_pickle=False) as arrays:
-                header = json.loads(bytes(arrays["header"]).decode())
-                if header.get("schema_version") not in _READABLE_SCHEMAS:
-                    raise RunnerStateError(
-                        f"Runner state '{self.path}' has schema_version "
-                        f"{header.get('schema_version')!r}; this streamgmm reads "
-                        f"{' and '.join(map(str, _READABLE_SCHEMAS))}. Use the streamgmm that "
-                        "wrote it, or start the stream in a new state folder."
-                    )
-                if header["stream_key"] != expected_key:
-                    raise RunnerStateError(
-                        f"Runner state '{self.path}' was written by a different stream or model "
-                        "setup (source, features, n_components, covariance type or step "
-                        "schedule changed). Use another state folder for the new setup, or "
-                        "delete this one to start the stream afresh."
-                    )
-                ctype = header["covariance_type"]
-                info = header["online"]
-                online = OnlineState(
-                    params=_params_from("params_", arrays, ctype),
-                    running=_stats_from("running_", arrays, ctype),
-                    n_updates=int(info["n_updates"]),
-                    n_samples_seen=int(info["n_samples_seen"]),
-                    weight_seen=float(info["weight_seen"]),
-                    averaged=_stats_from("averaged_", arrays, ctype) if info["has_averaged"] else None,
-                    n_averaged=int(info["n_averaged"]),
+        def parse(header: dict[str, Any], arrays: Any) -> RunnerState:
+            if header["stream_key"] != expected_key:
+                raise RunnerStateError(
+                    f"Runner state '{self.path}' was written by a different stream or model "
+                    "setup (source, features, n_components, covariance type or step "
+                    "schedule changed). Use another state folder for the new setup, or "
+                    "delete this one to start the stream afresh."
                 )
-        except RunnerStateError:
-            raise
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise RunnerStateError(
-                f"Runner state '{self.path}' cannot be read ({type(exc).__name__}: {exc}). "
-                "Move it aside to restart the stream from its beginning (or from the model "
-                "version it started from)."
-            ) from exc
-        return RunnerState(
-            online=online,
-            position=header["position"],
-            stream_key=header["stream_key"],
-            counters={k: int(v) for k, v in header["counters"].items()},
-            drift=header["drift"],
-            alarms=tuple(header["alarms"]),
-            step_size_override=header["step_size_override"],
-            snapshot=header["snapshot"],
-            parent=header["parent"],
-            anomaly_threshold=header["anomaly_threshold"],
-            source_identity=header.get("source_identity"),
-            history_row=None if header.get("history_row") is None else tuple(header["history_row"]),
+            ctype = header["covariance_type"]
+            info = header["online"]
+            online = OnlineState(
+                params=_params_from("params_", arrays, ctype),
+                running=_stats_from("running_", arrays, ctype),
+                n_updates=int(info["n_updates"]),
+                n_samples_seen=int(info["n_samples_seen"]),
+                weight_seen=float(info["weight_seen"]),
+                averaged=_stats_from("averaged_", arrays, ctype) if info["has_averaged"] else None,
+                n_averaged=int(info["n_averaged"]),
+            )
+            history_row = header.get("history_row")
+            return RunnerState(
+                online=online,
+                position=header["position"],
+                stream_key=header["stream_key"],
+                counters={k: int(v) for k, v in header["counters"].items()},
+                drift=header["drift"],
+                alarms=tuple(header["alarms"]),
+                step_size_override=header["step_size_override"],
+                snapshot=header["snapshot"],
+                parent=header["parent"],
+                anomaly_threshold=header["anomaly_threshold"],
+                source_identity=header.get("source_identity"),
+                history_row=None if history_row is None else tuple(history_row),
+            )
+
+        return load_state_file(
+            self.path, parse, readable=_READABLE_SCHEMAS, what="Runner state",
+            error=RunnerStateError,
+            outdated="Use the streamgmm that wrote it, or start the stream in a new state folder.",
+            unreadable="Move it aside to restart the stream from its beginning (or from the "
+            "model version it started from).",
         )
