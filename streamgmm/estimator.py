@@ -37,7 +37,9 @@ from .engine import (
     fit,
     open_driver,
 )
+from .io.destinations import check_outside_inputs
 from .io.detect import is_out_of_core
+from .io.sources import stored_location
 from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
 from .validation import check_estimator_parameters, check_finite_rows, resolve_dtype
@@ -371,6 +373,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         )
         store = None
         if checkpoint is not None:
+            # Checked before the first pass: a checkpoint folder must not touch the data.
+            check_outside_inputs(checkpoint, [("X", stored_location(X))], key="checkpoint")
             store = Checkpointing(checkpoint, lambda: self._fit_key(data.describe()))
         with data.driver as driver:
             result = fit(driver, self._mixture_spec(), self._fit_plan(), warm_start=warm,

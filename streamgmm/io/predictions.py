@@ -40,7 +40,7 @@ from .destinations import (
     marker_record,
     probe_writable,
 )
-from .sources import RowData, open_rows
+from .sources import RowData, open_rows, stored_location
 
 __all__ = ["write_predictions", "is_legacy_predictions", "input_location", "PREDICTION_OUTPUTS"]
 
@@ -76,13 +76,7 @@ def is_legacy_predictions(path: Path) -> bool:
 
 def input_location(source: Any, rows: RowData) -> str | None:
     """Where ``source`` is stored, if anywhere: its path or URL (None for data in memory)."""
-    if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
-    if rows.reader is not None:  # opened from a Zarr store or Parquet files
-        return rows.uri
-    encoding = getattr(source, "encoding", None)  # xarray opened from a store
-    where = encoding.get("source") if isinstance(encoding, dict) else None
-    return str(where) if where else None
+    return stored_location(source) or stored_location(rows)
 
 
 def write_predictions(

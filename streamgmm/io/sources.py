@@ -31,6 +31,7 @@ __all__ = [
     "ZarrRows",
     "ParquetRows",
     "column_roles_metadata",
+    "stored_location",
 ]
 
 logger = logging.getLogger(__name__)
@@ -644,3 +645,20 @@ def open_rows(
         f"Cannot read data of type {type(source).__name__}; give a numpy or Dask array, an "
         "xarray DataArray/Dataset, a zarr array, or a Zarr/Parquet path or URL"
     )
+
+
+def stored_location(data: Any) -> str | None:
+    """The path or URL that ``data`` were read from, or None for data held in memory.
+
+    A path or URL as given; a :class:`RowData` opened from a Zarr store or Parquet
+    files; an xarray object opened from a store (its ``encoding["source"]``). What a
+    writer compares its target with, so that an output never touches its input
+    (:func:`streamgmm.io.destinations.check_outside_inputs`).
+    """
+    if isinstance(data, (str, os.PathLike)):
+        return os.fspath(data)
+    if isinstance(data, RowData):
+        return data.uri if data.reader is not None else None
+    encoding = getattr(data, "encoding", None)
+    where = encoding.get("source") if isinstance(encoding, dict) else None
+    return str(where) if where else None

@@ -372,3 +372,19 @@ def test_a_stream_registry_under_a_plain_file_is_refused_before_anything_is_made
         runner.run()
     assert not (tmp_path / "state").exists(), "the state folder was made before the registry was checked"
     assert sorted(p.name for p in landing.iterdir()) == ["a.npy"]
+
+
+def test_a_checkpoint_inside_the_data_is_refused_before_any_pass(tmp_path):
+    """GaussianMixture.fit(path, checkpoint=...) from Python follows the same rule."""
+    import zarr
+
+    store = tmp_path / "data.zarr"
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    zarr.create_array(str(store), data=X, chunks=(100, 2))
+    before = sorted(p.name for p in store.rglob("*"))
+    for checkpoint in (store, store / "ckpt", tmp_path):
+        with pytest.raises(DestinationError, match="checkpoint"):
+            streamgmm.GaussianMixture(2, random_state=0).fit(str(store), checkpoint=checkpoint)
+    assert sorted(p.name for p in store.rglob("*")) == before
+    fitted = streamgmm.GaussianMixture(2, random_state=0).fit(str(store), checkpoint=tmp_path / "ok")
+    assert np.isfinite(fitted.lower_bound_)
