@@ -54,7 +54,7 @@ from streamgmm.io.destinations import (
     probe_writable,
     remove_created,
 )
-from streamgmm.io.predictions import is_legacy_predictions
+from streamgmm.drivers.predictions import is_legacy_predictions
 from streamgmm.io.sources import open_rows
 from streamgmm.online.runner import is_legacy_scores_store
 from streamgmm.online.state import STATE_FILENAME, is_legacy_state_folder

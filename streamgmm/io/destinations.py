@@ -33,7 +33,7 @@ Three promises (see the design notes, "Reliability promises"):
 
    ============  =============================================================
    predictions   a Zarr group with exactly the old writer's attributes and arrays
-                 (:func:`streamgmm.io.predictions.is_legacy_predictions`)
+                 (:func:`streamgmm.drivers.predictions.is_legacy_predictions`)
    registry      a folder holding only ``models/``
    checkpoint    a folder holding only ``fit-checkpoint.npz`` (and its temporaries)
    stream-state  a folder holding ``runner-state.npz`` or ``batches.csv``

@@ -22,11 +22,11 @@ import zarr
 
 from streamgmm import MixtureParameters
 from streamgmm.core.errors import InvalidParameterError
+from streamgmm.cli.datagen import main
 from streamgmm.io.datagen import (
     TRUE_PARAMS_FILENAME,
     DatasetInfo,
     generate_mixture_dataset,
-    main,
     parse_size,
     true_parameters,
 )
@@ -315,7 +315,7 @@ def test_command_line_writes_by_size_and_reports(tmp_path: Path) -> None:
     target = tmp_path / "cli.parquet"
     run = subprocess.run(
         [
-            sys.executable, "-m", "streamgmm.io.datagen", str(target), "--size", "1MB",
+            sys.executable, "-m", "streamgmm.cli.datagen", str(target), "--size", "1MB",
             "--n-features", "5", "--n-components", "2", "--format", "parquet",
             "--chunk-rows", "10000", "--progress-every", "2", "--nan-rows", "3,4",
         ],

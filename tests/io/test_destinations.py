@@ -36,7 +36,7 @@ from streamgmm.io.destinations import (
     read_marker,
     write_marker,
 )
-from streamgmm.io.predictions import is_legacy_predictions
+from streamgmm.drivers.predictions import is_legacy_predictions
 from streamgmm.online.runner import StreamRunner
 from streamgmm.online.settings import ModelSetup, SnapshotPolicy, StreamSettings
 from streamgmm.online.sources import LandingFolderSource

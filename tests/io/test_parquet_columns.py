@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _datagen(target: Path, *extra: str) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "streamgmm.io.datagen", str(target), "--n-samples", "3000",
+        [sys.executable, "-m", "streamgmm.cli.datagen", str(target), "--n-samples", "3000",
          "--n-features", "3", "--n-components", "2", "--format", "parquet",
          "--chunk-rows", "1000", *extra],
         capture_output=True, text=True, timeout=120,

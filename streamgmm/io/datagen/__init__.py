@@ -54,34 +54,31 @@ Atomicity
     leaves a half-written dataset at the target path (a process killed with ``kill -9`` can leave
     the hidden temporary folder behind; the next generation of the same path on this machine
     removes it). With ``overwrite=True`` the old dataset is renamed aside, the new one renamed in and
-    the old one deleted: a reader sees the old or the new dataset, or briefly none.
+    the old one swapped with the new one in one step where the system can (a reader sees the old
+    or the new dataset), and the old one deleted.
 
 Command line
-    ``python -m streamgmm.io.datagen PATH --size 8GB --n-features 16 --n-components 8`` (see
-    ``--help``). ``add_datagen_arguments`` and ``run_datagen`` let another command mount it.
+    ``streamgmm datagen PATH --size 8GB --n-features 16 --n-components 8`` (see ``--help``;
+    :mod:`streamgmm.cli.datagen`).
 
 Modules
     :mod:`.sampling` the generating mixture and the rows of one chunk (numpy only);
     :mod:`.writers` the Zarr and Parquet writers and the true-parameter file;
     :mod:`.generate` :func:`generate_mixture_dataset` and :func:`true_parameters`;
-    :mod:`.command` the command line. The names below are the public interface.
+    the command line is :mod:`streamgmm.cli.datagen`. The names below are the public interface.
 """
 
 from __future__ import annotations
 
 from ..sizes import parse_size
-from .command import add_datagen_arguments, main, run_datagen
 from .generate import DatasetInfo, default_chunk_rows, generate_mixture_dataset, true_parameters
 from .writers import TRUE_PARAMS_FILENAME
 
 __all__ = [
     "DatasetInfo",
     "TRUE_PARAMS_FILENAME",
-    "add_datagen_arguments",
     "default_chunk_rows",
     "generate_mixture_dataset",
-    "main",
     "parse_size",
-    "run_datagen",
     "true_parameters",
 ]

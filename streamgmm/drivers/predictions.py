@@ -32,15 +32,16 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
-from .atomic import named_write_error, replace_directory, staging_directory
-from .destinations import (
+from ..io.atomic import named_write_error, replace_directory, staging_directory
+from ..io.destinations import (
     MARKER_ATTRIBUTE,
     check_outside_inputs,
     check_replaceable,
     marker_record,
     probe_writable,
 )
-from .sources import RowData, open_rows, stored_location
+from ..io.sources import RowData, open_rows, stored_location
+from .dask_rows import DaskRows
 
 __all__ = ["write_predictions", "is_legacy_predictions", "input_location", "PREDICTION_OUTPUTS"]
 
@@ -124,8 +125,6 @@ def write_predictions(
     """
     import dask.array as da
     import zarr
-
-    from ..drivers.dask_rows import DaskRows
 
     unknown = [o for o in outputs if o not in PREDICTION_OUTPUTS]
     if unknown or not outputs:
