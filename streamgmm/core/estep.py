@@ -52,6 +52,7 @@ below ~1e-3 relative in a component's thinnest direction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -235,12 +236,25 @@ def natural_form(
     )
 
 
+@lru_cache(maxsize=64)
+def _upper_triangle(n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n_features)``, computed once per D (read-only arrays of shape (T,)).
+
+    Every batch of a stream needs them twice; rebuilding them cost about 8% of a
+    ``partial_fit`` of 1,000 rows (D=13, K=16, full).
+    """
+    rows, cols = np.triu_indices(n_features)
+    rows.flags.writeable = False
+    cols.flags.writeable = False
+    return rows, cols
+
+
 def _coefficients_full(
     params: MixtureParameters, nu: np.ndarray, chol: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     precisions = params.precisions  # (K, D, D)
     linear = np.einsum("kab,kb->ak", precisions, nu)  # (D, K)
-    rows, cols = np.triu_indices(params.n_features)
+    rows, cols = _upper_triangle(params.n_features)
     quadratic = -precisions[:, rows, cols].T  # (T, K): -P_ab off the diagonal
     quadratic[rows == cols] *= 0.5  # -1/2 P_aa on the diagonal
     projected = np.einsum("kab,ka->kb", chol, nu)  # U_k^T nu_k
@@ -629,7 +643,7 @@ def chunk_statistics(
 def _second_moments_full(
     moments: np.ndarray, n_features: int, tied_scatter: np.ndarray | None, far_s2: np.ndarray
 ) -> np.ndarray:
-    rows, cols = np.triu_indices(n_features)
+    rows, cols = _upper_triangle(n_features)
     s2 = np.empty((moments.shape[1], n_features, n_features))
     s2[:, rows, cols] = moments[n_features:].T
     s2[:, cols, rows] = moments[n_features:].T
