@@ -179,32 +179,23 @@ class ChunkedArray:
 
     def log_likelihood(self, form: NaturalForm) -> np.ndarray:
         """Row log-likelihoods (n,), computed chunk by chunk."""
-        out = np.empty(self.n_samples)
-
-        def one_chunk(start: int, stop: int) -> None:
-            out[start:stop] = chunk_posteriors(self.X[start:stop], form)[0]
-
-        with single_threaded_blas():
-            self.map(one_chunk)
-        return out
+        return self._fill(np.empty(self.n_samples), lambda rows: chunk_posteriors(rows, form)[0])
 
     def responsibilities(self, form: NaturalForm) -> np.ndarray:
         """Responsibilities (n, K), computed chunk by chunk (temporaries bounded by a chunk)."""
         out = np.empty((self.n_samples, form.n_components))
-
-        def one_chunk(start: int, stop: int) -> None:
-            out[start:stop] = chunk_posteriors(self.X[start:stop], form)[1]
-
-        with single_threaded_blas():
-            self.map(one_chunk)
-        return out
+        return self._fill(out, lambda rows: chunk_posteriors(rows, form)[1])
 
     def labels(self, form: NaturalForm) -> np.ndarray:
         """Most probable component of every row (n,), chunk by chunk."""
         out = np.empty(self.n_samples, dtype=np.int64)
+        return self._fill(out, lambda rows: chunk_weighted_log_prob(rows, form).argmax(axis=1))
+
+    def _fill(self, out: np.ndarray, per_chunk: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``out[start:stop] = per_chunk(X[start:stop])`` for every chunk, on the worker threads."""
 
         def one_chunk(start: int, stop: int) -> None:
-            out[start:stop] = chunk_weighted_log_prob(self.X[start:stop], form).argmax(axis=1)
+            out[start:stop] = per_chunk(self.X[start:stop])
 
         with single_threaded_blas():
             self.map(one_chunk)
