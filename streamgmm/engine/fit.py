@@ -41,7 +41,7 @@ from .report import VerboseReport
 from .shared import SharedPass, run_shared_em
 from .start import MixtureSpec, init_seeds, initial_states
 
-__all__ = ["Checkpointing", "FitPlan", "FitResult", "PassReport", "WarmStart", "fit"]
+__all__ = ["Checkpointing", "FitPlan", "FitResult", "PassReport", "WarmStart", "check_sizes", "fit"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +145,8 @@ def _better(state: EMState, best: EMState | None, max_iter: int) -> bool:
     return best is None or (max_iter > 0 and state.lower_bound > best.lower_bound)
 
 
-def _check_sizes(driver: Driver, mixtures: Sequence[MixtureSpec], lone: bool) -> None:
+def check_sizes(driver: Driver, mixtures: Sequence[MixtureSpec], lone: bool) -> None:
+    """Refuse data with fewer rows than a mixture's components (or than 2), before any pass."""
     too_many = [m for m in mixtures if driver.n_samples < max(2, m.n_components)]
     if not too_many:
         return
@@ -314,7 +315,7 @@ def fit(
         raise InvalidParameterError(
             "warm_start and checkpoint apply to one mixture; fit shared mixtures without them"
         )
-    _check_sizes(driver, specs, lone)
+    check_sizes(driver, specs, lone)
     for spec in specs:
         spec.check(driver.n_features)
     dtype = resolve_dtype(plan.dtype, driver.dtype)
