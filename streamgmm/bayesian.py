@@ -34,7 +34,13 @@ from .core.errors import InvalidParameterError
 from .core.estep import NaturalForm
 from .core.family import Variational
 from .core.init import statistics_from_responsibilities
-from .core.variational import VariationalPosterior, check_priors, resolve_priors, variational_form
+from .core.variational import (
+    PriorSettings,
+    VariationalPosterior,
+    check_priors,
+    resolve_priors,
+    variational_form,
+)
 from .engine import Checkpointing, FitPlan, MixtureSpec, WarmStart, fit, open_driver
 from .engine.fit import check_sizes
 from .engine.moments import data_moments
@@ -181,16 +187,16 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.responsibilities_init = responsibilities_init
 
     # ================================================================ helpers
-    def _prior_arguments(self) -> dict[str, Any]:
-        return {
-            "covariance_type": self.covariance_type,
-            "weight_concentration_prior_type": self.weight_concentration_prior_type,
-            "weight_concentration_prior": self.weight_concentration_prior,
-            "mean_precision_prior": self.mean_precision_prior,
-            "mean_prior": self.mean_prior,
-            "degrees_of_freedom_prior": self.degrees_of_freedom_prior,
-            "covariance_prior": self.covariance_prior,
-        }
+    def _prior_settings(self) -> PriorSettings:
+        return PriorSettings(
+            covariance_type=self.covariance_type,
+            weight_concentration_prior_type=self.weight_concentration_prior_type,
+            weight_concentration_prior=self.weight_concentration_prior,
+            mean_precision_prior=self.mean_precision_prior,
+            mean_prior=self.mean_prior,
+            degrees_of_freedom_prior=self.degrees_of_freedom_prior,
+            covariance_prior=self.covariance_prior,
+        )
 
     def _set_fitted(self, posterior: VariationalPosterior, family: Variational) -> None:
         priors = family.priors
@@ -298,8 +304,8 @@ class BayesianGaussianMixture(MixtureEstimator):
         self._record_features(data.driver)
         n_features = data.driver.n_features
         # Every prior is refused here, before any pass over the data.
-        check_priors(n_components=self.n_components, n_features=n_features,
-                     **self._prior_arguments())
+        settings = self._prior_settings()
+        check_priors(settings, n_features)
         spec = MixtureSpec(n_components=self.n_components, covariance_type=self.covariance_type,
                            init_params=self.init_params)
         resp = None
@@ -312,12 +318,9 @@ class BayesianGaussianMixture(MixtureEstimator):
         with data.driver as driver:
             check_sizes(driver, [spec], lone=True)
             mean = covariance = None
-            if self.mean_prior is None or self.covariance_prior is None:
+            if settings.needs_data_moments:
                 mean, covariance = data_moments(driver, self.covariance_type)
-            family = Variational(resolve_priors(
-                n_components=self.n_components, data_mean=mean, data_covariance=covariance,
-                **self._prior_arguments(),
-            ))
+            family = Variational(resolve_priors(settings, self.n_components, mean, covariance))
             warm = None
             if self.warm_start and hasattr(self, "converged_"):
                 warm = WarmStart(self.posterior_, self.lower_bound_)
