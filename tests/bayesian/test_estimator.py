@@ -31,7 +31,7 @@ def _expected_failures(estimator):
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "the check shuffles the rows of the weighted data; a seeded k-means initialisation "
-            "draws in row order, so the shuffled fit starts elsewhere (test_out_of_core.py "
+            "draws in row order, so the shuffled fit starts elsewhere (tests/ooc/test_ooc_bayesian.py "
             "compares weights with repeated rows from the same start)"
         ),
     }
