@@ -13,7 +13,7 @@ import threading
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, separated_blobs
+from bayesian_helpers import COVARIANCE_TYPES, separated_blobs
 from sklearn.base import clone
 from sklearn.mixture import BayesianGaussianMixture as SklearnBGM
 from sklearn.pipeline import Pipeline
