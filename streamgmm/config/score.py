@@ -44,8 +44,9 @@ class ScoreRegistryConfig(RegistryModelConfig):
 
     Parameters
     ----------
-    root : str, default "registry"
+    root : str, optional
         Registry folder (relative to the config file) or a URL (read-only is enough).
+        Default ``$STREAMGMM_REGISTRY``, else ``registry`` beside the config file.
     model : str
         Model name.
     version : int or str, default "latest"

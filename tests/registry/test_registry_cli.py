@@ -94,8 +94,9 @@ def test_errors_exit_1_with_the_file_named(root, capsys):
     assert main(["promote", "--root", root, "speech", "1", "latest"]) == 1
 
 
-def test_missing_root_is_a_usage_error(capsys, monkeypatch):
+def test_missing_root_is_a_usage_error(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv(ROOT_ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./registry here
     assert main(["list"]) == 2
     assert "--root" in capsys.readouterr().err
 
