@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import StreamGMMError
+from ._registry import announce
 from ..registry.diff import diff_parameters, metadata_changes
 from ..registry.location import (
     ROOT_ENVIRONMENT_VARIABLE,
@@ -50,8 +51,7 @@ def _command(function: Callable[[argparse.Namespace, ModelRegistry], int]) -> Ha
         except RegistryNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        if not location.explicit and not args.quiet:
-            print(location.announcement(), file=sys.stderr)
+        announce(location, quiet=args.quiet)
         try:
             return function(args, ModelRegistry(location.root))
         except StreamGMMError as exc:

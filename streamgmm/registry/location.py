@@ -67,9 +67,12 @@ class RegistryLocation:
     origin: str
     explicit: bool
 
-    def announcement(self) -> str:
-        """The line a command prints when the root was not given explicitly."""
-        return f"registry: {self.root} (from {self.origin}; --root PATH chooses another)"
+    def announcement(self, choose: str = "--root PATH") -> str:
+        """The line a command prints when the root was not given explicitly.
+
+        ``choose`` names the way to give another root (a flag or a config key).
+        """
+        return f"registry: {self.root} (from {self.origin}; {choose} chooses another)"
 
 
 def _absolute(root: str, base: Path) -> str:
