@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core.errors import StreamGMMError
 from ._registry import announce
-from ..registry.diff import diff_parameters, metadata_changes
+from ..registry.diff import diff_parameters, metadata_changes, metadata_differences
 from ..registry.location import (
     ROOT_ENVIRONMENT_VARIABLE,
     RegistryNotFoundError,
@@ -181,13 +181,17 @@ def _diff(args: argparse.Namespace, registry: ModelRegistry) -> int:
     b = registry.load(args.name_b or args.name, args.ref_b)
     result = diff_parameters(a.parameters, b.parameters)
     changes = metadata_changes(a.metadata, b.metadata)
+    differences = metadata_differences(a.metadata, b.metadata)
     if args.json:
         _print_json(
             {
                 "a": {"name": a.name, "version": a.version},
                 "b": {"name": b.name, "version": b.version},
                 "parameters": result.to_dict(),
-                "metadata_changes": {k: {"a": va, "b": vb} for k, (va, vb) in changes.items()},
+                "metadata_changes": (
+                    {k: {"a": va, "b": vb} for k, (va, vb) in changes.items()} if args.full
+                    else {change.path: change.to_dict() for change in differences}
+                ),
             }
         )
         return 0
@@ -219,10 +223,16 @@ def _diff(args: argparse.Namespace, registry: ModelRegistry) -> int:
         print(f"weights total variation: {result.weights_total_variation:.4g}")
         print(f"max mean distance: {result.max_mean_distance:.4g}")
         print(f"max covariance distance: {result.max_covariance_distance:.4g}")
-    if changes:
+    if args.full and changes:
         print("metadata changes:")
         for key, (value_a, value_b) in changes.items():
             print(f"  {key}: {json.dumps(value_a)} -> {json.dumps(value_b)}")
+    elif differences:
+        print(f"metadata changes ({len(differences)} keys; --full prints whole fields):")
+        for change in differences:
+            print(f"  {change.describe()}")
+    else:
+        print("metadata: identical (identity and checksums aside)")
     return 0
 
 
@@ -314,6 +324,11 @@ def add_models_subcommands(
     parser.add_argument("ref_b", help="version or alias")
     parser.add_argument("--name-b", help="model of ref_b, if not NAME")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--full", action="store_true",
+        help="print each differing metadata field whole (default: only the keys that differ, "
+        "old -> new, arrays summarised by shape, dtype and max abs difference)",
+    )
 
     parser = add("promote", _promote, "point an alias (e.g. production) at a verified version")
     parser.add_argument("name")
