@@ -17,7 +17,7 @@ from typing import Any
 from ..config import ConfigError, load_config
 from ..registry.location import RegistryLocation, locate_registry
 
-__all__ = ["announce", "announce_config_registry", "config_registry_location"]
+__all__ = ["announce", "announce_config", "announce_config_registry", "config_registry_location"]
 
 
 def config_registry_location(config: Any, config_path: str) -> RegistryLocation | None:
@@ -49,5 +49,10 @@ def announce_config_registry(config_path: str, kind: str, *, quiet: bool) -> Non
         config = load_config(config_path, kind=kind)
     except ConfigError:
         return
+    announce_config(config, config_path, quiet=quiet)
+
+
+def announce_config(config: Any, config_path: str, *, quiet: bool) -> None:
+    """:func:`announce` for a validated job config read from ``config_path``."""
     announce(config_registry_location(config, config_path), quiet=quiet,
              choose="registry.root in the config")

@@ -22,6 +22,7 @@ from ..preflight import check_job
 from ..core.errors import StreamGMMError
 from ..online.from_config import build_runner
 from ..online.sources import SourceMismatchError
+from ._registry import announce_config
 
 __all__ = ["DESCRIPTION", "EPILOG", "configure", "main", "run"]
 
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("streamgmm.online").setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         config = load_config(args.config, kind="online_update")
+        announce_config(config, args.config, quiet=args.quiet)
         check_job(config, args.config)  # source and destinations, for real, before any batch
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
