@@ -27,7 +27,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import BatchFitConfig, ConfigError, parse_config, save_config
+from pydantic import BaseModel
+
+from ..config import SCHEDULER_NAMES, BatchFitConfig, ConfigError, parse_config, save_config
+from ..core.domains import DOMAINS
 from ..core.errors import StreamGMMError
 from ..io.sources import format_on_disk
 from ..orchestration.batch_fit import COMMAND
@@ -94,12 +97,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
     def add(flag: str, **kwargs: Any) -> None:
-        kwargs["help"] = f"{kwargs.get('help', '')} [{OPTION_KEYS[flag]}]".strip()
+        kwargs["help"] = f"{kwargs.get('help', '')} {_default_text(flag)}[{OPTION_KEYS[flag]}]"
         options.add_argument(flag, default=None, **kwargs)
 
+    def choices(name: str) -> tuple[str, ...]:
+        return DOMAINS[name].choices
+
     add("--n-components", type=int, metavar="K", help="number of components (required)")
-    add("--covariance-type", choices=("full", "tied", "diag", "spherical"),
-        help="default full")
+    add("--covariance-type", choices=choices("covariance_type"))
     data = options.add_mutually_exclusive_group()
     data.add_argument("--variable", default=None,
                       help=f"Zarr array holding the rows (default: the only 2-D one) "
@@ -116,23 +121,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "log-likelihoods (default: none written)")
     add("--overwrite", action="store_const", const=True,
         help="replace predictions streamgmm wrote before")
-    add("--reports", metavar="DIR", help="folder for the plots and the config written "
-        "(default ./reports)")
-    add("--max-iter", type=int, metavar="N", help="default 100")
-    add("--tol", type=float, help="default 1e-3")
-    add("--reg-covar", type=float, help="default 1e-6")
-    add("--n-init", type=int, metavar="N", help="default 1")
-    add("--init-params", choices=("kmeans", "k-means++", "random", "random_from_data"),
-        help="default kmeans")
-    add("--seed", type=int, help="default 0")
-    add("--dtype", choices=("float32", "float64"), help="default: follow the data")
-    add("--nan-policy", choices=("raise", "drop"), help="default raise")
-    add("--scheduler", help="threads (default), processes, synchronous, local-cluster, or "
-        "tcp://HOST:PORT")
+    add("--reports", metavar="DIR", help="folder for the plots and the config written, in the "
+        "working directory")
+    add("--max-iter", type=int, metavar="N")
+    add("--tol", type=float)
+    add("--reg-covar", type=float)
+    add("--n-init", type=int, metavar="N")
+    add("--init-params", choices=choices("init_params"))
+    add("--seed", type=int)
+    add("--dtype", choices=choices("dtype"), help="(default: follow the data)")
+    add("--nan-policy", choices=choices("nan_policy"))
+    add("--scheduler", help=f"{', '.join(SCHEDULER_NAMES)}, or tcp://HOST:PORT")
     add("--n-workers", type=int, metavar="N", help="workers of a local cluster, threads of "
         "'threads'")
     add("--checkpoint", metavar="DIR", help="folder for the EM checkpoint (resume after a "
         "crash)")
+
+
+#: The schema section of each config section, for the defaults shown by ``--help``.
+_SECTIONS: dict[str, type[BaseModel]] = {
+    field: info.annotation for field, info in BatchFitConfig.model_fields.items()
+}
+
+
+def _default_text(flag: str) -> str:
+    """``(default X) `` from the config schema, for options whose key has a plain default."""
+    section, key = OPTION_KEYS[flag].split(".")
+    default = _SECTIONS[section].model_fields[key].default
+    if isinstance(default, bool) or not isinstance(default, (int, float, str)):
+        return ""
+    return f"(default {default}) "
 
 
 def _given(args: argparse.Namespace) -> list[str]:
