@@ -175,17 +175,22 @@ def config_from_options(args: argparse.Namespace) -> BatchFitConfig:
         The data are neither Zarr nor Parquet, or an option is invalid; each problem
         names the option and its config key.
     """
-    data_path = Path(args.config).expanduser().absolute()
-    try:
-        data_format = format_on_disk(data_path)
-    except StreamGMMError as exc:
-        raise ConfigError("DATA", [str(exc)]) from None
+    if "://" in args.config:  # a URL: the reader tells Zarr from Parquet when it opens it
+        data_uri, data_format = args.config, "auto"
+        data_path = Path(args.config.rstrip("/").rsplit("/", 1)[-1])
+    else:
+        data_path = Path(args.config).expanduser().absolute()
+        data_uri = str(data_path)
+        try:
+            data_format = format_on_disk(data_path)
+        except StreamGMMError as exc:
+            raise ConfigError("DATA", [str(exc)]) from None
     values = {flag: getattr(args, _dest(flag)) for flag in _given(args)}
     if "--columns" in values:
         values["--columns"] = [c.strip() for c in values["--columns"].split(",") if c.strip()]
     values["--registry"] = locate_registry(args.registry, given_by="--registry").root
     values.setdefault("--name", _model_name(data_path))
-    document: dict[str, Any] = {"data": {"uri": str(data_path), "format": data_format},
+    document: dict[str, Any] = {"data": {"uri": data_uri, "format": data_format},
                                 "registry": {}}
     for flag, value in values.items():
         section, key = OPTION_KEYS[flag].split(".")

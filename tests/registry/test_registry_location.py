@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamgmm.cli._registry import config_registry_location
+from streamgmm.cli._registry import announce_config_registry, config_registry_location
 from streamgmm.config import ConfigError, load_config, parse_config
 from streamgmm.preflight import check_job
 from streamgmm.registry.location import (
@@ -87,3 +87,16 @@ def test_score_refuses_a_registry_that_does_not_exist(tmp_path, monkeypatch):
     message = str(caught.value)
     assert f"registry.root: no model registry at {tmp_path / 'registry'}: the path does not exist" in message
     assert "run a fit first" in message
+
+
+def test_flow_commands_announce_a_registry_the_config_does_not_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(ROOT_ENVIRONMENT_VARIABLE, raising=False)
+    path = tmp_path / "score.yaml"
+    path.write_text("data: {uri: x.zarr}\nregistry: {model: m}\n", encoding="utf-8")
+    announce_config_registry(str(path), "score", quiet=False)
+    assert capsys.readouterr().err == (
+        f"registry: {tmp_path / 'registry'} (from the default 'registry' folder in {tmp_path}; "
+        "registry.root in the config chooses another)\n")
+    announce_config_registry(str(path), "score", quiet=True)
+    announce_config_registry(str(tmp_path / "missing.yaml"), "score", quiet=False)
+    assert capsys.readouterr().err == ""  # quiet; an unreadable config is reported by the run
