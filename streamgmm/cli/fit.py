@@ -34,7 +34,7 @@ from ..core.domains import DOMAINS
 from ..core.errors import StreamGMMError
 from ..io.sources import format_on_disk
 from ..orchestration.batch_fit import COMMAND
-from ..preflight import prepare_reports_folder
+from ..preflight import check_job, prepare_reports_folder
 from ..registry.location import locate_registry
 from ._flow import flow_epilog, run_flow_command
 from ._registry import announce
@@ -79,6 +79,8 @@ OPTION_KEYS: dict[str, str] = {
 }
 
 _DATA_SUFFIXES = re.compile(r"\.(zarr|parquet|pq)$")
+#: Named as the source of the config in messages.
+_SOURCE = "streamgmm fit (command-line options)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -172,8 +174,8 @@ def config_from_options(args: argparse.Namespace) -> BatchFitConfig:
     Raises
     ------
     ConfigError
-        The data are neither Zarr nor Parquet, or an option is invalid; each problem
-        names the option and its config key.
+        The data are neither Zarr nor Parquet, or an option is invalid (each problem
+        names the config key; :func:`_name_options` adds the option).
     """
     if "://" in args.config:  # a URL: the reader tells Zarr from Parquet when it opens it
         data_uri, data_format = args.config, "auto"
@@ -195,11 +197,7 @@ def config_from_options(args: argparse.Namespace) -> BatchFitConfig:
     for flag, value in values.items():
         section, key = OPTION_KEYS[flag].split(".")
         document.setdefault(section, {})[key] = value
-    try:
-        return parse_config(document, "batch_fit", base_dir=Path.cwd(),
-                            source="streamgmm fit (command-line options)")
-    except ConfigError as exc:
-        raise ConfigError(exc.source, [_name_options(line) for line in exc.problems]) from None
+    return parse_config(document, "batch_fit", base_dir=Path.cwd(), source=_SOURCE)
 
 
 def _name_options(problem: str) -> str:
@@ -211,26 +209,33 @@ def _name_options(problem: str) -> str:
 
 
 def _fit_data(args: argparse.Namespace) -> int:
-    """``streamgmm fit DATA --n-components K ...``: the options as a config, saved, run."""
+    """``streamgmm fit DATA --n-components K ...``: the options as a config, saved, run.
+
+    The destinations are checked (against the data and each other, and probed)
+    before the config file is written into the reports folder, so a refused run
+    writes nowhere it should not.
+    """
     announce(locate_registry(args.registry, given_by="--registry"), quiet=args.quiet,
              choose="--registry PATH")
     try:
         config = config_from_options(args)
+        check_job(config, _SOURCE, inputs=False)  # the data are opened by the run's own check
         reports = prepare_reports_folder(config.outputs.reports)
+        path = save_config(
+            config, reports / f"{config.registry.model}-fit.yaml",
+            header=(
+                "batch_fit config written by 'streamgmm fit DATA --n-components K ...' in\n"
+                f"{os.getcwd()}; every key written, every path absolute. Run it again with\n"
+                f"streamgmm fit {reports / f'{config.registry.model}-fit.yaml'}"
+            ),
+        )
     except ConfigError as exc:
-        print(f"fit: invalid options\n{exc}", file=sys.stderr)
+        named = ConfigError(exc.source, [_name_options(line) for line in exc.problems])
+        print(f"fit: invalid options\n{named}", file=sys.stderr)
         return 2
     except (StreamGMMError, OSError) as exc:  # e.g. a reports folder that is not ours
         print(f"fit: {exc}", file=sys.stderr)
         return 2
-    path = save_config(
-        config, reports / f"{config.registry.model}-fit.yaml",
-        header=(
-            f"batch_fit config written by 'streamgmm fit DATA --n-components ...' in {os.getcwd()}.\n"
-            "Every key is written and every path is absolute. Run it again:\n"
-            f"  streamgmm fit {reports / f'{config.registry.model}-fit.yaml'}"
-        ),
-    )
     args.config = str(path)
     status = run_flow_command(COMMAND, args)
     if status == 0:

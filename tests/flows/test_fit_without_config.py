@@ -104,8 +104,10 @@ def test_mistakes_exit_2_naming_the_option(small_zarr, tmp_path, monkeypatch, ca
     (tmp_path / "notes" / "a.txt").write_text("x", encoding="utf-8")
     with pytest.raises(ConfigError, match="is neither a Zarr store .* nor Parquet"):
         config_from_options(_options([str(tmp_path / "notes"), "--n-components", "2"]))
-    with pytest.raises(ConfigError, match=r"--n-components \(model.n_components\): 0 is not"):
+    with pytest.raises(ConfigError, match=r"model.n_components: 0 is not"):
         config_from_options(_options([str(small_zarr), "--n-components", "0"]))
+    assert streamgmm_main(["fit", str(small_zarr), "--n-components", "0"]) == 2
+    assert "--n-components (model.n_components): 0 is not allowed" in capsys.readouterr().err
 
     assert streamgmm_main(["fit", str(small_zarr)]) == 2
     assert "give the number of components" in capsys.readouterr().err
@@ -115,5 +117,11 @@ def test_mistakes_exit_2_naming_the_option(small_zarr, tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert "--columns (data.columns)" in err and "data.format is 'zarr'" in err
     assert not (tmp_path / "reports").exists()  # nothing written for a refused run
+    inside = small_zarr / "reports"
+    assert streamgmm_main(["fit", str(small_zarr), "--n-components", "2", "--reports",
+                           str(inside)]) == 2
+    err = capsys.readouterr().err
+    assert "--reports (outputs.reports)" in err and "input data.uri" in err
+    assert not inside.exists()  # the config file is not written into the data
     with pytest.raises(SystemExit):
         _options([str(small_zarr), "--n-components", "2", "--variable", "X", "--columns", "a"])
