@@ -43,7 +43,10 @@ EPILOG = (
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``stream``."""
-    parser.add_argument("config", help="online_update YAML config (e.g. configs/stream_speech.yaml, configs/stream_sensors.yaml)")
+    parser.add_argument(
+        "config",
+        help="online_update YAML config (e.g. configs/stream_speech.yaml, configs/stream_sensors.yaml)",
+    )
     parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
     parser.add_argument(

@@ -31,7 +31,9 @@ TIMEOUT = 300
 HARMLESS = ("ZarrUserWarning", "Consolidated metadata", "ERROR", "Traceback", "analytics")
 
 
-def _run(args: list[str], cwd: Path, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], cwd: Path, api_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PREFECT_HOME": str(cwd / "prefect-home"), "MPLBACKEND": "Agg"}
     for name in ("PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", ROOT_ENVIRONMENT_VARIABLE):
         env.pop(name, None)

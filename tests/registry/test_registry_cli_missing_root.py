@@ -72,7 +72,8 @@ def test_without_root_or_environment_the_working_directory_registry_is_used(tmp_
     result = _streamgmm(["models", "list"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "found" in result.stdout
-    assert f"registry: {tmp_path / 'registry'} (from the default 'registry' folder in {tmp_path}" in result.stderr
+    default = f"(from the default 'registry' folder in {tmp_path}"
+    assert f"registry: {tmp_path / 'registry'} {default}" in result.stderr
     quiet = _streamgmm(["models", "list", "--quiet"], tmp_path)
     assert quiet.returncode == 0 and quiet.stderr == "" and "found" in quiet.stdout
     explicit = _streamgmm(["models", "list", "--root", str(tmp_path / "registry")], tmp_path)

@@ -19,7 +19,8 @@ def test_given_then_environment_then_the_default(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(ROOT_ENVIRONMENT_VARIABLE, "from-env")
     given = locate_registry("given", given_by="--registry")
-    assert (given.root, given.origin, given.explicit) == (str(tmp_path / "given"), "--registry", True)
+    assert (given.root, given.origin, given.explicit) == (
+        str(tmp_path / "given"), "--registry", True)
     found = locate_registry()
     assert found.root == str(tmp_path / "from-env") and not found.explicit
     assert found.origin == f"${ROOT_ENVIRONMENT_VARIABLE}"
@@ -54,7 +55,8 @@ def test_a_config_without_root_finds_the_registry_by_the_same_rule(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     configs = tmp_path / "configs"
     monkeypatch.delenv(ROOT_ENVIRONMENT_VARIABLE, raising=False)
-    assert parse_config(_fit_document(), base_dir=configs).registry.root == str(configs / "registry")
+    default = parse_config(_fit_document(), base_dir=configs).registry.root
+    assert default == str(configs / "registry")
     monkeypatch.setenv(ROOT_ENVIRONMENT_VARIABLE, "shared")
     # The environment is relative to the working directory, not to the config file.
     assert parse_config(_fit_document(), base_dir=configs).registry.root == str(tmp_path / "shared")
@@ -85,7 +87,8 @@ def test_score_refuses_a_registry_that_does_not_exist(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as caught:
         check_job(config, "score.yaml")
     message = str(caught.value)
-    assert f"registry.root: no model registry at {tmp_path / 'registry'}: the path does not exist" in message
+    missing = f"no model registry at {tmp_path / 'registry'}: the path does not exist"
+    assert f"registry.root: {missing}" in message
     assert "run a fit first" in message
 
 
