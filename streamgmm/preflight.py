@@ -60,6 +60,7 @@ from streamgmm.online.runner import is_legacy_scores_store
 from streamgmm.online.state import STATE_FILENAME, is_legacy_state_folder
 from streamgmm.registry import ModelRegistry
 from streamgmm.registry.errors import ModelNotFoundError
+from streamgmm.registry.location import RegistryLocation, RegistryNotFoundError, require_registry
 from streamgmm.registry.registry import is_registry_layout
 
 __all__ = [
@@ -122,6 +123,10 @@ def data_problems(data: DataConfig, key: str = "data") -> list[str]:
 
 def _model_problems(root: str, model: str, ref: int | str, key: str) -> list[str]:
     """The model version ``ref`` of ``model`` must exist in the registry at ``root``."""
+    try:
+        require_registry(RegistryLocation(root, f"{key}.root or its default", explicit=True))
+    except RegistryNotFoundError as exc:
+        return [f"{key}.root: {exc}"]
     registry = ModelRegistry(root)
     try:
         registry.resolve(model, ref)

@@ -29,7 +29,10 @@ from pathlib import Path
 
 from .. import __version__
 
-__all__ = ["COMMANDS", "CommandInfo", "build_parser", "main"]
+__all__ = ["COMMANDS", "PACKAGE_FOLDER", "CommandInfo", "build_parser", "main"]
+
+#: Where the running code is installed (``--version`` and ``serve`` say it).
+PACKAGE_FOLDER = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
         # Where the code comes from: always the installed package (never the working directory).
-        print(f"streamgmm {__version__} ({Path(__file__).resolve().parent.parent})")
+        print(f"streamgmm {__version__} ({PACKAGE_FOLDER})")
         parser.exit()
 
 

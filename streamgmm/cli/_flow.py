@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from ..orchestration._command import FlowCommand, add_config_arguments
+from ._registry import announce_config_registry
 
 __all__ = ["flow_epilog", "configure_flow_command", "run_flow_command"]
 
@@ -33,5 +34,9 @@ def configure_flow_command(parser: argparse.ArgumentParser, command: FlowCommand
 
 
 def run_flow_command(command: FlowCommand, args: argparse.Namespace) -> int:
-    """Run the flow on the parsed config; the exit code."""
+    """Run the flow on the parsed config; the exit code.
+
+    Says first where the registry is when the config does not name it.
+    """
+    announce_config_registry(args.config, command.name, quiet=args.quiet)
     return int(command.run(args.config, quiet=args.quiet))

@@ -1,6 +1,8 @@
 """``streamgmm models ACTION``: list, show, diff, promote, unalias, gc, verify model versions.
 
-``--root`` defaults to the ``STREAMGMM_REGISTRY`` environment variable.
+The registry is ``--root``, else ``$STREAMGMM_REGISTRY``, else ``./registry``
+(:mod:`streamgmm.registry.location`, the rule of every command); when it was not
+given by ``--root`` the command says on stderr where it found it (not with ``--quiet``).
 Exit codes: 0 success, 1 a registry error (the message says what and where),
 2 bad usage (including a local ``--root`` that does not exist or is not a folder).
 :func:`add_models_subcommands` mounts the actions in another argparse program;
@@ -12,14 +14,19 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..core.errors import StreamGMMError
-from ..registry.diff import diff_parameters, metadata_changes
+from ._registry import announce
+from ..registry.diff import diff_parameters, metadata_changes, metadata_differences
+from ..registry.location import (
+    ROOT_ENVIRONMENT_VARIABLE,
+    RegistryNotFoundError,
+    locate_registry,
+    require_registry,
+)
 from ..registry.metadata import ModelMetadata, format_timestamp
 from ..registry.registry import ModelRegistry
 
@@ -30,56 +37,28 @@ __all__ = [
 
 DESCRIPTION = "Inspect and manage the versioned model registry."
 
-ROOT_ENVIRONMENT_VARIABLE = "STREAMGMM_REGISTRY"
-
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _command(function: Callable[[argparse.Namespace, ModelRegistry], int]) -> Handler:
-    """Open the registry named by ``--root`` and turn streamgmm errors into exit code 1."""
+    """Open the registry (:func:`~streamgmm.registry.location.locate_registry`) and turn
+    streamgmm errors into exit code 1 (2 for a registry root that does not exist)."""
 
     @functools.wraps(function)
     def run(args: argparse.Namespace) -> int:
-        root = args.root or os.environ.get(ROOT_ENVIRONMENT_VARIABLE)
-        if not root:
-            print(
-                f"error: no registry given: pass --root PATH (or set {ROOT_ENVIRONMENT_VARIABLE})",
-                file=sys.stderr,
-            )
-            return 2
         try:
-            registry = ModelRegistry(root)
-            missing = _missing_root(registry, "--root" if args.root else ROOT_ENVIRONMENT_VARIABLE)
-            if missing is not None:
-                print(f"error: {missing}", file=sys.stderr)
-                return 2
-            return function(args, registry)
+            location = require_registry(locate_registry(args.root, given_by="--root"))
+        except RegistryNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        announce(location, quiet=args.quiet)
+        try:
+            return function(args, ModelRegistry(location.root))
         except StreamGMMError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
 
     return run
-
-
-def _missing_root(registry: ModelRegistry, given_by: str) -> str | None:
-    """Why a local registry root cannot be a registry (absent, or not a folder), else None.
-
-    Reading an absent folder would list nothing, and a mistyped root would look like
-    an empty registry ("no models"). A local registry is created by its first
-    publish, so every command here needs an existing folder. URL roots are read
-    as they are (an object store has no folders to check).
-    """
-    if not registry.writable:
-        return None
-    root = Path(registry.root)
-    if root.is_dir():
-        return None
-    problem = "is not a folder" if root.exists() else "does not exist"
-    return (
-        f"no model registry at {root}: the path {problem}. Check {given_by} (a registry "
-        "folder holds a 'models' folder); a new registry is created by its first publish "
-        "(streamgmm fit CONFIG, or ModelRegistry(root).publish in Python), not by this command."
-    )
 
 
 def _print_json(value: Any) -> None:
@@ -202,13 +181,17 @@ def _diff(args: argparse.Namespace, registry: ModelRegistry) -> int:
     b = registry.load(args.name_b or args.name, args.ref_b)
     result = diff_parameters(a.parameters, b.parameters)
     changes = metadata_changes(a.metadata, b.metadata)
+    differences = metadata_differences(a.metadata, b.metadata)
     if args.json:
         _print_json(
             {
                 "a": {"name": a.name, "version": a.version},
                 "b": {"name": b.name, "version": b.version},
                 "parameters": result.to_dict(),
-                "metadata_changes": {k: {"a": va, "b": vb} for k, (va, vb) in changes.items()},
+                "metadata_changes": (
+                    {k: {"a": va, "b": vb} for k, (va, vb) in changes.items()} if args.full
+                    else {change.path: change.to_dict() for change in differences}
+                ),
             }
         )
         return 0
@@ -240,10 +223,16 @@ def _diff(args: argparse.Namespace, registry: ModelRegistry) -> int:
         print(f"weights total variation: {result.weights_total_variation:.4g}")
         print(f"max mean distance: {result.max_mean_distance:.4g}")
         print(f"max covariance distance: {result.max_covariance_distance:.4g}")
-    if changes:
+    if args.full and changes:
         print("metadata changes:")
         for key, (value_a, value_b) in changes.items():
             print(f"  {key}: {json.dumps(value_a)} -> {json.dumps(value_b)}")
+    elif differences:
+        print(f"metadata changes ({len(differences)} keys; --full prints whole fields):")
+        for change in differences:
+            print(f"  {change.describe()}")
+    else:
+        print("metadata: identical (identity and checksums aside)")
     return 0
 
 
@@ -304,7 +293,12 @@ def add_models_subcommands(
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--root",
-        help=f"registry root: a folder or fsspec URL (default: ${ROOT_ENVIRONMENT_VARIABLE})",
+        help=f"registry root: a folder or fsspec URL (default: ${ROOT_ENVIRONMENT_VARIABLE}, "
+        "else ./registry)",
+    )
+    common.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="do not say where the registry was found when --root is not given",
     )
 
     def add(command: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -330,6 +324,11 @@ def add_models_subcommands(
     parser.add_argument("ref_b", help="version or alias")
     parser.add_argument("--name-b", help="model of ref_b, if not NAME")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--full", action="store_true",
+        help="print each differing metadata field whole (default: only the keys that differ, "
+        "old -> new, arrays summarised by shape, dtype and max abs difference)",
+    )
 
     parser = add("promote", _promote, "point an alias (e.g. production) at a verified version")
     parser.add_argument("name")

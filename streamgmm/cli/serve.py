@@ -4,7 +4,10 @@ Reads the deployments file (``--prefect-yaml``, default ``prefect.yaml`` in the
 working directory: the repository's names the thin ``flows/<flow>.py:<flow>``
 entrypoints), takes each deployment's flow from the installed package
 (:func:`~streamgmm.orchestration.deployments.packaged_flow`; no file of the
-checkout or the working directory is imported), prints what it serves, and serves
+checkout or the working directory is imported), prints what it serves (the package's
+version and folder, the deployments file, the working folder, the Prefect API, and per
+deployment its flow, code, ``prefect.yaml`` entrypoint, parameters, schedules and the
+registry its config uses), and serves
 them all with ``prefect.serve`` until stopped (Ctrl-C or SIGTERM; Prefect then
 pauses their schedules). The deployments are registered by module path
 (``streamgmm.orchestration.batch_fit.batch_fit``). The process works from the
@@ -21,6 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..config import ConfigError, load_config
+from ..orchestration._command import ephemeral_startup_allowance
 from ..orchestration.deployments import (
     DeploymentFileError,
     DeploymentSpec,
@@ -30,8 +36,12 @@ from ..orchestration.deployments import (
     select_deployments,
     serve_deployments,
 )
+from . import PACKAGE_FOLDER
+from ._registry import config_registry_location
 
-__all__ = ["DESCRIPTION", "EPILOG", "build_deployments", "configure", "describe", "run"]
+__all__ = [
+    "DESCRIPTION", "EPILOG", "build_deployments", "configure", "describe", "registry_line", "run",
+]
 
 DESCRIPTION = (
     "Serve streamgmm's flows as the deployments of a prefect.yaml declare them (schedules, "
@@ -74,14 +84,37 @@ def build_deployments(specs: Sequence[DeploymentSpec]) -> list[Any]:
 
 
 def describe(spec: DeploymentSpec, deployment: Any) -> str:
-    """One line saying what a deployment serves: flow, code, parameters, schedules."""
+    """What a deployment serves: flow and code, the ``prefect.yaml`` entrypoint, parameters,
+    schedules (one line, then indented lines)."""
     module = sys.modules[deployment.entrypoint.rsplit(".", 1)[0]]
     schedules = "; ".join(_schedule_text(s) for s in spec.schedules) or "no schedule"
     parameters = ", ".join(f"{k}={v}" for k, v in spec.parameters.items()) or "no parameters"
     return (
         f"{spec.full_name}: {deployment.entrypoint} ({module.__file__}); {parameters}; "
-        f"{schedules}"
+        f"{schedules}\n"
+        f"    entrypoint in prefect.yaml {spec.entrypoint} (served from the installed package)"
     )
+
+
+def registry_line(spec: DeploymentSpec) -> str | None:
+    """Where a deployment's config publishes or reads models, and how that was found.
+
+    The config path is relative to the working folder (``prefect.yaml``'s). None
+    when the deployment has no ``config_path``; a config that cannot be read says so
+    (the run will report it in full).
+    """
+    config_path = spec.parameters.get("config_path")
+    if not isinstance(config_path, str):
+        return None
+    try:
+        config = load_config(config_path, kind=spec.function)
+    except (ConfigError, ValueError) as exc:
+        first = str(exc).splitlines()[0]
+        return f"    config {config_path} cannot be loaded now: {first}"
+    location = config_registry_location(config, config_path)
+    if location is None:
+        return f"    config {config_path}: no registry"
+    return f"    config {config_path}: registry {location.root} (from {location.origin})"
 
 
 def _schedule_text(schedule: Any) -> str:
@@ -105,16 +138,25 @@ def run(args: argparse.Namespace) -> int:
     # Config paths in prefect.yaml are relative to its folder, and served runs start in
     # the working directory.
     os.chdir(path.parent)
-    print(f"streamgmm serve: {len(deployments)} deployment(s) of {path}, run in {path.parent}:")
+    url = api_url()
+    print(f"streamgmm serve: streamgmm {__version__} installed at {PACKAGE_FOLDER}")
+    print(f"  deployments file  {path}")
+    print(f"  working folder    {path.parent} (config paths resolve here; runs start here)")
+    print(f"  Prefect API       {url or 'a temporary local API started by this command'}")
+    print(f"{len(deployments)} deployment(s):")
     for spec, deployment in zip(specs, deployments, strict=True):
         print(f"  {describe(spec, deployment)}")
+        line = registry_line(spec)
+        if line is not None:
+            print(line)
     sys.stdout.flush()
-    if api_url() is None:
+    if url is None:
         print(
             "streamgmm serve: PREFECT_API_URL is not set, so the deployments live on a temporary "
             "local API that stops with this command. For lasting schedules and the UI, run "
             "'prefect server start' and set PREFECT_API_URL.",
             file=sys.stderr,
         )
-    serve_deployments(deployments, quiet=args.quiet)
+    with ephemeral_startup_allowance():  # the temporary API's defaults (no telemetry)
+        serve_deployments(deployments, quiet=args.quiet)
     return 0

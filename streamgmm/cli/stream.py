@@ -22,6 +22,7 @@ from ..preflight import check_job
 from ..core.errors import StreamGMMError
 from ..online.from_config import build_runner
 from ..online.sources import SourceMismatchError
+from ._registry import announce_config
 
 __all__ = ["DESCRIPTION", "EPILOG", "configure", "main", "run"]
 
@@ -42,7 +43,10 @@ EPILOG = (
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``stream``."""
-    parser.add_argument("config", help="online_update YAML config (see configs/online_update.yaml)")
+    parser.add_argument(
+        "config",
+        help="online_update YAML config (e.g. configs/stream_speech.yaml, configs/stream_sensors.yaml)",
+    )
     parser.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
     parser.add_argument(
@@ -80,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("streamgmm.online").setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         config = load_config(args.config, kind="online_update")
+        announce_config(config, args.config, quiet=args.quiet)
         check_job(config, args.config)  # source and destinations, for real, before any batch
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

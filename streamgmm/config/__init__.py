@@ -12,7 +12,7 @@ file, the key path, the value and what is allowed. Paths may use ``${VAR}``,
 """
 
 from .errors import ConfigError
-from .loader import CONFIG_KINDS, load_config, parse_config
+from .loader import CONFIG_KINDS, load_config, parse_config, save_config
 from .schema import (
     SCHEDULER_NAMES,
     BatchFitConfig,
@@ -49,4 +49,5 @@ __all__ = [
     "SingleModelConfig",
     "load_config",
     "parse_config",
+    "save_config",
 ]

@@ -16,13 +16,15 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from streamgmm.io.atomic import atomic_write_bytes
+
 from .errors import ConfigError, describe_validation_error
 from .online import OnlineUpdateConfig
 from .schema import BatchFitConfig
 from .score import ScoreConfig
 from .select_k import SelectKConfig
 
-__all__ = ["CONFIG_KINDS", "load_config", "parse_config"]
+__all__ = ["CONFIG_KINDS", "load_config", "parse_config", "save_config"]
 
 #: Config schema of every job, by the job's name.
 CONFIG_KINDS: dict[str, type[BaseModel]] = {
@@ -167,3 +169,34 @@ def load_config(path: str | os.PathLike[str], kind: str = "batch_fit") -> Any:
     file = Path(path).expanduser()
     data = _read_yaml(file)
     return parse_config(data, schema, base_dir=file.resolve().parent, source=str(path))
+
+
+def save_config(
+    config: BaseModel, path: str | os.PathLike[str], *, header: str | None = None
+) -> Path:
+    """Write a validated config as a YAML file that :func:`load_config` reads back equal.
+
+    Every key is written, defaults included, and every path is absolute (as
+    validation resolved it), so the file runs the same job from any folder, whatever
+    the defaults of a later streamgmm. Written atomically; parents are created.
+
+    Parameters
+    ----------
+    config : pydantic.BaseModel
+        A validated config object (e.g. ``BatchFitConfig``).
+    path : path
+        The YAML file (replaced if it exists).
+    header : str, optional
+        Comment lines put first (each prefixed with ``# ``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    document = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    if header:
+        document = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + document
+    target = Path(path)
+    atomic_write_bytes(target, document.encode("utf-8"))
+    return target

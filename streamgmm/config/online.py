@@ -1,6 +1,7 @@
 """The ``online_update`` job's config: a stream source, the online model, and its bounds.
 
-Example (``configs/online_update.yaml``)::
+Example (a landing folder; ``configs/stream_sensors.yaml`` and ``configs/stream_speech.yaml``
+are complete, commented ones)::
 
     source:
       kind: landing-folder                 # landing-folder | zarr-append | stdin

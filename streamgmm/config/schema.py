@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from streamgmm.core.domains import DOMAINS
+from streamgmm.registry.location import locate_registry
 from streamgmm.registry.names import check_alias, check_model_name
 
 from .network import DEFAULT_HOST, check_host, dashboard_listen_address
@@ -409,18 +410,24 @@ class ComputeConfig(_Section):
 class RegistryModelConfig(_Section):
     """A model in a registry: the ``root`` and ``model`` keys every registry section has.
 
-    ``root`` is resolved against the config file's folder; ``model`` must be a valid
-    model name. Sections that publish (:class:`RegistryConfig`) or load a version
-    (``score``'s) add their own keys.
+    ``root`` is resolved against the config file's folder; without the key, the
+    registry is found as every command finds it
+    (:func:`~streamgmm.registry.location.locate_registry`: ``$STREAMGMM_REGISTRY``,
+    else ``registry`` beside the config file). ``model`` must be a valid model name.
+    Sections that publish (:class:`RegistryConfig`) or load a version (``score``'s)
+    add their own keys.
     """
 
-    root: Annotated[str, Field(strict=True)] = "registry"
+    # None only until validated: the validator always fills in the located root.
+    root: Annotated[str, Field(strict=True)] | None = None
     model: Annotated[str, Field(strict=True)]
 
     @field_validator("root")
     @classmethod
-    def _resolve_root(cls, value: str, info: ValidationInfo) -> str:
-        return resolve_location(value, _base_dir(info))
+    def _resolve_root(cls, value: str | None, info: ValidationInfo) -> str:
+        if value is not None:
+            return resolve_location(value, _base_dir(info))
+        return locate_registry(default_base=_base_dir(info)).root
 
     @field_validator("model")
     @classmethod
@@ -433,8 +440,9 @@ class RegistryConfig(RegistryModelConfig):
 
     Parameters
     ----------
-    root : str, default "registry"
-        Registry folder (relative to the config file's folder) or a URL.
+    root : str, optional
+        Registry folder (relative to the config file's folder) or a URL. Default
+        ``$STREAMGMM_REGISTRY``, else ``registry`` beside the config file.
     model : str
         Model name: letters, digits, '.', '_' and '-'.
     aliases : list of str, default []

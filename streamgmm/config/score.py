@@ -9,7 +9,8 @@
     anomaly:  {quantile: 0.001}      # or {threshold: -25.0}; optional
 
 Labels, responsibilities and log-likelihoods are written to ``outputs.predictions``,
-by default next to the input (``data/example.zarr`` -> ``data/example-scores.zarr``).
+by default next to the input (``data/generated/example.zarr`` ->
+``data/generated/example-scores.zarr``).
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class ScoreRegistryConfig(RegistryModelConfig):
 
     Parameters
     ----------
-    root : str, default "registry"
+    root : str, optional
         Registry folder (relative to the config file) or a URL (read-only is enough).
+        Default ``$STREAMGMM_REGISTRY``, else ``registry`` beside the config file.
     model : str
         Model name.
     version : int or str, default "latest"

@@ -33,6 +33,7 @@ from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
 from ..io.atomic import named_write_error, replace_directory, staging_directory
+from ..io.zarr_metadata import consolidate_metadata
 from ..io.destinations import (
     MARKER_ATTRIBUTE,
     check_outside_inputs,
@@ -186,7 +187,7 @@ def write_predictions(
         stored = da.store(sources, targets, lock=False, compute=False)
         with driver:
             driver.compute(stored)
-        zarr.consolidate_metadata(str(built))
+        consolidate_metadata(built)
         replace_directory(built, target)
     except BaseException as exc:
         shutil.rmtree(built, ignore_errors=True)

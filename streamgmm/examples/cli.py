@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -65,6 +64,4 @@ def parse_example_arguments(
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    # zarr warns on every consolidated format-3 store it writes; it says nothing about the example.
-    warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
     return args

@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..config import BatchFitConfig, SelectKConfig, load_config, parse_config
+from ..config import BatchFitConfig, SelectKConfig, load_config, parse_config, save_config
 from ..core.params import MixtureParameters
-from ..io.atomic import atomic_write_bytes
 from ..orchestration._command import ephemeral_startup_allowance
 from ..orchestration._shared import quiet_logging
 from ..orchestration.batch_fit import batch_fit_with_config
@@ -185,10 +182,7 @@ def run_select_k(config: SelectKConfig, config_path: Path) -> FlowSelection:
     Prefect runs as in :func:`run_batch_fit` (ephemeral local API without
     ``PREFECT_API_URL``, up to 120 s to start it).
     """
-    config_path = Path(config_path)
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    document = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    atomic_write_bytes(config_path, document.encode("utf-8"))
+    config_path = save_config(config, config_path)
     with ephemeral_startup_allowance():
         result = select_k(str(config_path))
     version = ModelRegistry(config.registry.root).load(result.model, result.version)

@@ -31,6 +31,7 @@ __all__ = [
     "ZarrRows",
     "ParquetRows",
     "column_roles_metadata",
+    "format_on_disk",
     "stored_location",
 ]
 
@@ -520,6 +521,41 @@ def _detect_format(uri: str, storage_options: dict | None) -> str:
     if os.path.isdir(uri) and any(n.endswith(".parquet") for n in os.listdir(uri)):
         return "parquet"
     return "zarr"
+
+
+#: Files that make a folder a Zarr store (format 3, format 2 group / array / consolidated).
+_ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
+
+
+def format_on_disk(path: str | os.PathLike[str]) -> str:
+    """'zarr' or 'parquet', as the local ``path`` shows by what is on disk.
+
+    A folder holding ``zarr.json`` (or ``.zgroup``/``.zarray``) is a Zarr store; a
+    ``.parquet`` file, or a folder holding ``.parquet`` files, is Parquet.
+
+    Raises
+    ------
+    InvalidInputError
+        The path does not exist, or is neither: the message names it and what is accepted.
+    """
+    where = os.fspath(path)
+    if not os.path.exists(where):
+        raise InvalidInputError(
+            f"no data at {where}: the path does not exist. Give a Zarr store or a Parquet "
+            "file or folder (e.g. one written by streamgmm datagen)."
+        )
+    if os.path.isdir(where):
+        names = os.listdir(where)
+        if any(marker in names for marker in _ZARR_MARKERS):
+            return "zarr"
+        if _detect_format(where, None) == "parquet":
+            return "parquet"
+    elif where.endswith(".parquet"):
+        return "parquet"
+    raise InvalidInputError(
+        f"{where} is neither a Zarr store (a folder with zarr.json or .zgroup) nor Parquet "
+        "(a .parquet file or a folder of .parquet files). Give the data's store, file or folder."
+    )
 
 
 def _files_signature(paths: Sequence[str], storage_options: dict | None) -> str:

@@ -17,7 +17,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+from prefect.settings import (
+    PREFECT_SERVER_ANALYTICS_ENABLED,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    temporary_settings,
+)
 
 from ._shared import quiet_logging
 from streamgmm.config import ConfigError
@@ -35,13 +39,17 @@ EPHEMERAL_STARTUP_TIMEOUT_SECONDS = 120
 
 @contextlib.contextmanager
 def ephemeral_startup_allowance() -> Iterator[None]:
-    """Allow Prefect's ephemeral API :data:`EPHEMERAL_STARTUP_TIMEOUT_SECONDS` to start.
+    """The defaults of the temporary Prefect API a command starts.
 
-    A value set by the user (environment or profile) wins over this default.
+    Its start-up may take :data:`EPHEMERAL_STARTUP_TIMEOUT_SECONDS`, and its
+    telemetry is off: the temporary server lives for one command, and offline its
+    telemetry call fails with an ERROR line on every run. A value set by the user
+    (environment or profile) wins over these defaults.
     """
-    with temporary_settings(
-        set_defaults={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS}
-    ):
+    with temporary_settings(set_defaults={
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        PREFECT_SERVER_ANALYTICS_ENABLED: False,
+    }):
         yield
 
 

@@ -13,12 +13,19 @@ units of the features, so the matching does not depend on feature scales (a
 plain distance between means would). Then, per matched pair: the difference of
 weights, the Euclidean distance of the means and the Frobenius distance of the
 covariance matrices (diag/spherical/tied read as the matrices they stand for).
+
+Metadata are compared key by key (:func:`metadata_differences`): only the keys that
+changed, appeared or disappeared, each with its dotted path; numeric arrays (the
+per-iteration lower bounds, say) are summarised by shape, dtype and the largest
+absolute difference instead of being printed whole.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -32,10 +39,12 @@ from .metadata import ModelMetadata
 __all__ = [
     "ComponentMatch",
     "ParameterDiff",
+    "ValueChange",
     "bhattacharyya_distances",
     "diff_parameters",
     "match_components",
     "metadata_changes",
+    "metadata_differences",
 ]
 
 _DIAGONAL_TYPES = ("diag", "spherical")
@@ -303,3 +312,121 @@ def metadata_changes(a: ModelMetadata, b: ModelMetadata) -> dict[str, tuple[Any,
         for name in _COMPARED_FIELDS
         if doc_a[name] != doc_b[name]
     }
+
+
+# ============================================================================ key by key
+@dataclass(frozen=True)
+class ValueChange:
+    """One key of two JSON documents that differs.
+
+    Attributes
+    ----------
+    path : str
+        Dotted key path (``training_config.model.tol``; list items as ``[i]``).
+    kind : {"changed", "added", "removed"}
+        Added: only in ``b``; removed: only in ``a``.
+    a, b : JSON value or None
+        The values (None on the side that lacks the key).
+    """
+
+    path: str
+    kind: Literal["changed", "added", "removed"]
+    a: Any = None
+    b: Any = None
+
+    def describe(self) -> str:
+        """``path: old -> new`` (arrays by shape, dtype and max abs difference)."""
+        if self.kind == "added":
+            return f"{self.path}: added {_text(self.b)}"
+        if self.kind == "removed":
+            return f"{self.path}: removed (was {_text(self.a)})"
+        array_a, array_b = _numeric_array(self.a), _numeric_array(self.b)
+        if array_a is not None and array_b is not None:
+            if array_a.shape != array_b.shape:
+                return f"{self.path}: {_shape_text(array_a)} -> {_shape_text(array_b)}"
+            largest = _max_abs_difference(array_a, array_b)
+            return f"{self.path}: {_shape_text(array_a)}, max |b - a| {largest:.6g}"
+        return f"{self.path}: {_text(self.a)} -> {_text(self.b)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: kind, and the values (arrays as shape, dtype, max abs difference)."""
+        record: dict[str, Any] = {"kind": self.kind}
+        array_a, array_b = _numeric_array(self.a), _numeric_array(self.b)
+        for side, value, array in (("a", self.a, array_a), ("b", self.b, array_b)):
+            if (side == "a" and self.kind == "added") or (side == "b" and self.kind == "removed"):
+                continue
+            record[side] = (
+                {"shape": list(array.shape), "dtype": str(array.dtype)}
+                if array is not None else value
+            )
+        if array_a is not None and array_b is not None and array_a.shape == array_b.shape:
+            record["max_abs_difference"] = _max_abs_difference(array_a, array_b)
+        return record
+
+
+def _numeric_array(value: Any) -> np.ndarray | None:
+    """A list of numbers (or of equal-length lists of numbers) as an array; else None."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged
+        return None
+    if array.dtype.kind not in "iuf":  # booleans, strings and objects are not summarised
+        return None
+    return array
+
+
+def _shape_text(array: np.ndarray) -> str:
+    return f"array {tuple(array.shape)} {array.dtype}"
+
+
+def _max_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(b.astype(np.float64) - a.astype(np.float64)), initial=0.0))
+
+
+def _text(value: Any) -> str:
+    array = _numeric_array(value)
+    if array is not None and array.size > 8:
+        return _shape_text(array)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _differences(path: str, a: Any, b: Any) -> list[ValueChange]:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        changes: list[ValueChange] = []
+        for key in list(a) + [k for k in b if k not in a]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in b:
+                changes.append(ValueChange(where, "removed", a=a[key]))
+            elif key not in a:
+                changes.append(ValueChange(where, "added", b=b[key]))
+            else:
+                changes += _differences(where, a[key], b[key])
+        return changes
+    if a == b:
+        return []
+    lists = isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))
+    if lists and len(a) == len(b) and _numeric_array(a) is None and _numeric_array(b) is None:
+        # Lists of records (e.g. select_k's candidates): item by item.
+        return [c for i, (x, y) in enumerate(zip(a, b)) for c in _differences(f"{path}[{i}]", x, y)]
+    return [ValueChange(path, "changed", a=a, b=b)]
+
+
+def metadata_differences(a: ModelMetadata, b: ModelMetadata) -> tuple[ValueChange, ...]:
+    """The metadata keys that differ between two versions, down to the innermost key.
+
+    The fields of :func:`metadata_changes` (identity and checksums aside), each
+    compared key by key: nested mappings are walked, lists of records item by item,
+    and a numeric list is one value (summarised by :meth:`ValueChange.describe`).
+
+    Returns
+    -------
+    tuple of ValueChange
+        In the order of the fields and of the keys in ``a`` (then those only in ``b``).
+    """
+    return tuple(
+        change
+        for name, (value_a, value_b) in metadata_changes(a, b).items()
+        for change in _differences(name, value_a, value_b)
+    )

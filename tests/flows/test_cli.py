@@ -194,6 +194,14 @@ def test_serve_registers_the_deployments_with_their_schedules(tmp_path, api_url)
     finally:
         out, err = _stop(process)
     assert set(found) == set(wanted), f"stdout:\n{out[-2000:]}\nstderr:\n{err[-3000:]}"
+    # What it serves, said before serving: code, deployments file, folder, API, registries.
+    assert "streamgmm serve: streamgmm " in out and " installed at " in out
+    assert f"  deployments file  {REPO / 'prefect.yaml'}\n" in out
+    assert f"  working folder    {REPO} (config paths resolve here" in out
+    assert f"  Prefect API       {api_url}\n" in out
+    assert "    entrypoint in prefect.yaml flows/score.py:score (served from the installed" in out
+    assert (f"    config configs/score.yaml: registry {REPO / 'registry'} (from registry.root in "
+            "configs/score.yaml)") in out
     for name, (flow, config, cron) in wanted.items():
         deployment = found[name]
         # Registered by module path: runs import the installed package, from any folder.

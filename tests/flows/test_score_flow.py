@@ -141,7 +141,8 @@ def test_features_must_be_the_models(
         ({"model": "nope"}, ["registry.model", "No model named 'nope'", "small"]),
         ({"version": "staging"}, ["registry.version", "no alias 'staging'", "production"]),
         ({"version": 7}, ["registry.version", "no version 7", "1, 2"]),
-        ({"root": "empty-registry"}, ["registry.model", "models there: none"]),
+        ({"root": "empty-registry"},
+         ["registry.root: no model registry at", "does not exist", "run a fit first"]),
     ],
 )
 def test_missing_model_version_or_alias_is_a_config_error(

@@ -62,9 +62,36 @@ def test_diff_reports_the_permutation(root, capsys):
     assert result["parameters"]["permutation"] == [1, 2, 0]
     assert result["parameters"]["max_mean_distance"] == 0.0
     assert result["metadata_changes"]["parent"] == {
+        "kind": "changed",
         "a": None,
         "b": {"name": "speech", "version": 1},
     }
+    assert main(["diff", "--root", root, "speech", "1", "2", "--json", "--full"]) == 0
+    full = json.loads(capsys.readouterr().out)["metadata_changes"]
+    assert full["parent"] == {"a": None, "b": {"name": "speech", "version": 1}}
+    assert full["metrics"]["a"]["n_samples"] == 1000  # the whole field
+
+
+def test_diff_prints_only_the_keys_that_differ(registry, capsys):
+    parameters = make_parameters("diag", n_components=2, seed=4)
+    config = {"job": "batch_fit", "model": {"n_components": 2, "tol": 1e-3},
+              "data": {"uri": "/data/a.zarr", "columns": ["x0", "x1", "x2"]}}
+    metrics = {"extra": {"lower_bounds": [-3.0, -2.5], "fit_seconds": 1.5}}
+    registry.publish("m", parameters, training_config=config, metrics=metrics)
+    config = {**config, "model": {"n_components": 2, "tol": 1e-5}}
+    metrics = {"extra": {"lower_bounds": [-3.0, -2.25], "fit_seconds": 1.5}}
+    registry.publish("m", parameters, training_config=config, metrics=metrics)
+
+    assert main(["diff", "--root", registry.root, "m", "1", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "metadata changes (2 keys; --full prints whole fields):" in out
+    assert "  training_config.model.tol: 0.001 -> 1e-05\n" in out
+    assert "  metrics.extra.lower_bounds: array (2,) float64, max |b - a| 0.25\n" in out
+    assert "x2" not in out and "fit_seconds" not in out  # unchanged keys are not dumped
+
+    assert main(["diff", "--root", registry.root, "m", "1", "2", "--full"]) == 0
+    full = capsys.readouterr().out
+    assert "  training_config: {" in full and "x2" in full  # the whole field, as before
 
 
 def test_promote_gc_and_verify(root, capsys, monkeypatch):
@@ -94,8 +121,9 @@ def test_errors_exit_1_with_the_file_named(root, capsys):
     assert main(["promote", "--root", root, "speech", "1", "latest"]) == 1
 
 
-def test_missing_root_is_a_usage_error(capsys, monkeypatch):
+def test_missing_root_is_a_usage_error(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv(ROOT_ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./registry here
     assert main(["list"]) == 2
     assert "--root" in capsys.readouterr().err
 

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from registry_helpers import make_parameters
+
 from streamgmm.cli.models import ROOT_ENVIRONMENT_VARIABLE, main
+from streamgmm.registry import ModelRegistry
 
 STREAMGMM = str(Path(sys.executable).parent / "streamgmm")
 
@@ -33,7 +36,8 @@ def test_models_list_on_a_missing_root_exits_2_naming_it(tmp_path):
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "no models" not in result.stdout
     assert f"no model registry at {root}: the path does not exist" in result.stderr
-    assert "Check --root" in result.stderr and "first publish" in result.stderr  # the way out
+    assert "(it came from --root)" in result.stderr  # where it came from
+    assert "first publish" in result.stderr and "streamgmm fit" in result.stderr  # the way out
     assert not root.exists()  # reading never creates it
 
 
@@ -43,7 +47,7 @@ def test_a_root_that_is_a_file_given_by_the_environment_exits_2(tmp_path):
     result = _streamgmm(["models", "list"], tmp_path, **{ROOT_ENVIRONMENT_VARIABLE: str(root)})
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert f"no model registry at {root}: the path is not a folder" in result.stderr
-    assert f"Check {ROOT_ENVIRONMENT_VARIABLE}" in result.stderr
+    assert f"(it came from ${ROOT_ENVIRONMENT_VARIABLE})" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -60,3 +64,25 @@ def test_every_command_refuses_a_missing_root(tmp_path, capsys, args):
 def test_an_empty_registry_folder_still_lists_no_models(tmp_path, capsys):
     assert main(["list", "--root", str(tmp_path)]) == 0
     assert f"no models in {tmp_path}" in capsys.readouterr().out
+
+
+def test_without_root_or_environment_the_working_directory_registry_is_used(tmp_path):
+    """After the main job (which writes ./registry), `models list` needs no --root."""
+    ModelRegistry(tmp_path / "registry").publish("found", make_parameters("diag"))
+    result = _streamgmm(["models", "list"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "found" in result.stdout
+    default = f"(from the default 'registry' folder in {tmp_path}"
+    assert f"registry: {tmp_path / 'registry'} {default}" in result.stderr
+    quiet = _streamgmm(["models", "list", "--quiet"], tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == "" and "found" in quiet.stdout
+    explicit = _streamgmm(["models", "list", "--root", str(tmp_path / "registry")], tmp_path)
+    assert explicit.returncode == 0 and explicit.stderr == ""
+
+
+def test_without_root_a_missing_default_registry_says_how_to_make_one(tmp_path):
+    result = _streamgmm(["models", "list"], tmp_path)
+    assert result.returncode == 2
+    assert f"no model registry at {tmp_path / 'registry'}: the path does not exist" in result.stderr
+    assert f"the default 'registry' folder in {tmp_path}" in result.stderr
+    assert "--root PATH" in result.stderr and "streamgmm fit" in result.stderr

@@ -9,7 +9,7 @@ from registry_helpers import COVARIANCE_TYPES, make_parameters
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.core.params import MixtureParameters
 from streamgmm.registry import diff_parameters
-from streamgmm.registry.diff import bhattacharyya_distances, metadata_changes
+from streamgmm.registry.diff import bhattacharyya_distances, metadata_changes, metadata_differences
 
 
 def _permuted(parameters: MixtureParameters, order: np.ndarray) -> MixtureParameters:
@@ -102,3 +102,43 @@ def test_registry_diff_and_metadata_changes(registry):
     assert result.permutation == (1, 0, 3, 2) and result.max_mean_distance == 0.0
     changes = metadata_changes(registry.show("m", 1), registry.show("m", 2))
     assert changes == {"training_config": ({"tol": 1e-3}, {"tol": 1e-4})}
+
+
+# ------------------------------------------------------------------ metadata key by key
+def _two_versions(registry):
+    parameters = make_parameters("diag", n_components=2, seed=4)
+    config = {"job": "batch_fit", "model": {"n_components": 2, "tol": 1e-3, "max_iter": 100},
+              "data": {"uri": "/data/a.zarr", "columns": ["x0", "x1"]}}
+    metrics = {"n_iter": 3, "extra": {"lower_bounds": [-3.0, -2.5, -2.4], "seconds": 1.0}}
+    registry.publish("m", parameters, training_config=config, metrics=metrics)
+    config_b = {"job": "batch_fit", "model": {"n_components": 2, "tol": 1e-5, "seed": 7},
+                "data": {"uri": "/data/a.zarr", "columns": ["x0", "x1"]}}
+    metrics_b = {"n_iter": 4, "extra": {"lower_bounds": [-3.0, -2.5, -2.45, -2.4],
+                                        "seconds": 1.0, "grid": [[1.0, 2.0], [3.0, 4.5]]}}
+    registry.publish("m", parameters, training_config=config_b, metrics=metrics_b)
+    metrics_c = {**metrics_b, "extra": {**metrics_b["extra"], "grid": [[1.0, 2.0], [3.0, 4.0]]}}
+    registry.publish("m", parameters, training_config=config_b, metrics=metrics_c)
+    return [registry.show("m", v) for v in (1, 2, 3)]
+
+
+def test_metadata_differences_name_only_the_keys_that_differ(registry):
+    one, two, three = _two_versions(registry)
+    changes = {c.path: c for c in metadata_differences(one, two)}
+    assert set(changes) == {
+        "training_config.model.tol", "training_config.model.max_iter",
+        "training_config.model.seed", "metrics.n_iter", "metrics.extra.lower_bounds",
+        "metrics.extra.grid",
+    }
+    assert changes["training_config.model.tol"].describe() == (
+        "training_config.model.tol: 0.001 -> 1e-05")
+    assert changes["training_config.model.max_iter"].describe() == (
+        "training_config.model.max_iter: removed (was 100)")
+    assert changes["training_config.model.seed"].describe() == "training_config.model.seed: added 7"
+    assert changes["metrics.extra.lower_bounds"].describe() == (
+        "metrics.extra.lower_bounds: array (3,) float64 -> array (4,) float64")
+    grid = {c.path: c for c in metadata_differences(two, three)}["metrics.extra.grid"]
+    assert grid.describe() == "metrics.extra.grid: array (2, 2) float64, max |b - a| 0.5"
+    assert grid.to_dict() == {"kind": "changed", "a": {"shape": [2, 2], "dtype": "float64"},
+                              "b": {"shape": [2, 2], "dtype": "float64"},
+                              "max_abs_difference": 0.5}
+    assert metadata_differences(three, three) == ()

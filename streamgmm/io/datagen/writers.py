@@ -7,13 +7,13 @@ Both writers take chunks in any order from several threads (chunks never overlap
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..sources import column_roles_metadata
+from ..zarr_metadata import consolidate_metadata
 from .sampling import Mixture
 
 __all__ = [
@@ -110,13 +110,7 @@ class ZarrWriter:
         self.sample[start:stop] = np.arange(start, stop, dtype=np.int64)
 
     def finish(self) -> None:
-        import zarr
-
-        with warnings.catch_warnings():
-            # Consolidated metadata are not (yet) in the format 3 specification; xarray and
-            # zarr-python read them, and without them xarray warns on every open.
-            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
-            zarr.consolidate_metadata(str(self._root))
+        consolidate_metadata(self._root)
 
 
 class ParquetWriter:
