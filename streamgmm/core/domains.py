@@ -197,5 +197,18 @@ DOMAINS: Mapping[str, Domain] = MappingProxyType(
         ),
         "average": Domain("int", low=0, bool_too=True),
         "warm_up_size": Domain("int", low=1, none="10 * n_components * n_features rows"),
+        # BayesianGaussianMixture's priors (array-valued ones, and degrees_of_freedom_prior
+        # whose bound is n_features - 1, are checked in streamgmm.core.variational).
+        "weight_concentration_prior_type": Domain(
+            "choice", choices=("dirichlet_process", "dirichlet_distribution")
+        ),
+        "weight_concentration_prior": Domain(
+            "real", low=0, closed="neither", none="1 / n_components"
+        ),
+        "mean_precision_prior": Domain("real", low=0, closed="neither", none="1"),
+        "weight_threshold": Domain(
+            "real", low=0, high=1, closed="left",
+            hint="the weight below which a component counts as switched off, e.g. 0.01",
+        ),
     }
 )

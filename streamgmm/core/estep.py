@@ -175,7 +175,11 @@ def _log_weights(weights: np.ndarray) -> np.ndarray:
 
 
 def natural_form(
-    params: MixtureParameters, dtype: np.dtype | type = np.float64, shift: np.ndarray | None = None
+    params: MixtureParameters,
+    dtype: np.dtype | type = np.float64,
+    shift: np.ndarray | None = None,
+    *,
+    log_weights: np.ndarray | None = None,
 ) -> NaturalForm:
     """Precompute the E-step coefficients for ``params``.
 
@@ -186,6 +190,12 @@ def natural_form(
         Compute dtype of the per-block products.
     shift : ndarray of shape (D,), optional
         Reference point; defaults to the mixture mean ``sum_k w_k mu_k``.
+    log_weights : ndarray of shape (K,), optional
+        Per-component additive constants used instead of ``log params.weights``.
+        They need not sum to one in probability: the variational E-step scores
+        rows with ``E[log pi_k]`` plus its own per-component terms
+        (:func:`streamgmm.core.variational.effective_log_weights`), so responsibilities
+        are those of scikit-learn's ``BayesianGaussianMixture``.
 
     Returns
     -------
@@ -202,8 +212,9 @@ def natural_form(
         shift = shift.astype(np.float32).astype(np.float64)
     nu = params.means - shift  # (K, D): means about the reference point
     chol = params.precisions_cholesky
+    log_weights = _log_weights(params.weights) if log_weights is None else np.asarray(log_weights, dtype=np.float64)
     constants = (
-        _log_weights(params.weights)
+        log_weights
         + log_det_precisions_cholesky(chol, ctype, n_features)
         - 0.5 * n_features * _LOG_2PI
     )
@@ -217,7 +228,7 @@ def natural_form(
     else:
         far_factors = chol[far]
     far_constants = (
-        _log_weights(params.weights[far])
+        log_weights[far]
         + np.broadcast_to(log_det_precisions_cholesky(chol, ctype, n_features), params.weights.shape)[far]
         - 0.5 * n_features * _LOG_2PI
     )

@@ -34,7 +34,7 @@ from .finite import check_finite_parameters, check_finite_statistics
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
 
-__all__ = ["maximise", "MStepResult", "EMPTY_MASS_FRACTION"]
+__all__ = ["maximise", "MStepResult", "EMPTY_MASS_FRACTION", "ComponentMoments", "component_moments"]
 
 #: A component with less than this fraction of the total mass counts as empty.
 EMPTY_MASS_FRACTION = 1e-12
@@ -104,6 +104,46 @@ def _covariances(stats: SufficientStatistics, mass: np.ndarray, nu: np.ndarray, 
     return _COVARIANCES[stats.covariance_type](stats, mass, nu, reg_covar)
 
 
+@dataclass(frozen=True)
+class ComponentMoments:
+    """Each component's mass, mean and covariance under the responsibilities.
+
+    scikit-learn's ``nk, xk, sk`` of ``_estimate_gaussian_parameters`` (so the
+    covariances include ``reg_covar``), computed from shifted sums.
+
+    Attributes
+    ----------
+    mass : ndarray of shape (K,)
+        ``n_k + 10 eps``.
+    nu : ndarray of shape (K, D)
+        Means about each component's shift, ``s1_k / mass_k``.
+    means : ndarray of shape (K, D)
+        ``shift + nu``.
+    covariances : ndarray
+        Shape by covariance type.
+    """
+
+    mass: np.ndarray
+    nu: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+def component_moments(stats: SufficientStatistics, reg_covar: float) -> ComponentMoments:
+    """Mass, means and covariances (``reg_covar`` included) from merged statistics.
+
+    Shared by the maximum-likelihood M-step and the variational update
+    (:mod:`streamgmm.core.variational`). Overflow is not reported here: callers
+    check the finished parameters.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mass = stats.n + _TEN_EPS
+        nu = stats.s1 / mass[:, None]
+        means = stats.shift + nu
+        covariances = _covariances(stats, mass, nu, reg_covar)
+    return ComponentMoments(mass, nu, means, covariances)
+
+
 def maximise(
     stats: SufficientStatistics,
     reg_covar: float,
@@ -139,12 +179,10 @@ def maximise(
     check_finite_statistics(stats, step)
     # Finite statistics can still overflow here (huge sums over a tiny mass); the
     # result is checked below, so numpy's warnings would only precede that error.
+    moments = component_moments(stats, reg_covar)
+    means, covariances = moments.means, moments.covariances
     with np.errstate(over="ignore", invalid="ignore"):
-        mass = stats.n + _TEN_EPS
-        nu = stats.s1 / mass[:, None]
-        means = stats.shift + nu
-        weights = mass / mass.sum()
-        covariances = _covariances(stats, mass, nu, reg_covar)
+        weights = moments.mass / moments.mass.sum()
     rules = COVARIANCE_RULES[stats.covariance_type]
 
     total = max(float(stats.n.sum()), np.finfo(np.float64).tiny)
