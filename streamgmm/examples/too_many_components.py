@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..estimator import BayesianGaussianMixture, GaussianMixture
+from ..bayesian import BayesianGaussianMixture
+from ..estimator import GaussianMixture
 from .checkout import default_pictures
 from .cli import check_size, parse_example_arguments
 from .figures import new_figure, save_png
@@ -146,6 +147,13 @@ def _draw_panel(ax: Any, sample: np.ndarray, model: Any, in_use: np.ndarray, tit
     ax.legend(fontsize=7.5, loc="lower right")
 
 
+def _in_use_mask(bayes: Any) -> np.ndarray:
+    """``active_components_`` (indices) as a boolean mask of shape (n_components,)."""
+    mask = np.zeros(bayes.n_components, dtype=bool)
+    mask[bayes.active_components_] = True
+    return mask
+
+
 def draw(sample: np.ndarray, em: Any, bayes: Any, threshold: float, n_rows: int,
          path: Path) -> Path:
     """The EM fit and the Dirichlet-process fit side by side, saved as a small palette PNG."""
@@ -155,7 +163,7 @@ def draw(sample: np.ndarray, em: Any, bayes: Any, threshold: float, n_rows: int,
     _draw_panel(left, sample, em, em_in_use,
                 f"EM (GaussianMixture), K={MAX_COMPONENTS}: {int(em_in_use.sum())} components "
                 f"with weight >= {threshold:g}")
-    in_use = np.asarray(bayes.active_components_, dtype=bool)
+    in_use = _in_use_mask(bayes)
     _draw_panel(right, sample, bayes, in_use,
                 f"Dirichlet process (BayesianGaussianMixture), K <= {MAX_COMPONENTS}: "
                 f"{int(in_use.sum())} in use")
@@ -195,7 +203,7 @@ def run(size: str = "full", out: Path | None = None, work: Path | None = None) -
         n_rows=n_rows,
         em_weights=np.asarray(em.weights_),
         bayes_weights=np.asarray(bayes.weights_),
-        bayes_in_use=np.asarray(bayes.active_components_, dtype=bool),
+        bayes_in_use=_in_use_mask(bayes),
         bayes_means=np.asarray(bayes.means_),
         weight_threshold=threshold,
         em_seconds=em_seconds,

@@ -12,8 +12,9 @@ expected weights of the unneeded ones towards zero. These reports show that:
 - :func:`variational_markdown`: the same as a short markdown section.
 
 Which components count as in use is the estimator's decision
-(``BayesianGaussianMixture.active_components_``); these functions only draw and
-record it.
+(``BayesianGaussianMixture.active_components_``, indices); these functions take it
+as a boolean mask (``np.isin(np.arange(K), model.active_components_)``) and only
+draw and record it.
 """
 
 from __future__ import annotations
