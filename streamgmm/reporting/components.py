@@ -12,9 +12,8 @@ expected weights of the unneeded ones towards zero. These reports show that:
 - :func:`variational_markdown`: the same as a short markdown section.
 
 Which components count as in use is the estimator's decision
-(``BayesianGaussianMixture.active_components_``, indices); these functions take it
-as a boolean mask (``np.isin(np.arange(K), model.active_components_)``) and only
-draw and record it.
+(``BayesianGaussianMixture.active_components_``, their indices); these functions
+take those indices and only draw and record them.
 """
 
 from __future__ import annotations
@@ -34,22 +33,25 @@ __all__ = ["plot_expected_weights", "variational_comparison", "variational_markd
 FLOOR = 1e-12
 
 
-def _checked(weights: Sequence[float], in_use: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+def _checked(weights: Sequence[float], active: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The weights (K,) and the in-use mask (K,) built from the active indices."""
     w = np.asarray(weights, dtype=np.float64)
-    used = np.asarray(in_use, dtype=bool)
-    if w.ndim != 1 or used.shape != w.shape or not len(w):
-        raise ValueError(
-            f"weights {w.shape} and in_use {used.shape} must be two 1-D arrays of the same "
-            "non-zero length (one entry per component)"
-        )
+    if w.ndim != 1 or not len(w):
+        raise ValueError(f"weights must be a non-empty 1-D array (one per component), got {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("weights must be finite and non-negative")
+    indices = np.asarray(active)
+    if indices.size and (indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer)
+                         or indices.min() < 0 or indices.max() >= len(w)):
+        raise ValueError(f"active components {indices.tolist()} must be indices below {len(w)}")
+    used = np.zeros(len(w), dtype=bool)
+    used[indices.astype(np.int64)] = True
     return w, used
 
 
 def plot_expected_weights(
     weights: Sequence[float],
-    in_use: Sequence[bool],
+    active: Sequence[int],
     path: str | os.PathLike[str],
     *,
     threshold: float,
@@ -61,8 +63,8 @@ def plot_expected_weights(
     ----------
     weights : sequence of float, shape (K,)
         Expected component weights (``weights_`` of a fitted Bayesian mixture).
-    in_use : sequence of bool, shape (K,)
-        Which components the estimator counts as in use.
+    active : sequence of int
+        Indices of the components in use (``active_components_``).
     path : path
         The PNG to write (parents created; replaced atomically).
     threshold : float
@@ -75,8 +77,9 @@ def plot_expected_weights(
         The written file.
     """
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-    w, used = _checked(weights, in_use)
+    w, used = _checked(weights, active)
     order = np.argsort(-w, kind="stable")
     figure = Figure(figsize=(max(5.0, 0.32 * len(w) + 2.5), 4.2), dpi=100)
     ax = figure.add_subplot(1, 1, 1)
@@ -89,17 +92,18 @@ def plot_expected_weights(
     ax.set_xticks(positions, [str(int(k)) for k in order], fontsize=7)
     ax.set_xlabel("component (sorted by expected weight)")
     ax.set_ylabel("expected weight (log scale)")
-    ax.bar([], [], color="tab:blue", label=f"in use: {int(used.sum())}")
-    ax.bar([], [], color="0.78", label=f"switched off: {int((~used).sum())}")
     ax.set_title(title, fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    handles = [Patch(color="tab:blue", label=f"in use: {int(used.sum())}"),
+               Patch(color="0.78", label=f"switched off: {int((~used).sum())}"),
+               *ax.get_legend_handles_labels()[0]]
+    ax.legend(handles=handles, fontsize=8, loc="upper right")
     return save_figure(figure, path)
 
 
 def variational_comparison(
     weights: Sequence[float],
-    in_use: Sequence[bool],
+    active: Sequence[int],
     *,
     threshold: float,
     n_components: int,
@@ -113,8 +117,10 @@ def variational_comparison(
 
     Parameters
     ----------
-    weights, in_use : sequences of shape (K,)
-        The Bayesian mixture's expected weights and which components are in use.
+    weights : sequence of float, shape (K,)
+        The Bayesian mixture's expected weights.
+    active : sequence of int
+        Indices of its components in use (``active_components_``).
     threshold : float
         Its weight threshold.
     n_components : int
@@ -127,7 +133,7 @@ def variational_comparison(
     converged : bool
     n_iter : int
     """
-    w, used = _checked(weights, in_use)
+    w, used = _checked(weights, active)
     if len(w) != n_components:
         raise ValueError(f"{len(w)} weights for n_components={n_components}")
     return {
