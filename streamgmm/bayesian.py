@@ -41,7 +41,7 @@ from .core.variational import (
     resolve_priors,
     variational_form,
 )
-from .engine import Checkpointing, FitPlan, MixtureSpec, WarmStart, fit, open_driver
+from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
 from .engine.fit import check_sizes
 from .engine.moments import data_moments
 from .io.destinations import check_outside_inputs
@@ -331,21 +331,9 @@ class BayesianGaussianMixture(MixtureEstimator):
                     rows, resp, self.covariance_type, np.average(rows, axis=0, weights=weights), weights
                 )
                 warm = WarmStart(family.start(stats, self.reg_covar), float("-inf"))
-            plan = FitPlan(
-                tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-                random_state=self.random_state, init_sample_size=self.init_sample_size,
-                dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
-                family=family,
-            )
-            result = fit(driver, spec, plan, warm_start=warm, checkpoint=store, stacklevel=2)
-        best = result.state
-        self.n_invalid_rows_ = result.n_invalid_rows
-        if result.persisted is not None:
-            self.persisted_ = result.persisted
-        self._set_fitted(best.params, family)
-        self.converged_ = bool(best.converged)
-        self.n_iter_ = int(best.n_iter)
-        self.lower_bound_ = float(best.lower_bound)
-        self.lower_bounds_ = list(best.lower_bounds)
+            result = fit(driver, spec, self._fit_plan(family), warm_start=warm, checkpoint=store,
+                         stacklevel=2)
+        self._set_fitted(result.state.params, family)
+        self._record_fit(result)
         return self
 

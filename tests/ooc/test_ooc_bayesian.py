@@ -11,16 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import zarr
-from conftest import separated_blobs
-from dask.callbacks import Callback
 from distributed import Client, LocalCluster
+from ooc_helpers import CountComputes, Interrupted, StopAfter
 
 from streamgmm import BayesianGaussianMixture
-
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
-    pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning"),
-]
 
 CHUNK = 400
 FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "mean_precision_",
@@ -45,7 +39,9 @@ def assert_same(got, expected, context: str) -> None:
 @pytest.fixture(scope="module")
 def X() -> np.ndarray:
     centres = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 1.0], [0.0, 7.0, -2.0]])
-    return separated_blobs(767, centres, seed=17)[:2300] + 50.0  # a ragged last chunk
+    rng = np.random.default_rng(17)
+    rows = np.vstack([rng.normal(c, 1.0, size=(767, 3)) for c in centres])
+    return rows[:2300] + 50.0  # a ragged last chunk
 
 
 @pytest.fixture(scope="module")
@@ -85,39 +81,13 @@ def test_dask_array_on_a_cluster_equals_threads(X, client):
     np.testing.assert_allclose(cluster.predict_proba(rows).compute(), threads.predict_proba(X), rtol=1e-12, atol=1e-15)
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _StopAfter(Callback):
-    """Raise at the start of Dask compute number ``n + 1`` (an in-process interruption)."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.remaining = n
-
-    def _start(self, dsk) -> None:
-        if self.remaining == 0:
-            raise _Interrupted("interrupted by the test")
-        self.remaining -= 1
-
-
-class _CountComputes(Callback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def _start(self, dsk) -> None:
-        self.count += 1
-
-
 def test_an_interrupted_checkpointed_fit_resumes_to_the_same_model(zarr_path, tmp_path):
     checkpoint = tmp_path / "checkpoint"
     uninterrupted = _model(scheduler="synchronous").fit(str(zarr_path))
     # reference sample + moments + initialisation sample + 3 iterations
-    with pytest.raises(_Interrupted), _StopAfter(6):
+    with pytest.raises(Interrupted), StopAfter(6):
         _model(scheduler="synchronous").fit(str(zarr_path), checkpoint=checkpoint)
-    with _CountComputes() as computes:
+    with CountComputes() as computes:
         resumed = _model(scheduler="threads").fit(str(zarr_path), checkpoint=checkpoint)
     assert computes.count == 2 + (8 - 3), "the priors' two passes, then the 5 remaining iterations"
     assert_same(resumed, uninterrupted, "resumed after an interruption")

@@ -13,7 +13,7 @@ import threading
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, separated_blobs
+from bayesian_helpers import COVARIANCE_TYPES, separated_blobs
 from sklearn.base import clone
 from sklearn.mixture import BayesianGaussianMixture as SklearnBGM
 from sklearn.pipeline import Pipeline
@@ -31,7 +31,7 @@ def _expected_failures(estimator):
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "the check shuffles the rows of the weighted data; a seeded k-means initialisation "
-            "draws in row order, so the shuffled fit starts elsewhere (test_out_of_core.py "
+            "draws in row order, so the shuffled fit starts elsewhere (tests/ooc/test_ooc_bayesian.py "
             "compares weights with repeated rows from the same start)"
         ),
     }
