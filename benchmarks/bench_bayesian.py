@@ -301,9 +301,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_iter is not None and args.max_iter < 2:
         parser.error("--max-iter must be at least 2 (iteration 1 includes initialisation)")
-    unknown = set(args.types.split(",")) - {"full", "diag", "tied", "spherical"}
-    if unknown:
-        parser.error(f"--types: unknown covariance type(s) {sorted(unknown)}")
+    core.check_types(parser, args.types)
     return args
 
 
@@ -321,8 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_cases(config, args)
     print()
     after = core.measure_peak(config, "peak reference after the fits")
-    peaks = {name: max(before[name]["gflops"], after[name]["gflops"])
-             for name in ("float64", "float32")}
+    peaks = core.higher_peaks(before, after)
     core.add_peak(results, peaks)
     print()
     print_table(results, peaks)

@@ -220,6 +220,13 @@ def thread_runs_text(best: dict[str, Any]) -> str:
         for t, s in best["per_iter_s_by_blas_threads"].items())
 
 
+def higher_peaks(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+                 ) -> dict[str, float]:
+    """dtype -> the higher of two :func:`measure_peak` GFLOP/s (one may land in a busy moment)."""
+    return {name: max(before[name]["gflops"], after[name]["gflops"])
+            for name in ("float64", "float32")}
+
+
 def add_peak(results: list[dict[str, Any]], peaks: dict[str, float]) -> None:
     for r in results:
         r["peak_gflops"] = peaks[r["dtype"]]
@@ -505,10 +512,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if value is not None and value < 2:
             parser.error(f"--{name.replace('_', '-')} must be at least 2 (iteration 1 "
                          "includes initialisation and is not timed)")
-    unknown = set(args.types.split(",")) - {"full", "diag", "tied", "spherical"}
+    check_types(parser, args.types)
+    return args
+
+
+def check_types(parser: argparse.ArgumentParser, types: str) -> None:
+    """``--types``: a parser error naming any unknown covariance type."""
+    unknown = set(types.split(",")) - {"full", "diag", "tied", "spherical"}
     if unknown:
         parser.error(f"--types: unknown covariance type(s) {sorted(unknown)}")
-    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -531,8 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_fit_cases(config, args)
     print()
     matmul_after = measure_peak(config, "peak reference after the fits")
-    peaks = {name: max(matmul_before[name]["gflops"], matmul_after[name]["gflops"])
-             for name in ("float64", "float32")}
+    peaks = higher_peaks(matmul_before, matmul_after)
     print(f"peak reference used: float64 matmul {peaks['float64']:.1f} GFLOP/s, float32 matmul "
           f"{peaks['float32']:.1f} GFLOP/s")
     add_peak(results, peaks)
