@@ -57,9 +57,9 @@ SHARED: list[tuple[type[BaseModel], dict[str, Any], str, str, bool]] = [
 #: Parameters only the estimator has (no config key sets them).
 ESTIMATOR_ONLY = {
     "verbose", "verbose_interval", "warm_start",
-    # BayesianGaussianMixture's: no job config fits a Bayesian mixture yet.
+    # BayesianGaussianMixture's: no job config fits a Bayesian mixture yet (weight_threshold
+    # is select_k's selection.weight_threshold, in SHARED).
     "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
-    "weight_threshold",
 }
 
 GENERIC_PROBES = [
