@@ -104,9 +104,6 @@ def timed_fit(estimator_class: type, X: np.ndarray, init: dict[str, np.ndarray],
     ``give_up(iteration, lapse)`` returning True stops the fit after that iteration;
     the result then has ``gave_up`` set and no per-iteration time or lower bound.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from threadpoolctl import threadpool_limits
-
     model = estimator_class(
         n_components=init["means_init"].shape[0],
         covariance_type=covariance_type,
@@ -118,6 +115,18 @@ def timed_fit(estimator_class: type, X: np.ndarray, init: dict[str, np.ndarray],
         **init,
         **extra,
     )
+    return time_model_fit(model, X, blas_threads, give_up)
+
+
+def time_model_fit(model: Any, X: np.ndarray, blas_threads: int | None = None,
+                   give_up: Callable[[int, float], bool] | None = None) -> dict[str, Any]:
+    """Fit an estimator made with ``verbose=2, verbose_interval=1``; per-iteration timings.
+
+    The fitted ``model`` is fitted in place; see :func:`timed_fit` for the rest.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
     log = _IterationLog(give_up)
     gc.collect()
     with warnings.catch_warnings(), contextlib.redirect_stdout(log), \
@@ -156,16 +165,30 @@ def default_blas_threads() -> int:
 
 def timed_sklearn_fit(X: np.ndarray, init: dict[str, np.ndarray], covariance_type: str,
                       max_iter: int, thread_configs: list[int | None]) -> dict[str, Any]:
-    """scikit-learn at its best: one fit per BLAS thread setting, the fastest kept.
-
-    Its multi-threaded BLAS calls are small; on a shared machine their threads can
-    wait on each other for far longer than the work takes, and one thread can win.
-    A later setting is stopped as soon as one of its iterations takes more than
-    GIVE_UP_FACTOR times the same iteration of the best run so far (it cannot win,
-    and under load it could take minutes).
-    """
+    """scikit-learn's ``GaussianMixture`` at its best BLAS thread setting (see :func:`best_of_blas_threads`)."""
     from sklearn.mixture import GaussianMixture as SkGMM
 
+    def fit_once(threads: int | None, give_up: Callable[[int, float], bool] | None
+                 ) -> dict[str, Any]:
+        return timed_fit(SkGMM, X, init, covariance_type, max_iter, blas_threads=threads,
+                         give_up=give_up)
+
+    return best_of_blas_threads(fit_once, thread_configs)
+
+
+def best_of_blas_threads(
+    fit_once: Callable[[int | None, Callable[[int, float], bool] | None], dict[str, Any]],
+    thread_configs: list[int | None],
+) -> dict[str, Any]:
+    """scikit-learn at its best: one fit per BLAS thread setting, the fastest kept.
+
+    ``fit_once(threads, give_up)`` fits once and returns :func:`time_model_fit`'s
+    result. Its multi-threaded BLAS calls are small; on a shared machine their
+    threads can wait on each other for far longer than the work takes, and one
+    thread can win. A later setting is stopped as soon as one of its iterations
+    takes more than GIVE_UP_FACTOR times the same iteration of the best run so far
+    (it cannot win, and under load it could take minutes).
+    """
     runs: list[dict[str, Any]] = []
     for threads in thread_configs:
         finished = [run for run in runs if run["gave_up"] is None]
@@ -178,8 +201,7 @@ def timed_sklearn_fit(X: np.ndarray, init: dict[str, np.ndarray], covariance_typ
                 ref_lapse = ref_lapses[i - 1] if i <= len(ref_lapses) else ref["per_iter_s"]
                 return lapse > GIVE_UP_FACTOR * ref_lapse
 
-        run = timed_fit(SkGMM, X, init, covariance_type, max_iter, blas_threads=threads,
-                        give_up=give_up)
+        run = fit_once(threads, give_up)
         run["blas_threads"] = threads or default_blas_threads()
         runs.append(run)
     finished = [run for run in runs if run["gave_up"] is None]
@@ -189,6 +211,20 @@ def timed_sklearn_fit(X: np.ndarray, init: dict[str, np.ndarray], covariance_typ
     best["other_blas_thread_runs"] = [run for run in runs if run["blas_threads"]
                                       != best["blas_threads"]]
     return best
+
+
+def thread_runs_text(best: dict[str, Any]) -> str:
+    """``"1 BLAS thr 0.700, 2 BLAS thr stopped, >2x slower"``: what :func:`best_of_blas_threads` tried."""
+    return ", ".join(
+        f"{t} BLAS thr " + (f"{s:.3f}" if s is not None else f"stopped, >{GIVE_UP_FACTOR:g}x slower")
+        for t, s in best["per_iter_s_by_blas_threads"].items())
+
+
+def higher_peaks(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+                 ) -> dict[str, float]:
+    """dtype -> the higher of two :func:`measure_peak` GFLOP/s (one may land in a busy moment)."""
+    return {name: max(before[name]["gflops"], after[name]["gflops"])
+            for name in ("float64", "float32")}
 
 
 def add_peak(results: list[dict[str, Any]], peaks: dict[str, float]) -> None:
@@ -244,10 +280,7 @@ def run_fit_cases(config: dict[str, Any], args: argparse.Namespace) -> list[dict
             label = f"{covariance_type}/{dtype}"
             print(f"   {label:<18} sklearn ...", end="", flush=True)
             sk = timed_sklearn_fit(X, init, covariance_type, sk_iter, sk_threads)
-            tried = ", ".join(
-                f"{t} BLAS thr " + (f"{s:.3f}" if s is not None else
-                                    f"stopped, >{GIVE_UP_FACTOR:g}x slower")
-                for t, s in sk["per_iter_s_by_blas_threads"].items())
+            tried = thread_runs_text(sk)
             print(f" {sk['per_iter_s']:.3f} s/iter ({tried}); streamgmm ...", end="", flush=True)
             sg = timed_fit(SgGMM, X, init, covariance_type, sg_iter, dtype=dtype)
             sg["worker_threads"] = common.available_cores()  # n_jobs=None; BLAS 1 per worker
@@ -479,10 +512,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if value is not None and value < 2:
             parser.error(f"--{name.replace('_', '-')} must be at least 2 (iteration 1 "
                          "includes initialisation and is not timed)")
-    unknown = set(args.types.split(",")) - {"full", "diag", "tied", "spherical"}
+    check_types(parser, args.types)
+    return args
+
+
+def check_types(parser: argparse.ArgumentParser, types: str) -> None:
+    """``--types``: a parser error naming any unknown covariance type."""
+    unknown = set(types.split(",")) - {"full", "diag", "tied", "spherical"}
     if unknown:
         parser.error(f"--types: unknown covariance type(s) {sorted(unknown)}")
-    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -505,8 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_fit_cases(config, args)
     print()
     matmul_after = measure_peak(config, "peak reference after the fits")
-    peaks = {name: max(matmul_before[name]["gflops"], matmul_after[name]["gflops"])
-             for name in ("float64", "float32")}
+    peaks = higher_peaks(matmul_before, matmul_after)
     print(f"peak reference used: float64 matmul {peaks['float64']:.1f} GFLOP/s, float32 matmul "
           f"{peaks['float32']:.1f} GFLOP/s")
     add_peak(results, peaks)

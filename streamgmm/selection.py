@@ -5,6 +5,8 @@
 >>> models = fit_candidates("data/big.zarr", candidates, random_state=0)  # doctest: +SKIP
 >>> metrics = evaluate_candidates(models, "data/big.zarr")                # doctest: +SKIP
 >>> best = models[choose(metrics, "bic")]                                 # doctest: +SKIP
+>>> dp = fit_variational("data/big.zarr", 8, "full", random_state=0)     # doctest: +SKIP
+>>> dp.n_active_components_         # beside best.n_components           # doctest: +SKIP
 
 Every candidate is fitted to the same rows with the passes over the data
 shared: all candidates start from one bounded initialisation sample (drawn in
@@ -16,6 +18,11 @@ candidate ends bitwise where
 for an integer ``random_state``: the same initialisation, the same iterations,
 the same reduction order. The evaluation (log-likelihood under the final
 parameters, for BIC and AIC) is one more pass, shared too.
+
+:func:`fit_variational` gives the other answer to the same question: a
+Dirichlet-process mixture fitted once with the largest K, whose components the
+data do not need are switched off; its ``n_active_components_`` can be set
+beside the criterion's choice.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 from .core.covariance import COVARIANCE_TYPES
 from .core.em import EMState
 from .core.errors import InvalidInputError, InvalidParameterError
+from .bayesian import BayesianGaussianMixture
 from .core.estep import natural_form
 from .engine import DriverOptions, PassReport, fit, open_driver
 from .estimator import GaussianMixture
@@ -44,6 +52,7 @@ __all__ = [
     "choose",
     "evaluate_candidates",
     "fit_candidates",
+    "fit_variational",
 ]
 
 #: Information criteria a selection can use (lower is better for both).
@@ -260,3 +269,49 @@ def choose(metrics: Sequence[FitMetrics], criterion: str = "bic") -> int:
     if not finite:
         raise ValueError(f"no candidate has a finite {criterion.upper()}; check the data and fits")
     return min(finite, key=lambda i: (values[i], metrics[i].n_parameters, i))
+
+
+def fit_variational(
+    X: Any,
+    n_components: int,
+    covariance_type: str,
+    *,
+    weight_threshold: float = 0.01,
+    **estimator_params: Any,
+) -> BayesianGaussianMixture:
+    """A Dirichlet-process mixture with ``n_components`` as the upper bound, fitted to X.
+
+    The variational counterpart of a selection by BIC or AIC: fitted once, with
+    more components than needed, it switches off those the data do not need, and
+    ``n_active_components_`` (expected weight >= ``weight_threshold``) is its
+    choice of K.
+
+    Parameters
+    ----------
+    X : array-like, RowData, path, URL, Dask/xarray/zarr array
+        The data, in memory or out of core.
+    n_components : int
+        The upper bound on K (the largest candidate, usually).
+    covariance_type : str
+    weight_threshold : float in [0, 1), default 0.01
+    **estimator_params
+        Any other :class:`~streamgmm.BayesianGaussianMixture` parameter (``tol``,
+        ``max_iter``, ``random_state``, ``dtype``, ``scheduler``, priors, ...), except
+        ``weight_concentration_prior_type``, which is the Dirichlet process.
+
+    Returns
+    -------
+    BayesianGaussianMixture
+        Fitted.
+    """
+    if "weight_concentration_prior_type" in estimator_params:
+        raise InvalidParameterError(
+            "weight_concentration_prior_type is the Dirichlet process here; do not pass it "
+            "(fit BayesianGaussianMixture directly for a Dirichlet distribution prior)"
+        )
+    model = BayesianGaussianMixture(
+        n_components, covariance_type=covariance_type,
+        weight_concentration_prior_type="dirichlet_process",
+        weight_threshold=weight_threshold, **estimator_params,
+    )
+    return model.fit(X)

@@ -22,6 +22,7 @@ EXAMPLES: dict[str, str] = {
     "anomalies": "anomaly detection at a chosen false-alarm rate",
     "heights": "the one-dimensional classic",
     "choosing_k": "the number of clusters by BIC (select_k flow)",
+    "too_many_components": "EM uses every component, a Dirichlet-process prior switches some off",
     "streams": "speech and sensor streams, learnt online",
 }
 

@@ -8,12 +8,17 @@ A select_k config is a batch-fit config whose ``model`` lists candidates::
       covariance_type: [full, diag]          # one type, or candidate types
       max_iter: 200
       seed: 0
-    selection: {criterion: bic}              # bic (default) | aic
+    selection:
+      criterion: bic                         # bic (default) | aic
+      compare_variational: true              # also: components a Dirichlet process keeps
+      variational_components: 8              # its K (default: the largest candidate)
     compute:   {scheduler: local-cluster, n_workers: 2}
     registry:  {root: ../registry, model: example-selected, aliases: [candidate]}
     outputs:   {reports: ../reports}         # predictions of the winner: optional
 
-Every pair (covariance type, K) is a candidate; there must be at least two.
+Every pair (covariance type, K) is a candidate; there must be at least two. With
+``selection.compare_variational`` the job also reports how many components a
+Dirichlet-process mixture keeps in use, beside the criterion's choice.
 """
 
 from __future__ import annotations
@@ -123,15 +128,29 @@ class SelectKModelConfig(ModelConfig):
 
 
 class SelectionConfig(_Section):
-    """How the winner is chosen.
+    """How the winner is chosen, and what it is compared with.
 
     Parameters
     ----------
     criterion : {"bic", "aic"}, default "bic"
         The information criterion to minimise.
+    compare_variational : bool, default False
+        Also fit a Dirichlet-process ``BayesianGaussianMixture`` with
+        ``variational_components`` components and the chosen covariance type, and
+        report how many components it keeps in use beside the criterion's K (in the
+        registry metadata, the artifacts and a plot of its expected weights). It
+        never changes the winner. It costs one more fit (its own passes over the
+        data, plus one for the priors' data mean and covariance).
+    variational_components : int >= 1, optional
+        Its number of components, the upper bound; default the largest candidate K.
+    weight_threshold : float in [0, 1), default 0.01
+        The expected weight below which its components count as switched off.
     """
 
     criterion: Literal[CRITERIA] = "bic"  # type: ignore[valid-type]
+    compare_variational: bool = False
+    variational_components: domain_type("n_components") | None = None  # type: ignore[valid-type]
+    weight_threshold: domain_type("weight_threshold") = 0.01  # type: ignore[valid-type]
 
 
 class SelectKConfig(_Section):

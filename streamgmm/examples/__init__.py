@@ -8,6 +8,7 @@ Each example is one module, run from the repository root::
     python -m streamgmm.examples.anomalies            # anomaly detection at a false-alarm rate
     python -m streamgmm.examples.heights              # the one-dimensional classic
     python -m streamgmm.examples.choosing_k           # the number of clusters by BIC (select_k)
+    python -m streamgmm.examples.too_many_components  # EM vs a Dirichlet-process prior, K too large
     python -m streamgmm.examples.streams              # speech and sensor streams, learnt online
 
 Every module takes ``--size reduced|full`` (reduced is what CI runs), ``--out DIR``

@@ -16,10 +16,16 @@ Tasks:
                          (each chunk read once); converged candidates drop out.
 ``evaluate-candidates``  one pass: log-likelihood of every candidate under its final
                          parameters, hence BIC and AIC. Retried on I/O errors.
+``fit-variational``      only with ``selection.compare_variational``: a Dirichlet-process
+                         mixture with the largest K (``variational_components``) and the
+                         chosen covariance type; its components in use are set beside
+                         the criterion's K. It never changes the winner.
 ``publish``              the winner as a new model version; its metadata records every
-                         candidate's BIC and AIC. Retried on lock timeouts only.
+                         candidate's BIC and AIC (and the variational comparison).
+                         Retried on lock timeouts only.
 ``write-predictions``    the winner's labels, responsibilities, log-likelihoods (if configured).
-``plots``                PNGs: BIC and AIC against K with the winner marked; winner's clusters.
+``plots``                PNGs: BIC and AIC against K with the winner marked; winner's clusters;
+                         the variational mixture's expected weights, sorted, threshold marked.
 ``artifacts``            a table of the candidates and a markdown summary.
 
 Nothing is cached or persisted. Progress (EM passes, lower bounds, candidates as
@@ -57,6 +63,7 @@ from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion
+from streamgmm.bayesian import BayesianGaussianMixture
 from streamgmm.reporting import (
     FitMetrics,
     candidates_table,
@@ -66,9 +73,22 @@ from streamgmm.reporting import (
     selection_record,
     terminal_summary,
 )
-from streamgmm.selection import Candidate, SelectionPass, choose, evaluate_candidates, fit_candidates
+from streamgmm.reporting.components import (
+    plot_expected_weights,
+    variational_comparison,
+    variational_markdown,
+)
+from streamgmm.selection import (
+    Candidate,
+    SelectionPass,
+    choose,
+    evaluate_candidates,
+    fit_candidates,
+    fit_variational,
+)
 
-__all__ = ["COMMAND", "SelectKResult", "main", "preflight", "run_select_k", "select_k"]
+__all__ = ["COMMAND", "SelectKResult", "VariationalFit", "main", "preflight", "run_select_k",
+           "select_k"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,25 @@ class CandidateFits:
 
 
 @dataclass(frozen=True)
+class VariationalFit:
+    """The Dirichlet-process mixture set beside the criterion's choice.
+
+    Attributes
+    ----------
+    model : BayesianGaussianMixture
+        Fitted with the largest K.
+    record : dict
+        :func:`~streamgmm.reporting.components.variational_comparison`: components in
+        use, weights, threshold, the criterion's K, whether they agree.
+    fit_seconds : float
+    """
+
+    model: BayesianGaussianMixture
+    record: dict[str, Any]
+    fit_seconds: float
+
+
+@dataclass(frozen=True)
 class SelectKResult:
     """What a ``select_k`` run produced.
 
@@ -115,6 +154,9 @@ class SelectKResult:
     plots : dict of str to Path
     artifacts : dict of str to str
         Prefect artifact key -> artifact id.
+    variational : dict or None
+        With ``selection.compare_variational``, the comparison record (see
+        :class:`VariationalFit`); None otherwise.
     """
 
     model: str
@@ -128,6 +170,7 @@ class SelectKResult:
     predictions: str | None = None
     plots: dict[str, Path] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    variational: dict[str, Any] | None = None
 
     def summary_lines(self) -> list[str]:
         """The closing lines the command prints: the winner, then every candidate."""
@@ -140,6 +183,13 @@ class SelectKResult:
             f"  chosen        K={k} {covariance_type} by {self.criterion.upper()} among "
             f"{len(self.candidates)} candidates ({self.n_passes} shared EM passes)"
         )
+        if self.variational is not None:
+            v = self.variational
+            lines.append(
+                f"  variational   {v['n_components_in_use']} of {v['n_components']} components "
+                f"in use (Dirichlet process, {v['covariance_type']}, weight >= "
+                f"{v['weight_threshold']:g}); {self.criterion.upper()} chose K={k}"
+            )
         for i, ((c_k, c_type), m) in enumerate(zip(self.candidates, self.metrics)):
             mark = "  <- chosen" if i == self.chosen else ""
             lines.append(
@@ -233,12 +283,46 @@ def evaluate_all_candidates(fits: CandidateFits, rows: RowData, scheduler: Any
     return tuple(metrics)
 
 
+@task(name="fit-variational", **NO_CACHE)
+def fit_variational_comparison(config: SelectKConfig, rows: RowData, scheduler: Any,
+                               chosen: Candidate) -> VariationalFit:
+    """A Dirichlet-process mixture with the largest K, set beside the criterion's choice."""
+    logger = get_run_logger()
+    selection = config.selection
+    n_components = selection.variational_components or max(config.model.candidates)
+    logger.info(
+        "Fitting a Dirichlet-process mixture with K=%d (%s) to compare with %s's K=%d",
+        n_components, chosen.covariance_type, selection.criterion.upper(), chosen.n_components,
+    )
+    started = time.perf_counter()
+    with warnings_to_run_log(), chunk_progress(scheduler):
+        model = fit_variational(
+            rows, n_components, chosen.covariance_type,
+            weight_threshold=selection.weight_threshold, nan_policy=config.data.nan_policy,
+            scheduler=scheduler, persist=config.compute.persist, **config.model.common_params(),
+        )
+    elapsed = time.perf_counter() - started
+    record = variational_comparison(
+        model.weights_, model.active_components_, threshold=model.weight_threshold,
+        n_components=n_components, covariance_type=chosen.covariance_type,
+        criterion=selection.criterion, chosen_n_components=chosen.n_components,
+        converged=model.converged_, n_iter=model.n_iter_,
+    )
+    logger.info(
+        "Dirichlet process: %d of %d components in use (%s chose K=%d) after %d iterations "
+        "in %.2f s%s", record["n_components_in_use"], n_components, selection.criterion.upper(),
+        chosen.n_components, model.n_iter_, elapsed, "" if model.converged_ else ", not converged",
+    )
+    return VariationalFit(model, record, elapsed)
+
+
 @task(name="plots", **NO_CACHE)
 def make_plots(
     config: SelectKConfig, fits: CandidateFits, metrics: Sequence[FitMetrics], chosen: int,
-    version: ModelVersion, rows: RowData,
+    version: ModelVersion, rows: RowData, variational: VariationalFit | None = None,
 ) -> dict[str, Path]:
-    """The criteria against K (winner marked) and the winner's clusters, as PNGs."""
+    """The criteria against K (winner marked), the winner's clusters, and with a variational
+    comparison the expected weights of its components, as PNGs."""
     folder = prepare_reports_folder(config.outputs.reports)
     stem = f"{version.name}-v{version.version}"
     criterion = config.selection.criterion
@@ -258,6 +342,15 @@ def make_plots(
             title=f"{version.name} v{version.version}: clusters (1 and 2 sd) on principal axes",
         ),
     }
+    if variational is not None:
+        record = variational.record
+        plots["Expected weights of the Dirichlet-process mixture"] = plot_expected_weights(
+            record["weights"], record["components_in_use"], folder / f"{stem}-variational.png",
+            threshold=record["weight_threshold"],
+            title=f"Dirichlet process, K={record['n_components']} {record['covariance_type']}: "
+            f"{record['n_components_in_use']} in use; {criterion.upper()} chose "
+            f"K={record['criterion_n_components']}",
+        )
     get_run_logger().info("Saved plots to %s", ", ".join(map(str, plots.values())))
     return plots
 
@@ -266,6 +359,7 @@ def make_plots(
 def record_artifacts(
     config: SelectKConfig, fits: CandidateFits, metrics: Sequence[FitMetrics], chosen: int,
     version: ModelVersion, rows: RowData, predictions: str | None, plots: dict[str, Path],
+    variational: VariationalFit | None = None,
 ) -> dict[str, str]:
     """A table of the candidates and a markdown summary, keyed by model so runs form a history."""
     name, criterion = version.name, config.selection.criterion
@@ -285,6 +379,9 @@ def record_artifacts(
         n_passes=fits.n_passes, aliases=config.registry.aliases, predictions=predictions,
         plots=plots,
     )
+    if variational is not None:
+        summary += "\n" + variational_markdown(
+            variational.record, plots.get("Expected weights of the Dirichlet-process mixture"))
     summary_id = create_markdown_artifact(
         markdown=summary,
         key=summary_key,
@@ -311,6 +408,10 @@ def run_select_k(config: SelectKConfig) -> SelectKResult:
         registry_metrics["extra"]["selection"] = selection_record(
             [tuple(c) for c in fits.candidates], metrics, criterion=criterion, chosen=chosen
         )
+        variational = None
+        if config.selection.compare_variational:
+            variational = fit_variational_comparison(config, rows, scheduler, winner)
+            registry_metrics["extra"]["variational"] = variational.record
         # Checked again before publishing: a run failing on a destination leaves no version.
         check_job(config, "the select_k config", inputs=False)
         version = publish_model(
@@ -324,8 +425,9 @@ def run_select_k(config: SelectKConfig) -> SelectKResult:
                 version.parameters, rows, config.outputs.predictions,
                 overwrite=config.outputs.overwrite, dtype=config.model.dtype, scheduler=scheduler,
             )
-    plots = make_plots(config, fits, metrics, chosen, version, rows)
-    artifacts = record_artifacts(config, fits, metrics, chosen, version, rows, predictions, plots)
+    plots = make_plots(config, fits, metrics, chosen, version, rows, variational)
+    artifacts = record_artifacts(config, fits, metrics, chosen, version, rows, predictions, plots,
+                                 variational)
     return SelectKResult(
         model=version.name,
         version=version.version,
@@ -338,6 +440,7 @@ def run_select_k(config: SelectKConfig) -> SelectKResult:
         predictions=predictions,
         plots=plots,
         artifacts=artifacts,
+        variational=None if variational is None else variational.record,
     )
 
 

@@ -11,7 +11,8 @@ from example_helpers import assert_small_png
 from streamgmm.examples import cli
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = ("image_segmentation", "large_image", "customers", "anomalies", "heights", "choosing_k")
+EXAMPLES = ("image_segmentation", "large_image", "customers", "anomalies", "heights", "choosing_k",
+            "too_many_components")
 #: Examples whose pictures are named differently (several per example).
 PICTURES = {"streams": ("stream_speech", "stream_sensors")}
 

@@ -20,7 +20,7 @@ from streamgmm.config import ConfigError, DataConfig, SingleModelConfig, load_co
 from streamgmm.config.errors import describe_validation_error
 from streamgmm.config.online import DriftSettings, OnlineModelConfig, OnlineSettings, StepSettings
 from streamgmm.config.score import AnomalyConfig
-from streamgmm.config.select_k import SelectKModelConfig
+from streamgmm.config.select_k import SelectionConfig, SelectKModelConfig
 from streamgmm.core.domains import DOMAINS
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.validation import check_estimator_parameters
@@ -49,14 +49,17 @@ SHARED: list[tuple[type[BaseModel], dict[str, Any], str, str, bool]] = [
     (DriftSettings, {}, "on_alarm_step_size", "step_size", False),
     # The anomaly threshold's sample of the model is always seeded: null is not offered.
     (AnomalyConfig, {"quantile": 0.01}, "seed", "random_state", True),
+    # select_k's variational comparison: null means "the largest candidate K".
+    (SelectionConfig, {}, "variational_components", "n_components", True),
+    (SelectionConfig, {}, "weight_threshold", "weight_threshold", True),
 ]
 
 #: Parameters only the estimator has (no config key sets them).
 ESTIMATOR_ONLY = {
     "verbose", "verbose_interval", "warm_start",
-    # BayesianGaussianMixture's: no job config fits a Bayesian mixture yet.
+    # BayesianGaussianMixture's: no job config fits a Bayesian mixture yet (weight_threshold
+    # is select_k's selection.weight_threshold, in SHARED).
     "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
-    "weight_threshold",
 }
 
 GENERIC_PROBES = [
