@@ -16,7 +16,9 @@ contracts in ``pyproject.toml`` check it in the test suite. From the top::
     streamgmm.preflight                     a job's inputs and destinations, checked first
     streamgmm.selection                     choosing K: fit_candidates, evaluate_candidates
     streamgmm.reporting                     metrics, tables, plots of fitted models
-    streamgmm.estimator                     scikit-learn facade (GaussianMixture)
+    streamgmm.estimator, streamgmm.bayesian  scikit-learn facades (GaussianMixture,
+                                            BayesianGaussianMixture), side by side
+    streamgmm.mixture_base                  what the two facades share (validation, prediction)
     streamgmm.engine                        the fit: Driver protocol, open_driver, fit
     streamgmm.online                        stepwise EM, stream sources, the runner
     streamgmm.drivers                       where passes run (threads, Dask), checkpoints
@@ -29,11 +31,12 @@ contracts in ``pyproject.toml`` check it in the test suite. From the top::
 
 A layer may import any layer below it, never one above; no exception is listed.
 The package root
-re-exports from ``core``, ``registry`` and ``estimator``. The stream runner
+re-exports from ``core``, ``registry``, ``estimator`` and ``bayesian``. The stream runner
 (``online``) gets its model from the factory the estimator registers
 (:func:`streamgmm.online.model.register_model_factory`), not by importing it.
 """
 
+from .bayesian import BayesianGaussianMixture
 from .core.errors import (
     EmptyComponentWarning,
     IllConditionedCovarianceError,
@@ -73,6 +76,7 @@ def write_predictions(params, source, target, **options):
 
 
 __all__ = [
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "MixtureParameters",
     "SufficientStatistics",

@@ -47,7 +47,7 @@ def check_persist(value: Any) -> None:
 
 
 def check_estimator_parameters(params: dict[str, Any]) -> None:
-    """Validate the constructor parameters of ``GaussianMixture``.
+    """Validate the constructor parameters of ``GaussianMixture`` or ``BayesianGaussianMixture``.
 
     Every domain comes from :data:`streamgmm.core.domains.DOMAINS`, the table the
     YAML configs are generated from, so both accept and refuse the same values.
@@ -58,7 +58,8 @@ def check_estimator_parameters(params: dict[str, Any]) -> None:
         Naming the parameter, its value and what is allowed.
     """
     for name in _BY_DOMAIN:
-        DOMAINS[name].check(name, params[name])
+        if name in params:  # each estimator has its own subset of the table
+            DOMAINS[name].check(name, params[name])
     check_persist(params["persist"])
     n_jobs = params["n_jobs"]
     if n_jobs is not None and (

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from .errors import EmptyComponentWarning
-from .mstep import MStepResult, maximise
+from .family import MAXIMUM_LIKELIHOOD, MixtureFamily
+from .mstep import MStepResult
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
 
@@ -31,18 +32,20 @@ class EMState:
 
     Attributes
     ----------
-    params : MixtureParameters
-        Parameters after the last M-step (the initial ones when ``n_iter == 0``).
+    params : MixtureParameters or VariationalPosterior
+        The family's state after the last update (the initial one when
+        ``n_iter == 0``): :class:`MixtureParameters` for maximum likelihood.
     n_iter : int
         Completed iterations.
     lower_bounds : tuple of float
-        Mean log-likelihood per sample computed in each iteration's E-step
-        (scikit-learn's ``lower_bounds_``).
+        The family's lower bound after each iteration (scikit-learn's
+        ``lower_bounds_``): for maximum likelihood the mean log-likelihood per
+        sample of the iteration's E-step.
     converged : bool
         Whether the last change of the lower bound was below ``tol``.
     """
 
-    params: MixtureParameters
+    params: Any
     n_iter: int = 0
     lower_bounds: tuple[float, ...] = field(default_factory=tuple)
     converged: bool = False
@@ -59,8 +62,9 @@ IterationCallback = Callable[[EMState, float], None]
 class UpdateRule(Protocol):
     """The M-step of a mixture family: merged statistics -> new parameters.
 
-    :func:`streamgmm.core.mstep.maximise` (maximum likelihood) is the default;
-    another family (e.g. a variational mixture) passes its own to :func:`run_em`.
+    :func:`streamgmm.core.mstep.maximise` is the default of
+    :class:`~streamgmm.core.family.MaximumLikelihood`; another kind of mixture is
+    another :class:`~streamgmm.core.family.MixtureFamily`.
     """
 
     def __call__(
@@ -75,14 +79,14 @@ class UpdateRule(Protocol):
 
 def run_em(
     state: EMState,
-    compute_statistics: Callable[[MixtureParameters], SufficientStatistics],
+    compute_statistics: Callable[[Any], SufficientStatistics],
     *,
     reg_covar: float,
     tol: float,
     max_iter: int,
     previous_lower_bound: float | None = None,
     on_iteration: IterationCallback | None = None,
-    update: UpdateRule = maximise,
+    family: MixtureFamily = MAXIMUM_LIKELIHOOD,
 ) -> EMState:
     """Iterate E- and M-steps from ``state`` until convergence or ``max_iter``.
 
@@ -91,7 +95,7 @@ def run_em(
     state : EMState
         Starting point: freshly initialised (``n_iter=0``) or resumed.
     compute_statistics : callable
-        One pass over the data: parameters -> merged statistics.
+        One pass over the data: the family's state -> merged statistics.
     reg_covar, tol, max_iter
         As in scikit-learn's ``GaussianMixture``; ``max_iter`` counts all
         iterations including those already in ``state``.
@@ -100,8 +104,8 @@ def run_em(
         defaults to the state's latest lower bound.
     on_iteration : callable, optional
         Called as ``on_iteration(state, change)`` after every iteration.
-    update : UpdateRule, default :func:`~streamgmm.core.mstep.maximise`
-        The M-step.
+    family : MixtureFamily, default maximum likelihood
+        The update and the lower bound.
 
     Returns
     -------
@@ -117,20 +121,20 @@ def run_em(
     while state.n_iter < max_iter and not state.converged:
         stats = compute_statistics(state.params)
         step = f"EM iteration {state.n_iter + 1}"
-        result = update(stats, reg_covar, previous=state.params, step=step)
-        if result.empty_components:
+        params, empty_components = family.update(stats, reg_covar, state.params, step=step)
+        if empty_components:
             warnings.warn(
-                f"Component(s) {list(result.empty_components)} lost all their responsibility "
+                f"Component(s) {list(empty_components)} lost all their responsibility "
                 f"mass in iteration {state.n_iter + 1}; their previous means and covariances "
                 "were kept. Consider fewer components or a different initialisation.",
                 EmptyComponentWarning,
                 stacklevel=3,
             )
-        new_lower_bound = stats.mean_log_likelihood
+        new_lower_bound = family.lower_bound(stats, state.params, params)
         change = new_lower_bound - lower_bound
         state = replace(
             state,
-            params=result.params,
+            params=params,
             n_iter=state.n_iter + 1,
             lower_bounds=state.lower_bounds + (new_lower_bound,),
             converged=bool(abs(change) < tol),

@@ -28,6 +28,7 @@ __all__ = [
     "kmeans",
     "initial_responsibilities",
     "statistics_from_responsibilities",
+    "initial_statistics",
     "initial_parameters",
 ]
 
@@ -225,27 +226,28 @@ def statistics_from_responsibilities(
     )
 
 
-def initial_parameters(
+def initial_statistics(
     X: np.ndarray,
     n_components: int,
     covariance_type: str,
     method: str,
-    reg_covar: float,
     random_state: np.random.RandomState,
     sample_weight: np.ndarray | None = None,
     *,
     dtype: np.dtype | type | str | None = None,
-) -> MixtureParameters:
-    """Initial mixture parameters estimated from the sample ``X`` (n, D).
+) -> SufficientStatistics:
+    """Statistics of the initial responsibilities of the sample ``X`` (n, D).
 
     The sample is centred on its weighted mean before k-means so distances do
-    not cancel for data far from the origin.
+    not cancel for data far from the origin; the statistics are about that mean.
+    Every mixture family starts from them (maximum likelihood through
+    :func:`initial_parameters`).
 
     Parameters
     ----------
     X : ndarray of shape (n, D)
         Finite rows (a bounded sample of the data).
-    n_components, covariance_type, method, reg_covar
+    n_components, covariance_type, method
         As in ``GaussianMixture`` (``method`` is ``init_params``).
     random_state : numpy.random.RandomState
     sample_weight : ndarray of shape (n,), optional
@@ -267,5 +269,25 @@ def initial_parameters(
     centred = X - centre
     check_magnitude(X, compute_dtype, reference=centre, what="the data")
     resp = initial_responsibilities(centred, n_components, method, random_state, weights)
-    stats = statistics_from_responsibilities(X, resp, covariance_type, centre, weights)
+    return statistics_from_responsibilities(X, resp, covariance_type, centre, weights)
+
+
+def initial_parameters(
+    X: np.ndarray,
+    n_components: int,
+    covariance_type: str,
+    method: str,
+    reg_covar: float,
+    random_state: np.random.RandomState,
+    sample_weight: np.ndarray | None = None,
+    *,
+    dtype: np.dtype | type | str | None = None,
+) -> MixtureParameters:
+    """Initial mixture parameters estimated from the sample ``X`` (n, D).
+
+    The M-step of :func:`initial_statistics` (same parameters, plus ``reg_covar``).
+    """
+    stats = initial_statistics(
+        X, n_components, covariance_type, method, random_state, sample_weight, dtype=dtype
+    )
     return maximise(stats, reg_covar, step="the initialisation").params

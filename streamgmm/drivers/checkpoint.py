@@ -20,8 +20,7 @@ import numpy as np
 
 from ..core.em import EMState
 from ..core.errors import StreamGMMError
-from ..core.finite import check_finite_parameters
-from ..core.params import MixtureParameters
+from ..core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
 from ..io.destinations import check_reusable, legacy_files, prepare_output_folder
 from ..io.state_file import load_state_file, save_state_file
 
@@ -65,30 +64,16 @@ class CheckpointRecord:
     best: EMState | None
 
 
-def _state_arrays(prefix: str, state: EMState) -> dict[str, np.ndarray]:
-    p = state.params
-    return {
-        f"{prefix}weights": p.weights,
-        f"{prefix}means": p.means,
-        f"{prefix}covariances": p.covariances,
-        f"{prefix}precisions_cholesky": p.precisions_cholesky,
-        f"{prefix}lower_bounds": np.asarray(state.lower_bounds, dtype=np.float64),
-    }
+def _state_arrays(prefix: str, state: EMState, family: MixtureFamily) -> dict[str, np.ndarray]:
+    arrays = {f"{prefix}{name}": value for name, value in family.state_arrays(state.params).items()}
+    arrays[f"{prefix}lower_bounds"] = np.asarray(state.lower_bounds, dtype=np.float64)
+    return arrays
 
 
-def _state_from(prefix: str, arrays: Any, header: dict[str, Any]) -> EMState:
-    params = MixtureParameters(
-        arrays[f"{prefix}weights"],
-        arrays[f"{prefix}means"],
-        arrays[f"{prefix}covariances"],
-        arrays[f"{prefix}precisions_cholesky"],
-        header["covariance_type"],
-    )
-    # Never resume from (or return) a non-finite model, e.g. one an older streamgmm
-    # wrote: load() reports it as a checkpoint that cannot be read.
-    check_finite_parameters(
-        params.weights, params.means, params.covariances, params.covariance_type, "the checkpoint"
-    )
+def _state_from(prefix: str, arrays: Any, header: dict[str, Any], family: MixtureFamily) -> EMState:
+    # The family refuses a non-finite state, e.g. one an older streamgmm wrote:
+    # load() reports it as a checkpoint that cannot be read.
+    params = family.state_from_arrays(arrays, prefix, header["covariance_type"])
     return EMState(
         params=params,
         n_iter=int(header[f"{prefix}n_iter"]),
@@ -103,7 +88,8 @@ class FitCheckpoint:
     The folder is streamgmm's own (see :mod:`streamgmm.io.destinations`): new,
     empty, marked as a checkpoint folder, or one an earlier version left with only
     its checkpoint in it. Any other folder is refused when this object is made,
-    before the fit's first pass.
+    before the fit's first pass. ``family`` (maximum likelihood by default) says
+    which arrays a state has; a checkpoint of another family is not resumed.
 
     Raises
     ------
@@ -111,8 +97,9 @@ class FitCheckpoint:
         ``directory`` is a plain file or holds files streamgmm did not write.
     """
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    def __init__(self, directory: str | os.PathLike, family: MixtureFamily = MAXIMUM_LIKELIHOOD) -> None:
         self.directory = Path(directory)
+        self.family = family
         self.path = self.directory / _FILE_NAME
         check_reusable(self.directory, "checkpoint", legacy=is_legacy_checkpoint_folder)
         self._prepared = False
@@ -127,18 +114,19 @@ class FitCheckpoint:
             "init_index": record.init_index,
             "has_current": record.current is not None,
             "has_best": record.best is not None,
+            "family": self.family.name,
         }
         arrays: dict[str, np.ndarray] = {}
         if record.current is not None:
             header["covariance_type"] = record.current.params.covariance_type
             header["current_n_iter"] = record.current.n_iter
             header["current_converged"] = record.current.converged
-            arrays.update(_state_arrays("current_", record.current))
+            arrays.update(_state_arrays("current_", record.current, self.family))
         if record.best is not None:
             header["covariance_type"] = record.best.params.covariance_type
             header["best_n_iter"] = record.best.n_iter
             header["best_converged"] = record.best.converged
-            arrays.update(_state_arrays("best_", record.best))
+            arrays.update(_state_arrays("best_", record.best, self.family))
         save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION)
 
     def load(self, expected_key: str) -> CheckpointRecord | None:
@@ -150,14 +138,14 @@ class FitCheckpoint:
             If the checkpoint belongs to a different fit (other data or parameters).
         """
         def parse(header: dict[str, Any], arrays: Any) -> CheckpointRecord:
-            if header["key"] != expected_key:
+            if header["key"] != expected_key or header.get("family", MAXIMUM_LIKELIHOOD.name) != self.family.name:
                 raise CheckpointMismatchError(
                     f"Checkpoint '{self.path}' was written by a different fit (other data "
                     "or parameters). Use another checkpoint location, or delete it to "
                     "start afresh."
                 )
-            current = _state_from("current_", arrays, header) if header["has_current"] else None
-            best = _state_from("best_", arrays, header) if header["has_best"] else None
+            current = _state_from("current_", arrays, header, self.family) if header["has_current"] else None
+            best = _state_from("best_", arrays, header, self.family) if header["has_best"] else None
             return CheckpointRecord(
                 key=header["key"], init_index=int(header["init_index"]), current=current, best=best
             )

@@ -8,8 +8,10 @@
   description for checkpoint keys.
 - :func:`fit` (:mod:`.fit`): seeds, ``n_init``, best-of, checkpoints,
   convergence, the ConvergenceWarning and verbose reporting, for one mixture or
-  for many sharing passes. The update rule (M-step) is a parameter
-  (:class:`FitPlan.update`, a :class:`~streamgmm.core.em.UpdateRule`).
+  for many sharing passes. The kind of mixture is a parameter
+  (:class:`FitPlan.family`, a :class:`~streamgmm.core.family.MixtureFamily`:
+  maximum likelihood, whose M-step is an :class:`~streamgmm.core.em.UpdateRule`,
+  or variational).
 
 ``GaussianMixture.fit`` and :func:`streamgmm.selection.fit_candidates` both call
 :func:`fit`; the layer order of the package is written in :mod:`streamgmm`.

@@ -3,9 +3,10 @@
 One function, :func:`fit`, for one mixture (a lone fit, as
 ``GaussianMixture.fit``) or for many mixtures sharing every pass over the data
 (model selection, as :func:`streamgmm.selection.fit_candidates`). Underneath,
-:func:`streamgmm.core.em.run_em` is the per-iteration loop and the update rule
-(the M-step) is a parameter (:class:`FitPlan.update`), so another mixture family
-reuses this loop with its own update.
+:func:`streamgmm.core.em.run_em` is the per-iteration loop; the mixture family
+(:class:`FitPlan.family`, a :class:`~streamgmm.core.family.MixtureFamily`:
+maximum likelihood by default, or variational) supplies the E-step's form, the
+update, the lower bound, the first state and the checkpointed arrays.
 
 A lone fit runs its ``n_init`` initialisations one after the other (a
 checkpoint records the one in progress; ``verbose`` prints as scikit-learn
@@ -27,10 +28,9 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..core.em import EMState, UpdateRule, run_em
+from ..core.em import EMState, run_em
 from ..core.errors import InvalidInputError, InvalidParameterError
-from ..core.estep import natural_form
-from ..core.mstep import maximise
+from ..core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
 from ..core.params import MixtureParameters
 from ..core.statistics import SufficientStatistics
 from ..drivers.checkpoint import CheckpointRecord, FitCheckpoint
@@ -41,7 +41,7 @@ from .report import VerboseReport
 from .shared import SharedPass, run_shared_em
 from .start import MixtureSpec, init_seeds, initial_states
 
-__all__ = ["Checkpointing", "FitPlan", "FitResult", "PassReport", "WarmStart", "fit"]
+__all__ = ["Checkpointing", "FitPlan", "FitResult", "PassReport", "WarmStart", "check_sizes", "fit"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +54,9 @@ class FitPlan:
         As in scikit-learn's ``GaussianMixture`` (``max_iter`` per initialisation).
     dtype : {"float32", "float64"} or None
         Compute dtype of each tile of rows; None follows the data's dtype.
-    update : UpdateRule
-        The M-step: merged statistics -> parameters (maximum likelihood by default).
+    family : MixtureFamily
+        The kind of mixture: maximum likelihood (``GaussianMixture``, the default) or
+        :class:`~streamgmm.core.family.Variational` (``BayesianGaussianMixture``).
     verbose, verbose_interval : int
         Progress lines of a lone fit.
     """
@@ -67,16 +68,19 @@ class FitPlan:
     random_state: Any = None
     init_sample_size: int = 100_000
     dtype: Any = None
-    update: UpdateRule = maximise
+    family: MixtureFamily = MAXIMUM_LIKELIHOOD
     verbose: int = 0
     verbose_interval: int = 10
 
 
 @dataclass(frozen=True)
 class WarmStart:
-    """Continue from earlier parameters (one initialisation, the change measured from ``lower_bound``)."""
+    """Continue from an earlier state (one initialisation, the change measured from ``lower_bound``).
 
-    params: MixtureParameters
+    ``params`` is the family's state (:class:`MixtureParameters` for maximum likelihood).
+    """
+
+    params: MixtureParameters | Any
     lower_bound: float
 
 
@@ -141,7 +145,8 @@ def _better(state: EMState, best: EMState | None, max_iter: int) -> bool:
     return best is None or (max_iter > 0 and state.lower_bound > best.lower_bound)
 
 
-def _check_sizes(driver: Driver, mixtures: Sequence[MixtureSpec], lone: bool) -> None:
+def check_sizes(driver: Driver, mixtures: Sequence[MixtureSpec], lone: bool) -> None:
+    """Refuse data with fewer rows than a mixture's components (or than 2), before any pass."""
     too_many = [m for m in mixtures if driver.n_samples < max(2, m.n_components)]
     if not too_many:
         return
@@ -161,8 +166,10 @@ def _fit_lone(driver: Driver, mixture: MixtureSpec, plan: FitPlan, dtype: np.dty
               warm_start: WarmStart | None, checkpoint: Checkpointing | None) -> EMState:
     """``n_init`` initialisations one after the other; the best one."""
 
-    def compute_statistics(params: MixtureParameters) -> SufficientStatistics:
-        return driver.statistics(natural_form(params, dtype))
+    family = plan.family
+
+    def compute_statistics(params: Any) -> SufficientStatistics:
+        return driver.statistics(family.form(params, dtype))
 
     n_init = plan.n_init if warm_start is None else 1
     seeds = init_seeds(plan.random_state, n_init)
@@ -173,7 +180,7 @@ def _fit_lone(driver: Driver, mixture: MixtureSpec, plan: FitPlan, dtype: np.dty
     resumed: EMState | None = None
     first_init = 0
     if checkpoint is not None:
-        store = FitCheckpoint(checkpoint.directory)
+        store = FitCheckpoint(checkpoint.directory, family)
         key = checkpoint.key()
         record = store.load(key)
         if record is not None:
@@ -189,7 +196,8 @@ def _fit_lone(driver: Driver, mixture: MixtureSpec, plan: FitPlan, dtype: np.dty
             elif warm_start is None:
                 (state,) = initial_states(driver, [mixture], seeds[init],
                                           init_sample_size=plan.init_sample_size,
-                                          reg_covar=plan.reg_covar, dtype=dtype)
+                                          reg_covar=plan.reg_covar, dtype=dtype,
+                                          family=family)
             else:
                 state = EMState(params=warm_start.params)
                 previous_lower_bound = warm_start.lower_bound
@@ -209,7 +217,7 @@ def _fit_lone(driver: Driver, mixture: MixtureSpec, plan: FitPlan, dtype: np.dty
                 max_iter=plan.max_iter,
                 previous_lower_bound=previous_lower_bound,
                 on_iteration=on_iteration,
-                update=plan.update,
+                family=family,
             )
             report.init_end(state, time.perf_counter() - started)
             if _better(state, best, plan.max_iter):
@@ -225,8 +233,10 @@ def _fit_shared(driver: Driver, mixtures: Sequence[MixtureSpec], plan: FitPlan,
     """Every (initialisation, mixture) pair at once, one shared pass per iteration."""
     n_mixtures = len(mixtures)
 
-    def statistics_many(params: Sequence[MixtureParameters]) -> list[SufficientStatistics]:
-        return driver.statistics_many([natural_form(p, dtype) for p in params])
+    family = plan.family
+
+    def statistics_many(params: Sequence[Any]) -> list[SufficientStatistics]:
+        return driver.statistics_many([family.form(p, dtype) for p in params])
 
     def report(shared: SharedPass) -> None:
         if on_pass is None:
@@ -241,10 +251,11 @@ def _fit_shared(driver: Driver, mixtures: Sequence[MixtureSpec], plan: FitPlan,
         for seed in init_seeds(plan.random_state, plan.n_init):
             states += initial_states(driver, mixtures, seed,
                                      init_sample_size=plan.init_sample_size,
-                                     reg_covar=plan.reg_covar, dtype=dtype)
+                                     reg_covar=plan.reg_covar, dtype=dtype,
+                                     family=family)
         states = run_shared_em(
             states, statistics_many, reg_covar=plan.reg_covar, tol=plan.tol,
-            max_iter=plan.max_iter, on_pass=report, update=plan.update,
+            max_iter=plan.max_iter, on_pass=report, family=family,
         )
     best: list[EMState] = []
     for m in range(n_mixtures):
@@ -304,7 +315,7 @@ def fit(
         raise InvalidParameterError(
             "warm_start and checkpoint apply to one mixture; fit shared mixtures without them"
         )
-    _check_sizes(driver, specs, lone)
+    check_sizes(driver, specs, lone)
     for spec in specs:
         spec.check(driver.n_features)
     dtype = resolve_dtype(plan.dtype, driver.dtype)

@@ -18,18 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..core.em import EMState, UpdateRule, run_em
-from ..core.mstep import maximise
-from ..core.params import MixtureParameters
+from ..core.em import EMState, run_em
+from ..core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
 from ..core.statistics import SufficientStatistics
 
 __all__ = ["SharedPass", "StatisticsMany", "run_shared_em"]
 
-#: One pass over the data for several models: parameters -> their statistics, in order.
-StatisticsMany = Callable[[Sequence[MixtureParameters]], Sequence[SufficientStatistics]]
+#: One pass over the data for several models: their states -> their statistics, in order.
+StatisticsMany = Callable[[Sequence[Any]], Sequence[SufficientStatistics]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def run_shared_em(
     tol: float,
     max_iter: int,
     on_pass: Callable[[SharedPass], None] | None = None,
-    update: UpdateRule = maximise,
+    family: MixtureFamily = MAXIMUM_LIKELIHOOD,
 ) -> list[EMState]:
     """Iterate several mixtures to convergence, one shared data pass per iteration.
 
@@ -82,8 +82,8 @@ def run_shared_em(
         As in :func:`streamgmm.core.em.run_em`, the same for every mixture.
     on_pass : callable, optional
         Called with a :class:`SharedPass` after every pass (progress reports).
-    update : UpdateRule
-        The M-step of every mixture.
+    family : MixtureFamily
+        The update and lower bound of every mixture.
 
     Returns
     -------
@@ -105,7 +105,7 @@ def run_shared_em(
                 reg_covar=reg_covar,
                 tol=tol,
                 max_iter=states[i].n_iter + 1,
-                update=update,
+                family=family,
             )
             updates.append((i, states[i], states[i].lower_bound - previous))
         running = [i for i in running if _still_running(states[i], max_iter)]

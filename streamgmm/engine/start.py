@@ -22,7 +22,8 @@ from sklearn.utils import check_random_state
 from ..core.covariance import covariance_shape, precisions_cholesky_from_precisions
 from ..core.em import EMState
 from ..core.errors import InvalidInputError, InvalidParameterError
-from ..core.init import initial_parameters
+from ..core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
+from ..core.init import initial_statistics
 from ..core.params import MixtureParameters
 from .driver import Driver
 
@@ -129,16 +130,22 @@ class MixtureSpec:
 
     def start(self, sample: np.ndarray, sample_weight: np.ndarray | None,
               rng: np.random.RandomState, reg_covar: float,
-              dtype: np.dtype | None = None) -> MixtureParameters:
-        """Initial parameters from the sample (m, D), then the given values over them.
+              dtype: np.dtype | None = None, *,
+              family: MixtureFamily = MAXIMUM_LIKELIHOOD, scale: float = 1.0) -> Any:
+        """The family's first state from the sample (m, D), then the given values over it.
 
         ``dtype`` is the fit's compute dtype: the sample is refused up front when its
-        values are too large to square in it.
+        values are too large to square in it. ``scale`` is the data's rows per sample
+        row (see :meth:`~streamgmm.core.family.MixtureFamily.start`). Given initial
+        values (``weights_init``, ...) are maximum-likelihood parameters.
         """
-        params = initial_parameters(
-            sample, self.n_components, self.covariance_type, self.init_params, reg_covar, rng,
+        stats = initial_statistics(
+            sample, self.n_components, self.covariance_type, self.init_params, rng,
             sample_weight, dtype=dtype,
         )
+        params = family.start(stats, reg_covar, scale=scale)
+        if not isinstance(params, MixtureParameters):
+            return params
         given = self._given_precisions_cholesky()
         weights = params.weights if self.weights_init is None else self.weights_init
         means = params.means if self.means_init is None else self.means_init
@@ -165,21 +172,27 @@ def init_seeds(random_state: Any, n_init: int) -> np.ndarray:
 
 def initial_states(driver: Driver, mixtures: Sequence[MixtureSpec], seed: int, *,
                    init_sample_size: int, reg_covar: float,
-                   dtype: np.dtype | None = None) -> list[EMState]:
+                   dtype: np.dtype | None = None,
+                   family: MixtureFamily = MAXIMUM_LIKELIHOOD) -> list[EMState]:
     """The starting state of every mixture for the initialisation seeded by ``seed``.
 
-    Draws the initialisation sample (one pass) only if some mixture needs it.
+    Draws the initialisation sample (one pass) only if some mixture needs it. A
+    family other than maximum likelihood starts from the sample's statistics
+    scaled to the data's row count (exactly the data's own when the sample holds
+    every row).
     """
     fixed = [mixture.fixed_start() for mixture in mixtures]
     if all(params is not None for params in fixed):
         return [EMState(params=params) for params in fixed]  # type: ignore[arg-type]
     sample_seed = int(np.random.RandomState(seed).randint(SEED_BOUND))
-    sample, sample_weight, _ = driver.init_sample(init_sample_size, sample_seed)
+    sample, sample_weight, n_valid = driver.init_sample(init_sample_size, sample_seed)
+    scale = 1.0 if len(sample) == n_valid else n_valid / len(sample)
     states = []
     for mixture, params in zip(mixtures, fixed):
         if params is None:
             rng = np.random.RandomState(seed)
             rng.randint(SEED_BOUND)  # the draw that chose the sample's seed
-            params = mixture.start(sample, sample_weight, rng, reg_covar, dtype)
+            params = mixture.start(sample, sample_weight, rng, reg_covar, dtype,
+                                   family=family, scale=scale)
         states.append(EMState(params=params))
     return states

@@ -19,6 +19,7 @@ import streamgmm
 from streamgmm import GaussianMixture
 from streamgmm.core.errors import InvalidInputError, InvalidParameterError, StreamGMMError
 from streamgmm.core.estep import natural_form
+from streamgmm.core.family import MaximumLikelihood
 from streamgmm.core.mstep import MStepResult, maximise
 from streamgmm.core.params import MixtureParameters
 from streamgmm.core.stepwise import start_from_parameters
@@ -139,7 +140,7 @@ def test_shared_passes_end_where_each_lone_fit_ends_in_memory_too() -> None:
     assert len(passes) >= max(b.n_iter for b in lone)  # one pass per iteration of the slowest fit
 
 
-def test_the_update_rule_is_a_parameter() -> None:
+def test_the_update_rule_is_a_parameter_of_the_family() -> None:
     X = _rows()
     calls = []
 
@@ -154,8 +155,8 @@ def test_the_update_rule_is_a_parameter() -> None:
 
     with open_driver(X).driver as driver:
         default = fit(driver, _spec("full"), PLAN).state
-        explicit = fit(driver, _spec("full"), replace(PLAN, update=maximise)).state
-        custom_plan = replace(PLAN, update=equal_weights)
+        explicit = fit(driver, _spec("full"), replace(PLAN, family=MaximumLikelihood(update_rule=maximise))).state
+        custom_plan = replace(PLAN, family=MaximumLikelihood(update_rule=equal_weights))
         custom = fit(driver, _spec("full"), custom_plan).state
         shared = fit(driver, [_spec("full"), _spec("diag")], custom_plan).states
     assert np.array_equal(default.params.means, explicit.params.means)

@@ -1,0 +1,176 @@
+"""What ``GaussianMixture`` and ``BayesianGaussianMixture`` share as scikit-learn estimators.
+
+Input validation, driver options, checkpoint keys, the fitted features, and
+prediction through the driver (``predict``, ``predict_proba``,
+``score_samples``, ``score``: bounded memory in memory, lazy Dask arrays out
+of core), ``sample`` and the tags. A subclass supplies its constructor, ``fit``
+and :meth:`MixtureEstimator._prediction_form` (the fused E-step's coefficients
+of its fitted model); the attributes ``weights_``, ``means_``,
+``covariances_`` and ``precisions_cholesky_`` mean the same in both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .core.errors import InvalidInputError, InvalidParameterError
+from .core.estep import NaturalForm
+from .drivers.checkpoint import fit_key
+from .engine import Driver, DriverOptions, open_driver
+from .io.detect import is_out_of_core
+from .validation import check_finite_rows, resolve_dtype
+
+__all__ = ["MixtureEstimator"]
+
+
+class MixtureEstimator(DensityMixin, BaseEstimator):
+    """Base of streamgmm's mixture estimators (not used alone).
+
+    Subclasses have the constructor parameters ``chunk_size``, ``n_jobs``,
+    ``nan_policy``, ``scheduler``, ``persist``, ``dtype`` and ``random_state``.
+    """
+
+    def _prediction_form(self, dtype: np.dtype) -> NaturalForm:
+        """The fitted model's E-step coefficients in the compute ``dtype``."""
+        raise NotImplementedError
+
+    # ================================================================ helpers
+    def _validate_X(self, X: Any, reset: bool, finite: bool = True) -> np.ndarray:
+        """Array (n, D) of float32/float64 without copying when possible; names recorded."""
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=1,
+        )
+        if finite:
+            check_finite_rows(X)
+        return X
+
+    def _driver_options(self, nan_policy: str | None = None) -> DriverOptions:
+        return DriverOptions(
+            chunk_size=self.chunk_size, n_jobs=self.n_jobs,
+            nan_policy=self.nan_policy if nan_policy is None else nan_policy,
+            scheduler=self.scheduler, persist=self.persist,
+        )
+
+    # ================================================================== fitting
+    def _fit_key(self, description: dict[str, Any]) -> str:
+        ignored = {"verbose", "verbose_interval", "n_jobs", "scheduler"}
+        params = {
+            name: (value.tolist() if isinstance(value, np.ndarray) else value)
+            for name, value in self.get_params().items()
+            if name not in ignored
+        }
+        return fit_key({"data": description, "params": params})
+
+    def _record_features(self, driver: Driver) -> None:
+        """``n_features_in_`` and ``feature_names_in_``, as scikit-learn's ``validate_data`` sets them."""
+        self.n_features_in_ = driver.n_features
+        if driver.feature_names is not None:
+            self.feature_names_in_ = np.asarray(driver.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        """Fit, then return the labels of X under the fitted model, shape (n_samples,)."""
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    def _predicting(self, X: Any) -> tuple[Driver, NaturalForm]:
+        """The driver over X (rows with NaN or inf are refused) and the fitted model's form."""
+        check_is_fitted(self, "precisions_cholesky_")
+        if not is_out_of_core(X):  # scikit-learn's checks of the columns against the fit
+            X = self._validate_X(X, reset=False, finite=False)
+        driver = open_driver(X, None, self._driver_options(nan_policy="raise"),
+                             estimator_name=type(self).__name__).driver
+        if driver.n_features != self.n_features_in_:
+            raise InvalidInputError(
+                f"{driver.where} has {driver.n_features} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return driver, self._prediction_form(resolve_dtype(self.dtype, driver.dtype))
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of every row under the mixture, shape (n_samples,).
+
+        For out-of-core X (Dask, xarray, zarr, paths) the result is a lazy Dask
+        array computed chunk by chunk; see also :func:`streamgmm.write_predictions`.
+        """
+        driver, form = self._predicting(X)
+        with driver:
+            return driver.log_likelihood(form)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior probability of each component for each row, shape (n_samples, K).
+
+        Temporaries are bounded by ``chunk_size`` rows, whatever n_samples. For
+        out-of-core X the result is a lazy Dask array.
+        """
+        driver, form = self._predicting(X)
+        with driver:
+            return driver.responsibilities(form)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of each row, shape (n_samples,) (lazy for out-of-core X)."""
+        driver, form = self._predicting(X)
+        with driver:
+            return driver.labels(form)
+
+    def _mean_log_likelihood(self, X: Any) -> tuple[float, int]:
+        """Mean log-likelihood per row of X, and the number of rows (one pass)."""
+        driver, form = self._predicting(X)
+        with driver:
+            (mean,) = driver.compute(driver.log_likelihood(form).mean())
+        return float(mean), driver.n_samples
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log-likelihood per row of X."""
+        return self._mean_log_likelihood(X)[0]
+
+    # ================================================================== sampling
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw rows from the fitted mixture (scikit-learn's random stream).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, D)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        check_is_fitted(self, "precisions_cholesky_")
+        if n_samples < 1:
+            raise InvalidParameterError(
+                f"n_samples={n_samples!r} is invalid: sampling needs at least one sample"
+            )
+        n_features = self.means_.shape[1]
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            parts = [
+                rng.multivariate_normal(mean, cov, int(count))
+                for mean, cov, count in zip(self.means_, self.covariances_, counts)
+            ]
+        elif self.covariance_type == "tied":
+            parts = [
+                rng.multivariate_normal(mean, self.covariances_, int(count))
+                for mean, count in zip(self.means_, counts)
+            ]
+        else:
+            parts = [
+                mean + rng.standard_normal(size=(count, n_features)) * np.sqrt(cov)
+                for mean, cov, count in zip(self.means_, self.covariances_, counts)
+            ]
+        labels = np.concatenate([np.full(int(count), k, dtype=np.int64) for k, count in enumerate(counts)])
+        return np.vstack(parts), labels
+
+    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
