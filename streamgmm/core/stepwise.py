@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .estep import NaturalForm, natural_form
 from .mstep import maximise
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
@@ -125,6 +126,10 @@ class OnlineState:
         return maximise(
             self.averaged, reg_covar, previous=self.params, step="the averaged online model"
         ).params
+
+    def scoring_form(self, dtype: np.dtype | type = np.float64) -> NaturalForm:
+        """The E-step's coefficients for ``params`` (how the next batch is scored)."""
+        return natural_form(self.params, dtype)
 
 
 @dataclass(frozen=True)
