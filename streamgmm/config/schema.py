@@ -510,10 +510,63 @@ class CheckpointConfig(_Section):
         return _location(value, info)
 
 
+_FiniteReal = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class SingleModelConfig(ModelConfig):
-    """:class:`ModelConfig` for jobs that fit one mixture: ``n_components`` is one integer."""
+    """:class:`ModelConfig` for jobs that fit one mixture: ``n_components`` is one integer.
+
+    Parameters
+    ----------
+    kind : {"gaussian", "bayesian"}, default "gaussian"
+        ``GaussianMixture`` (maximum likelihood) or ``BayesianGaussianMixture``
+        (variational Bayes: ``n_components`` is an upper bound and the prior
+        switches off the components the data do not need).
+    weight_concentration_prior_type, weight_concentration_prior, mean_precision_prior,
+    mean_prior, degrees_of_freedom_prior, covariance_prior, weight_threshold
+        ``BayesianGaussianMixture``'s priors and threshold (null: scikit-learn's
+        defaults from the data); only with ``kind: bayesian``. Array priors are
+        checked against the data's number of features before any pass.
+    """
 
     n_components: _NComponents  # type: ignore[valid-type]
+    kind: Literal["gaussian", "bayesian"] = "gaussian"
+    weight_concentration_prior_type: domain_type("weight_concentration_prior_type") = "dirichlet_process"  # type: ignore[valid-type]
+    weight_concentration_prior: domain_type("weight_concentration_prior") | None = None  # type: ignore[valid-type]
+    mean_precision_prior: domain_type("mean_precision_prior") | None = None  # type: ignore[valid-type]
+    mean_prior: tuple[_FiniteReal, ...] | None = None
+    degrees_of_freedom_prior: _FiniteReal | None = None
+    covariance_prior: _FiniteReal | tuple[_FiniteReal, ...] | tuple[tuple[_FiniteReal, ...], ...] | None = None
+    weight_threshold: domain_type("weight_threshold") = 0.01  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _bayesian_keys_need_the_bayesian_kind(self) -> "SingleModelConfig":
+        if self.kind == "gaussian":
+            given = sorted(set(self.model_fields_set) & set(BAYESIAN_MODEL_KEYS))
+            if given:
+                raise ValueError(
+                    f"model.{given[0]} is a prior of the Bayesian mixture; set model.kind: bayesian "
+                    "to use it, or remove it for a Gaussian mixture"
+                )
+        return self
+
+    def bayesian_params(self) -> dict[str, Any]:
+        """``BayesianGaussianMixture``'s own constructor arguments (empty for a Gaussian mixture)."""
+        if self.kind == "gaussian":
+            return {}
+        return {
+            "weight_concentration_prior_type": self.weight_concentration_prior_type,
+            "weight_concentration_prior": self.weight_concentration_prior,
+            "mean_precision_prior": self.mean_precision_prior,
+            "mean_prior": None if self.mean_prior is None else list(self.mean_prior),
+            "degrees_of_freedom_prior": self.degrees_of_freedom_prior,
+            "covariance_prior": _plain(self.covariance_prior),
+            "weight_threshold": self.weight_threshold,
+        }
+
+    def estimator_params(self, n_components: int | None = None) -> dict[str, Any]:
+        """Constructor arguments of the estimator of ``kind`` (without nan_policy/scheduler)."""
+        return {**super().estimator_params(n_components), **self.bayesian_params()}
 
     @field_validator("n_components", mode="before")
     @classmethod
@@ -527,6 +580,20 @@ class SingleModelConfig(ModelConfig):
         if not domain.contains(value):
             raise ValueError(f"give {domain.describe(yaml=True)} (e.g. 8)")
         return value
+
+
+#: The Bayesian mixture's keys of a model section (refused with ``kind: gaussian``).
+BAYESIAN_MODEL_KEYS: tuple[str, ...] = (
+    "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
+    "mean_prior", "degrees_of_freedom_prior", "covariance_prior", "weight_threshold", "total_samples",
+)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples of a config value as lists (what the estimator takes as array-like)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 class BatchFitConfig(_Section):

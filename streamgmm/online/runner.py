@@ -263,6 +263,13 @@ class StreamRunner:
         version = registry.load(start["model"], start.get("ref", "latest"))
         extra = dict(version.metadata.metrics.extra or {}) if version.metadata.metrics else {}
         threshold = extra.get("anomaly_threshold")
+        kind = self.settings.model.kind
+        if version.kind != kind:
+            raise StreamGMMError(
+                f"model.start_from names {version.name}:{version.version}, a {version.kind} "
+                f"mixture, but the stream learns a {kind} one (model.kind: {kind}). Set "
+                f"model.kind: {version.kind}, or start from a {kind} version"
+            )
         if version.posterior is not None:  # a Bayesian version continues as its posterior
             online: OnlineState | SVIState = svi_start_from_posterior(
                 version.posterior, version.priors, self.settings.model.reg_covar
@@ -494,6 +501,7 @@ class StreamRunner:
                 online.posterior if isinstance(online, SVIState)
                 else online.reported_parameters(self.settings.model.reg_covar),
                 priors=online.priors if isinstance(online, SVIState) else None,
+                weight_threshold=self.settings.model.weight_threshold,
                 parent_version=parent,
                 parent_name=parent_name,
                 training_config={"stream": _jsonable(asdict(self.settings))},

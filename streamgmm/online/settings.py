@@ -23,6 +23,7 @@ BAYESIAN_FIELDS: tuple[str, ...] = (
     "mean_prior",
     "degrees_of_freedom_prior",
     "covariance_prior",
+    "weight_threshold",
     "total_samples",
 )
 #: ModelSetup fields only a maximum-likelihood mixture has (SVI keeps no average).
@@ -60,6 +61,7 @@ class ModelSetup:
     mean_prior: tuple[float, ...] | None = None
     degrees_of_freedom_prior: float | None = None
     covariance_prior: Any = None
+    weight_threshold: float = 0.01
     total_samples: float | None = None
 
     def estimator_params(self) -> dict[str, Any]:
