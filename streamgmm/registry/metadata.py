@@ -408,6 +408,11 @@ class ModelMetadata:
         return "gaussian" if self.mixture is None else str(self.mixture["kind"])
 
     @property
+    def components_in_use(self) -> int:
+        """Components whose weight reaches the version's weight threshold (all K if Gaussian)."""
+        return self.n_components if self.mixture is None else int(self.mixture["components_in_use"])
+
+    @property
     def parent_version(self) -> int | None:
         """Version number of the parent, or None (see ``parent`` for its model name)."""
         return None if self.parent is None else self.parent.version

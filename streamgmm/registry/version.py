@@ -54,8 +54,7 @@ class ModelVersion:
     @property
     def components_in_use(self) -> int:
         """Components whose weight reaches the version's weight threshold (all K if Gaussian)."""
-        mixture = self.metadata.mixture
-        return self.metadata.n_components if mixture is None else int(mixture["components_in_use"])
+        return self.metadata.components_in_use
 
     @property
     def name(self) -> str:

@@ -105,3 +105,53 @@ def test_to_sklearn_bayesian_refuses_a_conflicting_parameter():
     posterior, priors = from_sklearn_bayesian(fitted)
     with pytest.raises(InvalidParameterError, match="n_components is fixed"):
         to_sklearn_bayesian(posterior, priors, n_components=5)
+
+
+def test_models_show_displays_the_kind_and_the_components_in_use(tmp_path, capsys):
+    from streamgmm.cli.models import main
+
+    X = _blobs()
+    fitted = SkBGM(n_components=6, weight_concentration_prior=0.01, random_state=0, max_iter=300).fit(X)
+    posterior, priors = from_sklearn_bayesian(fitted)
+    registry = ModelRegistry(tmp_path / "registry")
+    registry.publish("bgm", posterior, priors=priors)
+    registry.publish("gm", from_sklearn(SkGM(3, random_state=0).fit(X)))
+    assert main(["show", "--root", str(tmp_path / "registry"), "bgm"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["kind"] == "bayesian"
+    assert shown["components_in_use"] == int(np.count_nonzero(fitted.weights_ >= 0.01)) == 3
+    assert main(["show", "--root", str(tmp_path / "registry"), "gm"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["kind"] == "gaussian" and shown["components_in_use"] == 3
+
+
+def test_streamgmm_bayesian_version_predicts_identically_and_continues_learning(tmp_path):
+    from streamgmm import BayesianGaussianMixture, GaussianMixture
+
+    X = _blobs()
+    fitted = BayesianGaussianMixture(6, weight_concentration_prior=0.01, random_state=0, max_iter=300).fit(X)
+    registry = ModelRegistry(tmp_path / "registry")
+    registry.publish(
+        "bgm", fitted.posterior_, priors=fitted.priors_, weight_threshold=fitted.weight_threshold,
+        metrics={"lower_bound": fitted.lower_bound_},
+    )
+    version = registry.load("bgm")
+    assert version.components_in_use == fitted.n_active_components_
+    loaded = BayesianGaussianMixture.from_version(version)
+    _assert_same_predictions(fitted, loaded, X)
+    assert loaded.lower_bound_ == fitted.lower_bound_
+    # scikit-learn's export predicts the same
+    np.testing.assert_array_equal(version.to_sklearn().predict(X), fitted.predict(X))
+    # continues learning: SVI steps, and a warm-started batch fit under the same priors
+    online = BayesianGaussianMixture.from_version(version, step_size=0.1)
+    online.partial_fit(_blobs(seed=1))
+    assert online.n_steps_ == 1 and online.online_state_.weight_seen == pytest.approx(1200, rel=1e-9)
+    warm = BayesianGaussianMixture.from_version(version, warm_start=True, max_iter=50)
+    warm.fit(_blobs(seed=2))
+    np.testing.assert_array_equal(warm.mean_prior_, fitted.mean_prior_)
+    np.testing.assert_array_equal(warm.covariance_prior_, fitted.covariance_prior_)
+    with pytest.raises(InvalidParameterError, match="GaussianMixture.from_version"):
+        BayesianGaussianMixture.from_version(
+            registry.load(registry.publish("gm", from_sklearn(SkGM(3).fit(X))).name)
+        )
+    assert GaussianMixture.from_version(version).predict(X).shape == (600,)
