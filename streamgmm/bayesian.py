@@ -40,6 +40,7 @@ from .core.errors import InvalidParameterError
 from .core.estep import NaturalForm
 from .core.family import Variational
 from .core.init import statistics_from_responsibilities
+from .core.params import MixtureParameters
 from .core.svi import SVIState
 from .core.variational import (
     VariationalPosterior,
@@ -277,6 +278,12 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
             covariances=self.covariances_,
             precisions_cholesky=self.precisions_cholesky_,
         )
+
+    @property
+    def parameters_(self) -> MixtureParameters:
+        """The posterior's point estimate (expected weights, means, covariances), as
+        ``GaussianMixture.parameters_``; predictions use the whole posterior."""
+        return self.posterior_.mixture
 
     @property
     def priors_(self) -> VariationalPriors:

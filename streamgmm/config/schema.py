@@ -28,6 +28,7 @@ A batch-fit config::
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -536,7 +537,7 @@ class SingleModelConfig(ModelConfig):
     mean_precision_prior: domain_type("mean_precision_prior") | None = None  # type: ignore[valid-type]
     mean_prior: tuple[_FiniteReal, ...] | None = None
     degrees_of_freedom_prior: _FiniteReal | None = None
-    covariance_prior: _FiniteReal | tuple[_FiniteReal, ...] | tuple[tuple[_FiniteReal, ...], ...] | None = None
+    covariance_prior: Any = None
     weight_threshold: domain_type("weight_threshold") = 0.01  # type: ignore[valid-type]
 
     @model_validator(mode="after")
@@ -545,10 +546,33 @@ class SingleModelConfig(ModelConfig):
             given = sorted(set(self.model_fields_set) & set(BAYESIAN_MODEL_KEYS))
             if given:
                 raise ValueError(
-                    f"model.{given[0]} is a prior of the Bayesian mixture; set model.kind: bayesian "
-                    "to use it, or remove it for a Gaussian mixture"
+                    f"model.{given[0]} is a setting of the Bayesian mixture; set model.kind: "
+                    "bayesian to use it, or remove it for a Gaussian mixture"
                 )
         return self
+
+    @field_validator("covariance_prior", mode="before")
+    @classmethod
+    def _covariance_prior_shape(cls, value: Any) -> Any:
+        """A number, a list of numbers or a list of equally long lists of numbers (finite)."""
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        if value is None or number(value):
+            return value
+        if isinstance(value, (list, tuple)) and value and all(number(v) for v in value):
+            return tuple(float(v) for v in value)
+        if (
+            isinstance(value, (list, tuple)) and value
+            and all(isinstance(row, (list, tuple)) and len(row) == len(value) for row in value)
+            and all(number(v) for row in value for v in row)
+        ):
+            return tuple(tuple(float(v) for v in row) for row in value)
+        raise ValueError(
+            "expected null (the data's covariance), a positive number (spherical), a list of D "
+            "positive numbers (diag) or a D x D list of lists, symmetric positive definite "
+            "(full, tied)"
+        )
 
     def bayesian_params(self) -> dict[str, Any]:
         """``BayesianGaussianMixture``'s own constructor arguments (empty for a Gaussian mixture)."""
