@@ -43,13 +43,14 @@ from .core.init import statistics_from_responsibilities
 from .core.params import MixtureParameters
 from .core.svi import SVIState
 from .core.variational import (
+    PriorSettings,
     VariationalPosterior,
     VariationalPriors,
     check_priors,
     resolve_priors,
     variational_form,
 )
-from .engine import Checkpointing, FitPlan, MixtureSpec, WarmStart, fit, open_driver
+from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
 from .engine.fit import check_sizes
 from .engine.moments import data_moments
 from .io.destinations import check_outside_inputs
@@ -230,16 +231,16 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         self.total_samples = total_samples
 
     # ================================================================ helpers
-    def _prior_arguments(self) -> dict[str, Any]:
-        return {
-            "covariance_type": self.covariance_type,
-            "weight_concentration_prior_type": self.weight_concentration_prior_type,
-            "weight_concentration_prior": self.weight_concentration_prior,
-            "mean_precision_prior": self.mean_precision_prior,
-            "mean_prior": self.mean_prior,
-            "degrees_of_freedom_prior": self.degrees_of_freedom_prior,
-            "covariance_prior": self.covariance_prior,
-        }
+    def _prior_settings(self) -> PriorSettings:
+        return PriorSettings(
+            covariance_type=self.covariance_type,
+            weight_concentration_prior_type=self.weight_concentration_prior_type,
+            weight_concentration_prior=self.weight_concentration_prior,
+            mean_precision_prior=self.mean_precision_prior,
+            mean_prior=self.mean_prior,
+            degrees_of_freedom_prior=self.degrees_of_freedom_prior,
+            covariance_prior=self.covariance_prior,
+        )
 
     def _set_fitted(self, posterior: VariationalPosterior, family: Variational) -> None:
         priors = family.priors
@@ -437,8 +438,8 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         self._record_features(data.driver)
         n_features = data.driver.n_features
         # Every prior is refused here, before any pass over the data.
-        check_priors(n_components=self.n_components, n_features=n_features,
-                     **self._prior_arguments())
+        settings = self._prior_settings()
+        check_priors(settings, n_features)
         spec = MixtureSpec(n_components=self.n_components, covariance_type=self.covariance_type,
                            init_params=self.init_params)
         resp = None
@@ -451,12 +452,9 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         with data.driver as driver:
             check_sizes(driver, [spec], lone=True)
             mean = covariance = None
-            if self.mean_prior is None or self.covariance_prior is None:
+            if settings.needs_data_moments:
                 mean, covariance = data_moments(driver, self.covariance_type)
-            family = Variational(resolve_priors(
-                n_components=self.n_components, data_mean=mean, data_covariance=covariance,
-                **self._prior_arguments(),
-            ))
+            family = Variational(resolve_priors(settings, self.n_components, mean, covariance))
             warm = None
             if self.warm_start and hasattr(self, "converged_"):
                 warm = WarmStart(self.posterior_, self.lower_bound_)
@@ -467,22 +465,10 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
                     rows, resp, self.covariance_type, np.average(rows, axis=0, weights=weights), weights
                 )
                 warm = WarmStart(family.start(stats, self.reg_covar), float("-inf"))
-            plan = FitPlan(
-                tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-                random_state=self.random_state, init_sample_size=self.init_sample_size,
-                dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
-                family=family,
-            )
-            result = fit(driver, spec, plan, warm_start=warm, checkpoint=store, stacklevel=2)
-        best = result.state
-        self.n_invalid_rows_ = result.n_invalid_rows
-        if result.persisted is not None:
-            self.persisted_ = result.persisted
-        self._set_fitted(best.params, family)
-        self.converged_ = bool(best.converged)
-        self.n_iter_ = int(best.n_iter)
-        self.lower_bound_ = float(best.lower_bound)
-        self.lower_bounds_ = list(best.lower_bounds)
+            result = fit(driver, spec, self._fit_plan(family), warm_start=warm, checkpoint=store,
+                         stacklevel=2)
+        self._set_fitted(result.state.params, family)
+        self._record_fit(result)
         return self
 
 

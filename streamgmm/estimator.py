@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from .core.estep import NaturalForm, natural_form
 from .core.params import MixtureParameters
 from .core.stepwise import OnlineState
-from .engine import Checkpointing, FitPlan, MixtureSpec, WarmStart, fit, open_driver
+from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
 from .io.destinations import check_outside_inputs
 from .io.sources import stored_location
 from .mixture_base import MixtureEstimator
@@ -213,14 +213,6 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
             means_init=self.means_init, precisions_init=self.precisions_init,
         )
 
-    def _fit_plan(self) -> FitPlan:
-        """How to fit (seeds, tolerances, dtype, reporting), for the engine."""
-        return FitPlan(
-            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-            random_state=self.random_state, init_sample_size=self.init_sample_size,
-            dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
-        )
-
     def _set_fitted(self, params: MixtureParameters) -> None:
         self.weights_ = np.array(params.weights)
         self.means_ = np.array(params.means)
@@ -328,15 +320,8 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         with data.driver as driver:
             result = fit(driver, self._mixture_spec(), self._fit_plan(), warm_start=warm,
                          checkpoint=store, stacklevel=2)
-        best = result.state
-        self.n_invalid_rows_ = result.n_invalid_rows
-        if result.persisted is not None:
-            self.persisted_ = result.persisted
-        self._set_fitted(best.params)
-        self.converged_ = bool(best.converged)
-        self.n_iter_ = int(best.n_iter)
-        self.lower_bound_ = float(best.lower_bound)
-        self.lower_bounds_ = list(best.lower_bounds)
+        self._set_fitted(result.state.params)
+        self._record_fit(result)
         return self
 
     # =============================================================== prediction

@@ -20,8 +20,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .core.errors import InvalidInputError, InvalidParameterError
 from .core.estep import NaturalForm
+from .core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
 from .drivers.checkpoint import fit_key
-from .engine import Driver, DriverOptions, open_driver
+from .engine import Driver, DriverOptions, FitPlan, FitResult, open_driver
 from .io.detect import is_out_of_core
 from .validation import check_finite_rows, resolve_dtype
 
@@ -62,6 +63,26 @@ class MixtureEstimator(DensityMixin, BaseEstimator):
         )
 
     # ================================================================== fitting
+    def _fit_plan(self, family: MixtureFamily = MAXIMUM_LIKELIHOOD) -> FitPlan:
+        """How to fit (seeds, tolerances, dtype, reporting, the family), for the engine."""
+        return FitPlan(
+            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+            random_state=self.random_state, init_sample_size=self.init_sample_size,
+            dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
+            family=family,
+        )
+
+    def _record_fit(self, result: FitResult) -> None:
+        """The fit's outcome attributes (the parameters are the subclass's ``_set_fitted``)."""
+        best = result.state
+        self.n_invalid_rows_ = result.n_invalid_rows
+        if result.persisted is not None:
+            self.persisted_ = result.persisted
+        self.converged_ = bool(best.converged)
+        self.n_iter_ = int(best.n_iter)
+        self.lower_bound_ = float(best.lower_bound)
+        self.lower_bounds_ = list(best.lower_bounds)
+
     def _fit_key(self, description: dict[str, Any]) -> str:
         ignored = {"verbose", "verbose_interval", "n_jobs", "scheduler"}
         params = {

@@ -39,7 +39,7 @@ class StochasticVariationalMixin(StepwiseEMMixin):
     Relies on the estimator's parameters (``step_decay``, ``step_offset``,
     ``step_size``, ``warm_up_size``, ``total_samples``, ``nan_policy``,
     ``dtype``, ``reg_covar`` and the priors) and its ``fit``, ``_validate_X``,
-    ``_set_fitted``, ``_prior_arguments``, ``posterior_``, ``priors_`` and
+    ``_set_fitted``, ``_prior_settings``, ``posterior_``, ``priors_`` and
     ``from_posterior``.
     """
 
@@ -93,9 +93,7 @@ class StochasticVariationalMixin(StepwiseEMMixin):
             if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
                 if not hasattr(self, "_warm_up_buffer"):
                     # Invalid priors fail on the first batch, not after the warm-up.
-                    check_priors(
-                        n_components=self.n_components, n_features=X.shape[1], **self._prior_arguments()
-                    )
+                    check_priors(self._prior_settings(), X.shape[1])
                 buffer = self.__dict__.setdefault("_warm_up_buffer", WarmUpBuffer())
                 buffer.add(X, weights)
                 size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])

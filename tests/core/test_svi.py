@@ -19,7 +19,7 @@ from streamgmm.core.svi import (
     svi_start_from_statistics,
     svi_update,
 )
-from streamgmm.core.variational import resolve_priors, update_posterior, variational_form
+from streamgmm.core.variational import PriorSettings, resolve_priors, update_posterior, variational_form
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -32,12 +32,8 @@ def _data(offset: float = 0.0, n: int = 600, seed: int = 0) -> np.ndarray:
 
 
 def _priors(X: np.ndarray, covariance_type: str, prior_type: str = "dirichlet_process"):
-    return resolve_priors(
-        n_components=4, covariance_type=covariance_type,
-        weight_concentration_prior_type=prior_type, weight_concentration_prior=None,
-        mean_precision_prior=None, mean_prior=None, degrees_of_freedom_prior=None,
-        covariance_prior=None, data_mean=X.mean(0), data_covariance=np.cov(X.T),
-    )
+    settings = PriorSettings(covariance_type=covariance_type, weight_concentration_prior_type=prior_type)
+    return resolve_priors(settings, 4, X.mean(0), np.cov(X.T))
 
 
 def _first_posterior(X: np.ndarray, priors, covariance_type: str):

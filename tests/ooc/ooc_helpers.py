@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from dask.callbacks import Callback
 
 from streamgmm import GaussianMixture
 
@@ -108,3 +109,31 @@ def tree_digest(root: Path) -> dict[str, str]:
             path = Path(folder) / name
             digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
+
+
+class Interrupted(Exception):
+    """Raised by :class:`StopAfter`: an in-process interruption of a fit."""
+
+
+class StopAfter(Callback):
+    """Raise :class:`Interrupted` at the start of Dask compute number ``n + 1``."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.remaining = n
+
+    def _start(self, dsk) -> None:
+        if self.remaining == 0:
+            raise Interrupted("interrupted by the test")
+        self.remaining -= 1
+
+
+class CountComputes(Callback):
+    """Counts Dask computes (passes over the data)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def _start(self, dsk) -> None:
+        self.count += 1

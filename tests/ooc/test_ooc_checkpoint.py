@@ -18,9 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dask.callbacks import Callback
 from ooc_fit_process import make_estimator
-from ooc_helpers import assert_same_model, copy_dataset, estimator, given_init
+from ooc_helpers import (
+    CountComputes,
+    Interrupted,
+    StopAfter,
+    assert_same_model,
+    copy_dataset,
+    estimator,
+    given_init,
+)
 
 from streamgmm import StreamGMMError
 from streamgmm.drivers.checkpoint import CheckpointMismatchError
@@ -126,41 +133,15 @@ def test_fit_killed_with_sigkill_resumes_to_the_uninterrupted_model(resume_data,
         assert int(resumed["n_iter"]) == reference.n_iter_ == max_iter
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _StopAfter(Callback):
-    """Raise in the middle of a fit, after ``n`` Dask computes (an in-process interruption)."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.remaining = n
-
-    def _start(self, dsk) -> None:
-        if self.remaining == 0:
-            raise _Interrupted("interrupted by the test")
-        self.remaining -= 1
-
-
-class _CountComputes(Callback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def _start(self, dsk) -> None:
-        self.count += 1
-
-
 def test_interrupted_fit_resumes_on_another_scheduler_to_the_same_model(zarr3_path, tmp_path):
     """Scheduler and verbosity are not part of the checkpoint key: resuming on threads is fine."""
     checkpoint = tmp_path / "checkpoint"
     uninterrupted = estimator(scheduler="synchronous").fit(str(zarr3_path))
-    with pytest.raises(_Interrupted), _StopAfter(4):  # init sample + 3 EM passes
+    with pytest.raises(Interrupted), StopAfter(4):  # init sample + 3 EM passes
         estimator(scheduler="synchronous").fit(str(zarr3_path), checkpoint=checkpoint)
     assert _completed_iterations(checkpoint) == 3
 
-    with _CountComputes() as computes:
+    with CountComputes() as computes:
         resumed = estimator(scheduler="threads", verbose=0).fit(str(zarr3_path), checkpoint=checkpoint)
     assert computes.count == 6 - 3, "a resumed fit makes one pass per remaining iteration, no init"
     assert_same_model(resumed, uninterrupted, "resumed after an interruption")
@@ -169,7 +150,7 @@ def test_interrupted_fit_resumes_on_another_scheduler_to_the_same_model(zarr3_pa
 def test_completed_checkpoint_gives_the_model_without_another_pass(zarr3_path, tmp_path):
     checkpoint = tmp_path / "checkpoint"
     first = estimator(covariance_type="tied").fit(str(zarr3_path), checkpoint=checkpoint)
-    with _CountComputes() as computes:
+    with CountComputes() as computes:
         again = estimator(covariance_type="tied").fit(str(zarr3_path), checkpoint=checkpoint)
     assert computes.count == 0, f"{computes.count} passes over data that were already fitted"
     assert_same_model(again, first, "fit again from a completed checkpoint")
@@ -240,9 +221,9 @@ def test_interrupted_multi_init_fit_resumes_to_the_same_model(zarr3_path, tmp_pa
     checkpoint = tmp_path / "checkpoint"
     options = dict(n_init=2, max_iter=3, scheduler="synchronous")
     uninterrupted = estimator(**options).fit(str(zarr3_path))
-    with pytest.raises(_Interrupted), _StopAfter(stop_after):
+    with pytest.raises(Interrupted), StopAfter(stop_after):
         estimator(**options).fit(str(zarr3_path), checkpoint=checkpoint)
-    with _CountComputes() as computes:
+    with CountComputes() as computes:
         resumed = estimator(**options).fit(str(zarr3_path), checkpoint=checkpoint)
     assert computes.count == 8 - stop_after, "the resumed fit must not redo completed passes"
     assert_same_model(resumed, uninterrupted, f"n_init=2 resumed after {stop_after} passes")

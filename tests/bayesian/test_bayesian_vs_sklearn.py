@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, PRIOR_TYPES, FromResponsibilities
+from bayesian_helpers import COVARIANCE_TYPES, PRIOR_TYPES, FromResponsibilities
 
 from streamgmm import BayesianGaussianMixture
 
