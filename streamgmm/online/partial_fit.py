@@ -191,6 +191,8 @@ class StepwiseEMMixin:
         X, weights = batch
         if not hasattr(self, "online_state_"):
             if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
+                if not hasattr(self, "_warm_up_buffer"):
+                    self._check_first_batch(X)
                 buffer = self.__dict__.setdefault("_warm_up_buffer", WarmUpBuffer())
                 buffer.add(X, weights)
                 size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
@@ -199,6 +201,9 @@ class StepwiseEMMixin:
                 return
             self._start_online_from_fitted()
         self._stepwise_step(X, weights)
+
+    def _check_first_batch(self, X: np.ndarray) -> None:
+        """Checks that need the first batch's shape, before its rows are buffered (none here)."""
 
     def _start_online_from_fitted(self) -> None:
         """Online updates continue a fitted model (by ``fit``, or a loaded version)."""

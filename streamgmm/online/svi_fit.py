@@ -27,7 +27,6 @@ from ..core.variational import check_priors
 from ..drivers.in_memory import single_threaded_blas
 from ..validation import resolve_dtype
 from .partial_fit import StepwiseEMMixin, update_failure
-from .warm_up import WarmUpBuffer, default_warm_up_size
 
 __all__ = ["StochasticVariationalMixin"]
 
@@ -83,25 +82,9 @@ class StochasticVariationalMixin(StepwiseEMMixin):
         self.online_state_ = svi_start_from_posterior(self.posterior_, self.priors_, self.reg_covar)
         self.n_steps_, self.n_samples_seen_ = 0, 0
 
-    def _partial_fit_batch(self, X: Any, sample_weight: Any) -> None:
-        """:meth:`partial_fit`'s work on one batch; the priors are checked before the first."""
-        batch = self._online_batch(X, sample_weight)
-        if batch is None:
-            return
-        X, weights = batch
-        if not hasattr(self, "online_state_"):
-            if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
-                if not hasattr(self, "_warm_up_buffer"):
-                    # Invalid priors fail on the first batch, not after the warm-up.
-                    check_priors(self._prior_settings(), X.shape[1])
-                buffer = self.__dict__.setdefault("_warm_up_buffer", WarmUpBuffer())
-                buffer.add(X, weights)
-                size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
-                if buffer.n_rows >= size:
-                    self._finish_warm_up()
-                return
-            self._start_online_from_fitted()
-        self._stepwise_step(X, weights)
+    def _check_first_batch(self, X: np.ndarray) -> None:
+        """Invalid priors fail on the first batch, not after the warm-up."""
+        check_priors(self._prior_settings(), X.shape[1])
 
     def _stepwise_step(
         self,

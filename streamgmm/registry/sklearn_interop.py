@@ -81,20 +81,31 @@ def to_sklearn(
     estimator.covariances_ = np.array(parameters.covariances)
     estimator.precisions_cholesky_ = np.array(parameters.precisions_cholesky)
     estimator.precisions_ = np.array(parameters.precisions)
+    _set_diagnostics(estimator, parameters.n_features, feature_names, converged, n_iter, lower_bound)
+    return estimator
+
+
+def _set_diagnostics(
+    estimator: Any,
+    n_features: int,
+    feature_names: Sequence[str] | None,
+    converged: bool,
+    n_iter: int,
+    lower_bound: float | None,
+) -> None:
+    """The fitted attributes every exported mixture has besides its parameters."""
     estimator.converged_ = bool(converged)
     estimator.n_iter_ = int(n_iter)
     estimator.lower_bound_ = float("-inf") if lower_bound is None else float(lower_bound)
     estimator.lower_bounds_ = [] if lower_bound is None else [float(lower_bound)]
-    estimator.n_features_in_ = parameters.n_features
+    estimator.n_features_in_ = n_features
     if feature_names is not None:
         names = np.asarray(list(feature_names), dtype=object)
-        if names.shape != (parameters.n_features,):
+        if names.shape != (n_features,):
             raise InvalidParameterError(
-                f"feature_names has {names.size} names but the parameters have "
-                f"{parameters.n_features} features."
+                f"feature_names has {names.size} names but the model has {n_features} features."
             )
         estimator.feature_names_in_ = names
-    return estimator
 
 
 def from_sklearn(estimator: Any) -> MixtureParameters:
@@ -224,19 +235,7 @@ def to_sklearn_bayesian(
     estimator.precisions_cholesky_ = np.array(posterior.precisions_cholesky)
     estimator.precisions_ = np.array(posterior.precisions)
     estimator.weights_ = np.array(posterior.weights)
-    estimator.converged_ = bool(converged)
-    estimator.n_iter_ = int(n_iter)
-    estimator.lower_bound_ = float("-inf") if lower_bound is None else float(lower_bound)
-    estimator.lower_bounds_ = [] if lower_bound is None else [float(lower_bound)]
-    estimator.n_features_in_ = posterior.n_features
-    if feature_names is not None:
-        names = np.asarray(list(feature_names), dtype=object)
-        if names.shape != (posterior.n_features,):
-            raise InvalidParameterError(
-                f"feature_names has {names.size} names but the posterior has "
-                f"{posterior.n_features} features."
-            )
-        estimator.feature_names_in_ = names
+    _set_diagnostics(estimator, posterior.n_features, feature_names, converged, n_iter, lower_bound)
     return estimator
 
 
