@@ -60,12 +60,7 @@ SHARED: list[tuple[type[BaseModel], dict[str, Any], str, str, bool]] = [
 ]
 
 #: Parameters only the estimator has (no config key sets them).
-ESTIMATOR_ONLY = {
-    "verbose", "verbose_interval", "warm_start",
-    # BayesianGaussianMixture's: no job config fits a Bayesian mixture yet.
-    "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
-    "weight_threshold",
-}
+ESTIMATOR_ONLY = {"verbose", "verbose_interval", "warm_start"}
 
 GENERIC_PROBES = [
     None, True, False, -1, 0, 1, 2, 3.0, 0.0, 0.5, 0.7, 1.0, 1.5, -0.5, 1e-12,
