@@ -92,6 +92,8 @@ def terminal_summary(
         f"  n_iter        {metrics.n_iter}  converged: {'yes' if metrics.converged else 'no'}",
         f"  BIC           {metrics.bic:.2f}  (AIC {metrics.aic:.2f}, n = {metrics.n_samples:,})",
     ]
+    if metrics.components_in_use is not None:
+        lines.append(f"  in use        {metrics.components_in_use} components (Bayesian mixture)")
     if predictions:
         lines.append(f"  predictions   {predictions}")
     return lines

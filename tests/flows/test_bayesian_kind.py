@@ -18,6 +18,7 @@ import streamgmm
 from streamgmm.config import ConfigError, load_config, parse_config
 from streamgmm.online.from_config import build_settings
 from streamgmm.registry import ModelRegistry
+from streamgmm.reporting import terminal_summary
 
 BAYESIAN_MODEL = {
     "kind": "bayesian", "n_components": 6, "covariance_type": "full", "tol": 1e-3, "max_iter": 1000,
@@ -127,3 +128,5 @@ def test_batch_fit_flow_publishes_the_posterior_and_reports_components_in_use(
     assert "components_in_use" in str(table.data)
     summary = Artifact.get("batch-fit-small-bayesian-summary")
     assert "3 components in use" in summary.data
+    lines = terminal_summary(model="m", version=1, location="here", metrics=result.metrics, predictions=None)
+    assert "  in use        3 components (Bayesian mixture)" in lines
