@@ -43,6 +43,7 @@ from .core.init import statistics_from_responsibilities
 from .core.params import MixtureParameters
 from .core.svi import SVIState
 from .core.variational import (
+    DEFAULT_WEIGHT_THRESHOLD,
     PriorSettings,
     VariationalPosterior,
     VariationalPriors,
@@ -190,7 +191,7 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         nan_policy: str = "raise",
         scheduler: Any = None,
         persist: bool | str = False,
-        weight_threshold: float = 0.01,
+        weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD,
         responsibilities_init: Any = None,
         step_decay: float = 0.7,
         step_offset: float = 2.0,

@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from streamgmm.core.domains import DOMAINS
+from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD
 from streamgmm.registry.names import check_alias, check_model_name
 
 from .network import DEFAULT_HOST, check_host, dashboard_listen_address
@@ -538,7 +539,7 @@ class SingleModelConfig(ModelConfig):
     mean_prior: tuple[_FiniteReal, ...] | None = None
     degrees_of_freedom_prior: _FiniteReal | None = None
     covariance_prior: Any = None
-    weight_threshold: domain_type("weight_threshold") = 0.01  # type: ignore[valid-type]
+    weight_threshold: domain_type("weight_threshold") = DEFAULT_WEIGHT_THRESHOLD  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _bayesian_keys_need_the_bayesian_kind(self) -> "SingleModelConfig":

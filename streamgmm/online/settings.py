@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.params import MixtureParameters
+from ..core.variational import DEFAULT_WEIGHT_THRESHOLD
 from .state import RunnerState
 
 __all__ = ["ModelSetup", "SnapshotPolicy", "StreamSettings", "RunSummary"]
@@ -61,7 +62,7 @@ class ModelSetup:
     mean_prior: tuple[float, ...] | None = None
     degrees_of_freedom_prior: float | None = None
     covariance_prior: Any = None
-    weight_threshold: float = 0.01
+    weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD
     total_samples: float | None = None
 
     def estimator_params(self) -> dict[str, Any]:
