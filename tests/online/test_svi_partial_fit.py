@@ -13,7 +13,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from streamgmm import BayesianGaussianMixture
-from streamgmm.core.errors import InvalidParameterError
+from streamgmm.core.errors import InvalidParameterError, ValuesTooLargeError
 from streamgmm.core.estep import chunk_statistics
 from streamgmm.core.variational import update_posterior, variational_form
 
@@ -127,3 +127,34 @@ def test_a_fitted_model_continues_by_svi_and_fit_starts_afresh() -> None:
     assert model.n_steps_ == 1
     model.fit(X)
     assert not hasattr(model, "online_state_")
+
+
+def test_integer_sample_weights_equal_repeated_rows() -> None:
+    rng = np.random.default_rng(5)
+    X = _draw(rng, 3_000)
+    start = BayesianGaussianMixture(5, random_state=0, max_iter=5)
+    with pytest.warns(ConvergenceWarning):  # any posterior will do as a start
+        start.fit(X[:2_000])
+    batch = X[2_000:2_300]
+    weights = rng.integers(1, 4, batch.shape[0]).astype(float)
+    weighted = BayesianGaussianMixture.from_posterior(start.posterior_, start.priors_, step_size=0.3)
+    weighted.partial_fit(batch, sample_weight=weights)
+    repeated = BayesianGaussianMixture.from_posterior(start.posterior_, start.priors_, step_size=0.3)
+    repeated.partial_fit(np.repeat(batch, weights.astype(int), axis=0))
+    for name in ("mean_precision_", "means_", "covariances_", "weights_"):
+        np.testing.assert_allclose(getattr(weighted, name), getattr(repeated, name), rtol=1e-9)
+    assert weighted.online_state_.weight_seen == pytest.approx(repeated.online_state_.weight_seen)
+
+
+def test_a_batch_too_large_to_square_leaves_the_model_as_it_was() -> None:
+    rng = np.random.default_rng(6)
+    model = BayesianGaussianMixture(4, random_state=0, max_iter=100, dtype="float32", warm_up_size=500)
+    model.partial_fit(_draw(rng, 600).astype(np.float32))
+    model.partial_fit(_draw(rng, 200).astype(np.float32))
+    before = {name: np.copy(getattr(model, name)) for name in ("means_", "covariances_", "mean_precision_")}
+    steps = model.n_steps_
+    with pytest.raises(ValuesTooLargeError, match="The model is unchanged"):
+        model.partial_fit(np.full((50, 2), 3e30, dtype=np.float32))
+    assert model.n_steps_ == steps
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(model, name), value)
