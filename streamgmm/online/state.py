@@ -267,8 +267,9 @@ class StateFile:
             if header["stream_key"] != expected_key:
                 raise RunnerStateError(
                     f"Runner state '{self.path}' was written by a different stream or model "
-                    "setup (source, features, n_components, covariance type or step "
-                    "schedule changed). Use another state folder for the new setup, or "
+                    "setup (source, features, n_components, covariance type, step "
+                    "schedule, or the mixture's kind and priors changed). Use another state "
+                    "folder for the new setup, or "
                     "delete this one to start the stream afresh."
                 )
             ctype = header["covariance_type"]

@@ -103,3 +103,13 @@ def test_a_version_of_the_other_kind_is_refused(tmp_path):
     assert not StateFile(tmp_path / "state").exists()
     gaussian = replace(SETUP, kind="gaussian", n_components=3)
     assert "weight_concentration_prior" not in gaussian.estimator_params()
+
+
+def test_a_state_folder_of_a_gaussian_stream_is_refused_to_a_bayesian_one(tmp_path):
+    from streamgmm.online.state import RunnerStateError
+
+    land = _landing(tmp_path, mixture_rows(3000, seed=26))
+    gaussian = replace(SETUP, kind="gaussian", n_components=3)
+    StreamRunner(LandingFolderSource(land), _settings(tmp_path, gaussian)).run()
+    with pytest.raises(RunnerStateError, match="the mixture's kind and priors changed"):
+        StreamRunner(LandingFolderSource(land), _settings(tmp_path)).run()
