@@ -59,6 +59,7 @@ from ..core.errors import InvalidInputError, InvalidParameterError, StreamGMMErr
 from ..core.estep import chunk_posteriors
 from ..core.stepwise import OnlineState, start_from_parameters
 from ..core.svi import SVIState, svi_start_from_posterior
+from ..core.variational import components_in_use
 from ..io.destinations import (
     MARKER_ATTRIBUTE,
     check_outside_inputs,
@@ -669,6 +670,10 @@ class StreamRunner:
             state=state,
             stop_reason=stop_reason,
             batch_log_likelihoods=batch_lls,
+            components_in_use=(
+                components_in_use(state.online.posterior.weights, settings.model.weight_threshold)
+                if isinstance(state.online, SVIState) else None
+            ),
         )
 
 

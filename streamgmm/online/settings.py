@@ -186,6 +186,9 @@ class RunSummary:
     state : RunnerState
         The last committed state.
     stop_reason : str
+    components_in_use : int or None
+        A Bayesian stream's components whose expected weight reaches
+        ``model.weight_threshold`` at the last commit; None for a Gaussian stream.
     """
 
     batches: int
@@ -197,6 +200,7 @@ class RunSummary:
     state: RunnerState
     stop_reason: str
     batch_log_likelihoods: list[float] = field(default_factory=list)
+    components_in_use: int | None = None
 
     @property
     def params(self) -> MixtureParameters:

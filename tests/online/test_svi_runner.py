@@ -62,6 +62,7 @@ def test_a_bayesian_stream_equals_partial_fit_by_hand_and_publishes_bayesian_ver
         by_hand.partial_fit(rows[start:start + 500])
     _assert_same_posterior(summary.state.online, by_hand)
     assert summary.state.count("batches") == 9  # 3 warm-up batches, then 9 SVI steps
+    assert summary.components_in_use == by_hand.n_active_components_ == 3  # the rows hold 3 clusters
     # the commit reads back whole
     committed = StateFile(tmp_path / "state").load(summary.state.stream_key)
     _assert_same_posterior(committed.online, by_hand)
