@@ -261,7 +261,7 @@ def run_batch_fit(config: BatchFitConfig) -> BatchFitResult:
         predictions = None
         if config.outputs.predictions is not None:
             predictions = write_predictions(
-                version.parameters if version.posterior is None else version.posterior, rows, config.outputs.predictions,
+                version.scored_model, rows, config.outputs.predictions,
                 overwrite=config.outputs.overwrite, dtype=config.model.dtype, scheduler=scheduler,
             )
     plots = make_plots(config, version, metrics, rows)

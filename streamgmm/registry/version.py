@@ -52,6 +52,12 @@ class ModelVersion:
         return self.metadata.kind
 
     @property
+    def scored_model(self) -> MixtureParameters | VariationalPosterior:
+        """What scores rows as the version's estimator does: the posterior of a Bayesian
+        version (``write_predictions`` and the score job take either), else the parameters."""
+        return self.parameters if self.posterior is None else self.posterior
+
+    @property
     def components_in_use(self) -> int:
         """Components whose weight reaches the version's weight threshold (all K if Gaussian)."""
         return self.metadata.components_in_use

@@ -18,7 +18,7 @@ import streamgmm
 from streamgmm.config import ConfigError, load_config, parse_config
 from streamgmm.online.from_config import build_settings
 from streamgmm.registry import ModelRegistry
-from streamgmm.reporting import terminal_summary
+from streamgmm.reporting import model_log_likelihood_quantile, terminal_summary
 
 BAYESIAN_MODEL = {
     "kind": "bayesian", "n_components": 6, "covariance_type": "full", "tol": 1e-3, "max_iter": 1000,
@@ -130,3 +130,29 @@ def test_batch_fit_flow_publishes_the_posterior_and_reports_components_in_use(
     assert "3 components in use" in summary.data
     lines = terminal_summary(model="m", version=1, location="here", metrics=result.metrics, predictions=None)
     assert "  in use        3 components (Bayesian mixture)" in lines
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_score_flow_scores_with_a_bayesian_version_as_its_estimator_does(
+    small_zarr, score_document, write_config, tmp_path
+):
+    flows_module = importlib.import_module("streamgmm.orchestration.score")
+    rows = streamgmm.open_rows(str(small_zarr), variable="X")
+    fitted = streamgmm.BayesianGaussianMixture(
+        6, weight_concentration_prior=0.01, init_params="k-means++", random_state=3, max_iter=1000
+    ).fit(rows)
+    registry = ModelRegistry(tmp_path / "registry")
+    registry.publish("small", fitted.posterior_, priors=fitted.priors_, aliases=["production"])
+    document = score_document({"uri": str(small_zarr), "variable": "X"}, tmp_path / "registry",
+                              anomaly={"quantile": 0.01})
+    result = flows_module.score(str(write_config(document, "score.yaml")))
+
+    scores = zarr.open_group(result.predictions, mode="r")
+    np.testing.assert_array_equal(scores["labels"][:], fitted.predict(rows).compute())
+    np.testing.assert_array_equal(scores["log_likelihood"][:], fitted.score_samples(rows).compute())
+    # the threshold: rows drawn from the point estimate, scored as scikit-learn's export scores them
+    threshold = model_log_likelihood_quantile(fitted.posterior_, 0.01, seed=0)
+    sample, _ = streamgmm.GaussianMixture.from_parameters(fitted.parameters_, random_state=0).sample(100_000)
+    exported = registry.load("small").to_sklearn()
+    assert threshold == pytest.approx(float(np.quantile(exported.score_samples(sample), 0.01)), rel=1e-9)
+    assert result.summary.threshold == threshold
