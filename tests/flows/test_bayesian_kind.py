@@ -156,3 +156,24 @@ def test_score_flow_scores_with_a_bayesian_version_as_its_estimator_does(
     exported = registry.load("small").to_sklearn()
     assert threshold == pytest.approx(float(np.quantile(exported.score_samples(sample), 0.01)), rel=1e-9)
     assert result.summary.threshold == threshold
+
+
+def test_preflight_refuses_a_start_from_version_of_the_other_kind(tmp_path):
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    from streamgmm.preflight import check_job
+    from streamgmm.registry import from_sklearn
+
+    (tmp_path / "land").mkdir()
+    registry = ModelRegistry(tmp_path / "registry")
+    registry.publish("gm", from_sklearn(SkGM(2, random_state=0).fit(np.random.default_rng(0).normal(size=(50, 2)))))
+    document = _stream({**BAYESIAN_MODEL, "start_from": {"model": "gm"}})
+    document["registry"] = {"root": "registry", "model": "stream"}
+    config = parse_config(document, "online_update", base_dir=tmp_path)
+    with pytest.raises(ConfigError) as error:
+        check_job(config, "s.yaml")
+    assert any(
+        p.startswith("model.start_from.model: gm:1 is a gaussian mixture, but the stream learns a bayesian one")
+        for p in error.value.problems
+    ), error.value.problems
+    assert not (tmp_path / "state").exists()
