@@ -20,12 +20,18 @@ Differences from scikit-learn
   memory), which makes a fit comparable with scikit-learn's step for step.
 - ``active_components_`` / ``n_active_components_`` report the components whose
   expected weight is at least ``weight_threshold``.
+- ``partial_fit`` learns online by stochastic variational inference (Hoffman et
+  al. 2013; :mod:`streamgmm.online.svi_fit`, :mod:`streamgmm.core.svi`), which
+  makes the estimator a stream runner's model (``model.kind: bayesian``).
+- ``from_posterior`` / ``from_version`` build a fitted estimator from a posterior
+  and its priors (e.g. a registry version) that predicts identically and
+  continues learning (``partial_fit``, ``warm_start``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -34,9 +40,13 @@ from .core.errors import InvalidParameterError
 from .core.estep import NaturalForm
 from .core.family import Variational
 from .core.init import statistics_from_responsibilities
+from .core.params import MixtureParameters
+from .core.svi import SVIState
 from .core.variational import (
+    DEFAULT_WEIGHT_THRESHOLD,
     PriorSettings,
     VariationalPosterior,
+    VariationalPriors,
     check_priors,
     resolve_priors,
     variational_form,
@@ -48,12 +58,18 @@ from .io.destinations import check_outside_inputs
 from .io.detect import is_out_of_core
 from .io.sources import stored_location
 from .mixture_base import MixtureEstimator
+from .online.model import register_model_factory
+from .online.partial_fit import ONLINE_ATTRIBUTES
+from .online.svi_fit import StochasticVariationalMixin
 from .validation import check_estimator_parameters
+
+if TYPE_CHECKING:  # pragma: no cover - annotation only; any object with .posterior works
+    from .registry.version import ModelVersion
 
 __all__ = ["BayesianGaussianMixture"]
 
 
-class BayesianGaussianMixture(MixtureEstimator):
+class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
     """Variational Bayesian Gaussian mixture, one fused pass over the data per iteration.
 
     Parameters
@@ -99,6 +115,20 @@ class BayesianGaussianMixture(MixtureEstimator):
         Start from these responsibilities (non-negative; in memory only): the first
         posterior is the update on their statistics, exactly scikit-learn's
         ``_initialize(X, resp)``. ``init_params`` and ``n_init`` are then unused.
+    step_decay : float in (0.5, 1], default=0.7
+        ``kappa`` of the SVI step sizes ``rho_t = (t + step_offset)^-kappa``
+        (``partial_fit``), as in :class:`streamgmm.GaussianMixture`.
+    step_offset : float >= 0, default=2.0
+    step_size : float in (0, 1] or None, default=None
+        A constant step instead (forgets with a window of about ``1 / step_size`` batches).
+    warm_up_size : int or None, default=None
+        Rows the first ``partial_fit`` calls collect and fit in batch before SVI
+        starts (None: ``10 * n_components * n_features``).
+    total_samples : float > 0 or None, default=None
+        ``N``, the size of the data set the posterior stands for in each SVI step
+        (the batch's statistics count ``N / |B|`` times). None: the data weight
+        seen so far (warm-up included), so the posterior grows as confident as the
+        stream is long; a number keeps it at a window of about that many rows.
 
     Attributes
     ----------
@@ -127,6 +157,11 @@ class BayesianGaussianMixture(MixtureEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (D,)
         Only for input with string column names.
+    online_state_ : SVIState
+        After ``partial_fit``: posterior, priors, running statistics and counters.
+    n_steps_, n_samples_seen_, step_size_, batch_log_likelihood_
+        After ``partial_fit``: SVI steps, rows seen, the last ``rho_t`` and the last
+        batch's mean log-likelihood under the posterior before its step.
     """
 
     def __init__(
@@ -156,8 +191,13 @@ class BayesianGaussianMixture(MixtureEstimator):
         nan_policy: str = "raise",
         scheduler: Any = None,
         persist: bool | str = False,
-        weight_threshold: float = 0.01,
+        weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD,
         responsibilities_init: Any = None,
+        step_decay: float = 0.7,
+        step_offset: float = 2.0,
+        step_size: float | None = None,
+        warm_up_size: int | None = None,
+        total_samples: float | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -185,6 +225,11 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.persist = persist
         self.weight_threshold = weight_threshold
         self.responsibilities_init = responsibilities_init
+        self.step_decay = step_decay
+        self.step_offset = step_offset
+        self.step_size = step_size
+        self.warm_up_size = warm_up_size
+        self.total_samples = total_samples
 
     # ================================================================ helpers
     def _prior_settings(self) -> PriorSettings:
@@ -235,6 +280,93 @@ class BayesianGaussianMixture(MixtureEstimator):
             covariances=self.covariances_,
             precisions_cholesky=self.precisions_cholesky_,
         )
+
+    @property
+    def parameters_(self) -> MixtureParameters:
+        """The posterior's point estimate (expected weights, means, covariances), as
+        ``GaussianMixture.parameters_``; predictions use the whole posterior."""
+        return self.posterior_.mixture
+
+    @property
+    def priors_(self) -> VariationalPriors:
+        """The resolved priors of the fit as one immutable value."""
+        check_is_fitted(self, "covariance_prior_")
+        return VariationalPriors(
+            weight_concentration_prior_type=self.weight_concentration_prior_type,  # type: ignore[arg-type]
+            weight_concentration_prior=float(self.weight_concentration_prior_),
+            mean_precision_prior=float(self.mean_precision_prior_),
+            mean_prior=np.asarray(self.mean_prior_, dtype=np.float64),
+            degrees_of_freedom_prior=float(self.degrees_of_freedom_prior_),
+            covariance_prior=np.asarray(self.covariance_prior_, dtype=np.float64),
+            covariance_type=self.covariance_type,
+        )
+
+    @classmethod
+    def from_posterior(
+        cls, posterior: VariationalPosterior, priors: VariationalPriors, **estimator_params: Any
+    ) -> "BayesianGaussianMixture":
+        """A fitted estimator holding ``posterior`` (e.g. a loaded model version).
+
+        The priors become the constructor's (resolved, no data defaults), so a
+        ``warm_start`` fit or ``partial_fit`` continues under the same priors.
+
+        Parameters
+        ----------
+        posterior : VariationalPosterior
+        priors : VariationalPriors
+        **estimator_params
+            Other constructor parameters (``chunk_size``, ``dtype``, ``step_size``, ...).
+        """
+        fixed = ("n_components", "covariance_type", "weight_concentration_prior_type", "weight_concentration_prior",
+                 "mean_precision_prior", "mean_prior", "degrees_of_freedom_prior", "covariance_prior")
+        params = {k: v for k, v in estimator_params.items() if k not in fixed}
+        prior = np.array(priors.covariance_prior)
+        model = cls(
+            n_components=posterior.n_components,
+            covariance_type=posterior.covariance_type,
+            weight_concentration_prior_type=posterior.weight_concentration_prior_type,
+            weight_concentration_prior=priors.weight_concentration_prior,
+            mean_precision_prior=priors.mean_precision_prior,
+            mean_prior=np.array(priors.mean_prior),
+            degrees_of_freedom_prior=priors.degrees_of_freedom_prior,
+            covariance_prior=float(prior) if prior.ndim == 0 else prior,
+            **params,
+        )
+        model._set_fitted(posterior, Variational(priors))
+        model.n_features_in_ = posterior.n_features
+        model.converged_ = True
+        model.n_iter_ = 0
+        model.lower_bound_ = float("-inf")
+        model.lower_bounds_ = []
+        return model
+
+    @classmethod
+    def from_version(cls, version: ModelVersion, **estimator_params: Any) -> "BayesianGaussianMixture":
+        """A fitted estimator holding a Bayesian registry version's posterior and priors.
+
+        Parameters
+        ----------
+        version : ModelVersion
+            E.g. ``ModelRegistry(root).load(name, "latest")``; its ``kind`` must be "bayesian".
+        **estimator_params
+            Other constructor parameters.
+
+        Raises
+        ------
+        InvalidParameterError
+            The version holds a Gaussian mixture (load it with ``GaussianMixture.from_version``).
+        """
+        if version.posterior is None or version.priors is None:
+            raise InvalidParameterError(
+                f"model version {version.name}:{version.version} is a Gaussian mixture, not a "
+                "variational posterior: load it with streamgmm.GaussianMixture.from_version"
+            )
+        model = cls.from_posterior(version.posterior, version.priors, **estimator_params)
+        lower_bound = version.metadata.metrics.lower_bound
+        if lower_bound is not None:
+            model.lower_bound_ = float(lower_bound)
+            model.lower_bounds_ = [float(lower_bound)]
+        return model
 
     @property
     def active_components_(self) -> np.ndarray:
@@ -299,6 +431,9 @@ class BayesianGaussianMixture(MixtureEstimator):
         self
         """
         check_estimator_parameters(self.get_params())
+        # A batch fit starts a new model: a later partial_fit continues from it afresh.
+        for attribute in ONLINE_ATTRIBUTES:
+            self.__dict__.pop(attribute, None)
         data = open_driver(X, sample_weight, self._driver_options(),
                            estimator_name=type(self).__name__)
         self._record_features(data.driver)
@@ -337,3 +472,13 @@ class BayesianGaussianMixture(MixtureEstimator):
         self._record_fit(result)
         return self
 
+
+
+def _stream_model(online: SVIState | None, params: dict[str, Any]) -> BayesianGaussianMixture:
+    """The stream runner's Bayesian model: fresh (it warms up), or continuing ``online``."""
+    if online is None:
+        return BayesianGaussianMixture(**params)
+    return BayesianGaussianMixture.from_online_state(online, **params)
+
+
+register_model_factory(_stream_model, kind="bayesian")

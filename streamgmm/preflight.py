@@ -138,6 +138,18 @@ def _model_problems(root: str, model: str, ref: int | str, key: str) -> list[str
     return []
 
 
+def _kind_problems(root: str, model: str, ref: int | str, kind: str) -> list[str]:
+    """A stream continues a version of its own kind of mixture only."""
+    metadata = ModelRegistry(root).show(model, ref)
+    if metadata.kind == kind:
+        return []
+    return [
+        f"model.start_from.model: {model}:{metadata.version} is a {metadata.kind} mixture, but the "
+        f"stream learns a {kind} one (model.kind: {kind}). Set model.kind: {metadata.kind}, or "
+        f"start from a {kind} version."
+    ]
+
+
 def job_inputs(config: Any) -> list[NamedInput]:
     """``(key, location)`` of everything a job reads."""
     if isinstance(config, (BatchFitConfig, SelectKConfig)):
@@ -177,7 +189,8 @@ def _input_problems(config: Any) -> list[str]:
         if start is not None and not resuming:
             root = start.root or (config.registry.root if config.registry is not None else None)
             if root is not None:
-                problems += _model_problems(root, start.model, start.ref, "model.start_from")
+                found = _model_problems(root, start.model, start.ref, "model.start_from")
+                problems += found or _kind_problems(root, start.model, start.ref, config.model.kind)
         return problems
     raise TypeError(f"no preflight for {type(config).__name__}")
 

@@ -37,6 +37,7 @@ import numpy as np
 from .core.covariance import COVARIANCE_TYPES
 from .core.em import EMState
 from .core.errors import InvalidInputError, InvalidParameterError
+from .core.variational import DEFAULT_WEIGHT_THRESHOLD
 from .bayesian import BayesianGaussianMixture
 from .core.estep import natural_form
 from .engine import DriverOptions, PassReport, fit, open_driver
@@ -276,7 +277,7 @@ def fit_variational(
     n_components: int,
     covariance_type: str,
     *,
-    weight_threshold: float = 0.01,
+    weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD,
     **estimator_params: Any,
 ) -> BayesianGaussianMixture:
     """A Dirichlet-process mixture with ``n_components`` as the upper bound, fitted to X.

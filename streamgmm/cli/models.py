@@ -164,7 +164,12 @@ def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
 def _show(args: argparse.Namespace, registry: ModelRegistry) -> int:
     meta = registry.show(args.name, args.ref)
     by_version = _aliases_by_version(registry.aliases(args.name))
-    _print_json({**meta.to_dict(), "aliases": by_version.get(meta.version, [])})
+    _print_json({
+        "kind": meta.kind,
+        "components_in_use": meta.components_in_use,
+        **meta.to_dict(),
+        "aliases": by_version.get(meta.version, []),
+    })
     return 0
 
 

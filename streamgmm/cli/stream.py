@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         f" (last at batch {summary.alarms[-1]['batch']})" if summary.alarms else ""))
     if summary.batch_log_likelihoods:
         print(f"  last batch   mean log-likelihood {summary.batch_log_likelihoods[-1]:.4f}")
+    if summary.components_in_use is not None:
+        print(f"  in use       {summary.components_in_use} components (Bayesian mixture)")
     version = state.snapshot.get("version")
     if version is not None:
         registry = runner.registry()

@@ -136,10 +136,22 @@ class OnlineModelConfig(SingleModelConfig):
     warm_up_size : int, optional
         Rows fitted by batch EM before stepping (default ``10 * K * D``).
     start_from : StartFromConfig, optional
+    total_samples : float, optional
+        ``kind: bayesian`` only: the data size ``N`` each SVI step scales a batch
+        to (default: the rows seen so far; a number keeps the posterior at a
+        window of about that many rows).
     """
 
     warm_up_size: domain_type("warm_up_size") | None = None  # type: ignore[valid-type]
     start_from: StartFromConfig | None = None
+    total_samples: domain_type("total_samples") | None = None  # type: ignore[valid-type]
+
+    def bayesian_params(self) -> dict[str, Any]:
+        """As for batch fits, plus SVI's effective data size ``total_samples``."""
+        params = super().bayesian_params()
+        if params:
+            params["total_samples"] = self.total_samples
+        return params
 
 
 class StepSettings(_Section):
@@ -326,5 +338,15 @@ class OnlineUpdateConfig(_Section):
         if start is not None and start.root is None and self.registry is None:
             raise ValueError(
                 "model.start_from needs a registry: give model.start_from.root or a registry section"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bayesian_streams_do_not_average(self) -> "OnlineUpdateConfig":
+        if self.model.kind == "bayesian" and "average" in self.online.step.model_fields_set:
+            raise ValueError(
+                "online.step.average applies to model.kind: gaussian (stepwise EM); a Bayesian "
+                "stream learns by stochastic variational inference, whose posterior is the model. "
+                "Remove online.step.average"
             )
         return self

@@ -28,6 +28,7 @@ A batch-fit config::
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -43,6 +44,7 @@ from pydantic import (
 )
 
 from streamgmm.core.domains import DOMAINS
+from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD
 from streamgmm.registry.location import locate_registry
 from streamgmm.registry.names import check_alias, check_model_name
 
@@ -518,10 +520,86 @@ class CheckpointConfig(_Section):
         return _location(value, info)
 
 
+_FiniteReal = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class SingleModelConfig(ModelConfig):
-    """:class:`ModelConfig` for jobs that fit one mixture: ``n_components`` is one integer."""
+    """:class:`ModelConfig` for jobs that fit one mixture: ``n_components`` is one integer.
+
+    Parameters
+    ----------
+    kind : {"gaussian", "bayesian"}, default "gaussian"
+        ``GaussianMixture`` (maximum likelihood) or ``BayesianGaussianMixture``
+        (variational Bayes: ``n_components`` is an upper bound and the prior
+        switches off the components the data do not need).
+    weight_concentration_prior_type, weight_concentration_prior, mean_precision_prior,
+    mean_prior, degrees_of_freedom_prior, covariance_prior, weight_threshold
+        ``BayesianGaussianMixture``'s priors and threshold (null: scikit-learn's
+        defaults from the data); only with ``kind: bayesian``. Array priors are
+        checked against the data's number of features before any pass.
+    """
 
     n_components: _NComponents  # type: ignore[valid-type]
+    kind: Literal["gaussian", "bayesian"] = "gaussian"
+    weight_concentration_prior_type: domain_type("weight_concentration_prior_type") = "dirichlet_process"  # type: ignore[valid-type]
+    weight_concentration_prior: domain_type("weight_concentration_prior") | None = None  # type: ignore[valid-type]
+    mean_precision_prior: domain_type("mean_precision_prior") | None = None  # type: ignore[valid-type]
+    mean_prior: tuple[_FiniteReal, ...] | None = None
+    degrees_of_freedom_prior: _FiniteReal | None = None
+    covariance_prior: Any = None
+    weight_threshold: domain_type("weight_threshold") = DEFAULT_WEIGHT_THRESHOLD  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _bayesian_keys_need_the_bayesian_kind(self) -> "SingleModelConfig":
+        if self.kind == "gaussian":
+            given = sorted(set(self.model_fields_set) & set(BAYESIAN_MODEL_KEYS))
+            if given:
+                raise ValueError(
+                    f"model.{given[0]} is a setting of the Bayesian mixture; set model.kind: "
+                    "bayesian to use it, or remove it for a Gaussian mixture"
+                )
+        return self
+
+    @field_validator("covariance_prior", mode="before")
+    @classmethod
+    def _covariance_prior_shape(cls, value: Any) -> Any:
+        """A number, a list of numbers or a list of equally long lists of numbers (finite)."""
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        if value is None or number(value):
+            return value
+        if isinstance(value, (list, tuple)) and value and all(number(v) for v in value):
+            return tuple(float(v) for v in value)
+        if (
+            isinstance(value, (list, tuple)) and value
+            and all(isinstance(row, (list, tuple)) and len(row) == len(value) for row in value)
+            and all(number(v) for row in value for v in row)
+        ):
+            return tuple(tuple(float(v) for v in row) for row in value)
+        raise ValueError(
+            "expected null (the data's covariance), a positive number (spherical), a list of D "
+            "positive numbers (diag) or a D x D list of lists, symmetric positive definite "
+            "(full, tied)"
+        )
+
+    def bayesian_params(self) -> dict[str, Any]:
+        """``BayesianGaussianMixture``'s own constructor arguments (empty for a Gaussian mixture)."""
+        if self.kind == "gaussian":
+            return {}
+        return {
+            "weight_concentration_prior_type": self.weight_concentration_prior_type,
+            "weight_concentration_prior": self.weight_concentration_prior,
+            "mean_precision_prior": self.mean_precision_prior,
+            "mean_prior": None if self.mean_prior is None else list(self.mean_prior),
+            "degrees_of_freedom_prior": self.degrees_of_freedom_prior,
+            "covariance_prior": _plain(self.covariance_prior),
+            "weight_threshold": self.weight_threshold,
+        }
+
+    def estimator_params(self, n_components: int | None = None) -> dict[str, Any]:
+        """Constructor arguments of the estimator of ``kind`` (without nan_policy/scheduler)."""
+        return {**super().estimator_params(n_components), **self.bayesian_params()}
 
     @field_validator("n_components", mode="before")
     @classmethod
@@ -535,6 +613,20 @@ class SingleModelConfig(ModelConfig):
         if not domain.contains(value):
             raise ValueError(f"give {domain.describe(yaml=True)} (e.g. 8)")
         return value
+
+
+#: The Bayesian mixture's keys of a model section (refused with ``kind: gaussian``).
+BAYESIAN_MODEL_KEYS: tuple[str, ...] = (
+    "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
+    "mean_prior", "degrees_of_freedom_prior", "covariance_prior", "weight_threshold", "total_samples",
+)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples of a config value as lists (what the estimator takes as array-like)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 class BatchFitConfig(_Section):

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamgmm.core.domains import DOMAINS
+from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD
 
 from .schema import (
     ComputeConfig,
@@ -150,7 +151,7 @@ class SelectionConfig(_Section):
     criterion: Literal[CRITERIA] = "bic"  # type: ignore[valid-type]
     compare_variational: bool = False
     variational_components: domain_type("n_components") | None = None  # type: ignore[valid-type]
-    weight_threshold: domain_type("weight_threshold") = 0.01  # type: ignore[valid-type]
+    weight_threshold: domain_type("weight_threshold") = DEFAULT_WEIGHT_THRESHOLD  # type: ignore[valid-type]
 
 
 class SelectKConfig(_Section):

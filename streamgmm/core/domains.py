@@ -206,6 +206,11 @@ DOMAINS: Mapping[str, Domain] = MappingProxyType(
             "real", low=0, closed="neither", none="1 / n_components"
         ),
         "mean_precision_prior": Domain("real", low=0, closed="neither", none="1"),
+        # SVI's effective data size N (BayesianGaussianMixture.partial_fit).
+        "total_samples": Domain(
+            "real", low=0, closed="neither", none="the data weight seen so far",
+            hint="the size of the data set the posterior stands for, e.g. a window of rows",
+        ),
         "weight_threshold": Domain(
             "real", low=0, high=1, closed="left",
             hint="the weight below which a component counts as switched off, e.g. 0.01",

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .estep import NaturalForm, natural_form
 from .mstep import maximise
 from .params import MixtureParameters
 from .statistics import SufficientStatistics
@@ -44,6 +45,7 @@ __all__ = [
     "start_from_parameters",
     "start_from_statistics",
     "stepwise_update",
+    "combine_statistics",
 ]
 
 
@@ -124,6 +126,10 @@ class OnlineState:
         return maximise(
             self.averaged, reg_covar, previous=self.params, step="the averaged online model"
         ).params
+
+    def scoring_form(self, dtype: np.dtype | type = np.float64) -> NaturalForm:
+        """The E-step's coefficients for ``params`` (how the next batch is scored)."""
+        return natural_form(self.params, dtype)
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,7 @@ def start_from_statistics(
     )
 
 
-def _combine(
+def combine_statistics(
     first: SufficientStatistics, a: float, second: SufficientStatistics, b: float
 ) -> SufficientStatistics:
     """``a first + b second``, about ``first.shift`` (one pass, one new value)."""
@@ -262,7 +268,7 @@ def stepwise_update(
     t = state.n_updates + 1
     eta = schedule.step(t)
     # (1 - eta) S + eta * batch / weight: the batch blended in per unit weight.
-    blended = _combine(state.running, 1.0 - eta, batch, eta / batch.weight_sum)
+    blended = combine_statistics(state.running, 1.0 - eta, batch, eta / batch.weight_sum)
     result = maximise(blended, reg_covar, previous=state.params, step=f"stepwise update {t}")
     new_params = result.params
     # Keep S about the new means: the M-step's cancellation error grows with the
@@ -274,7 +280,7 @@ def stepwise_update(
             averaged, n_averaged = running, 1
         else:
             n_averaged += 1
-            averaged = _combine(averaged, 1.0 - 1.0 / n_averaged, running, 1.0 / n_averaged)
+            averaged = combine_statistics(averaged, 1.0 - 1.0 / n_averaged, running, 1.0 / n_averaged)
     new_state = replace(
         state,
         params=new_params,

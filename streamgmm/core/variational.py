@@ -84,6 +84,8 @@ __all__ = [
     "effective_log_weights",
     "variational_form",
     "lower_bound",
+    "DEFAULT_WEIGHT_THRESHOLD",
+    "components_in_use",
 ]
 
 WeightPriorType = Literal["dirichlet_process", "dirichlet_distribution"]
@@ -652,3 +654,20 @@ def lower_bound(
         - 0.5 * n_features * float(np.sum(np.log(posterior.mean_precision)))
     )
 
+
+
+# -------------------------------------------------------------- components in use
+#: The expected weight below which a component counts as switched off, by default.
+DEFAULT_WEIGHT_THRESHOLD = 0.01
+
+
+def components_in_use(weights: np.ndarray, weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD) -> int:
+    """How many components have an expected weight of at least ``weight_threshold``.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (K,)
+        Expected weights (``VariationalPosterior.weights``).
+    weight_threshold : float in [0, 1)
+    """
+    return int(np.count_nonzero(np.asarray(weights) >= weight_threshold))

@@ -32,6 +32,7 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.estep import natural_form
 from ..core.params import MixtureParameters
+from ..core.variational import VariationalPosterior, variational_form
 from ..io.atomic import named_write_error, replace_directory, staging_directory
 from ..io.zarr_metadata import consolidate_metadata
 from ..io.destinations import (
@@ -82,7 +83,7 @@ def input_location(source: Any, rows: RowData) -> str | None:
 
 
 def write_predictions(
-    params: MixtureParameters,
+    params: MixtureParameters | VariationalPosterior,
     source: Any,
     target: str | os.PathLike,
     *,
@@ -96,8 +97,10 @@ def write_predictions(
 
     Parameters
     ----------
-    params : MixtureParameters
-        The model (e.g. ``GaussianMixture(...).fit(...).parameters_``).
+    params : MixtureParameters or VariationalPosterior
+        The model (e.g. ``GaussianMixture(...).fit(...).parameters_``), or a
+        Bayesian mixture's posterior (``BayesianGaussianMixture(...).fit(...).posterior_``),
+        scored as its ``predict`` and ``score_samples`` do.
     source : RowData, path, URL or array
         Data as accepted by :func:`streamgmm.open_rows`.
     target : path
@@ -147,7 +150,11 @@ def write_predictions(
         np.dtype(np.float32) if rows.array.dtype == np.float32 else np.dtype(np.float64)
     )
     driver = DaskRows(rows.array, where=rows.uri, scheduler=scheduler)
-    log_likelihood, responsibilities = driver.posteriors(natural_form(params, compute_dtype))
+    form = (
+        variational_form(params, compute_dtype) if isinstance(params, VariationalPosterior)
+        else natural_form(params, compute_dtype)
+    )
+    log_likelihood, responsibilities = driver.posteriors(form)
     lazy = {
         "labels": responsibilities.argmax(axis=1).astype(np.int64),
         "responsibilities": responsibilities,

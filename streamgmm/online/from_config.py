@@ -40,6 +40,8 @@ def build_settings(config: OnlineUpdateConfig) -> StreamSettings:
     """Runner settings from a config."""
     model, online = config.model, config.online
     setup = ModelSetup(
+        kind=model.kind,
+        **model.bayesian_params(),
         n_components=model.n_components,  # type: ignore[arg-type]
         covariance_type=model.covariance_type,
         reg_covar=model.reg_covar,

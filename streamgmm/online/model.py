@@ -3,10 +3,13 @@
 The runner (:mod:`streamgmm.online.runner`) sits below the estimators: it never
 imports one. It talks to an :class:`OnlineModel` (what
 ``streamgmm.GaussianMixture`` offers through
-:class:`~streamgmm.online.partial_fit.StepwiseEMMixin`) made by an
-:class:`OnlineModelFactory`. The estimator layer registers its factory when it is
-imported (``import streamgmm`` does), with :func:`register_model_factory`; a
-runner may also be given one explicitly.
+:class:`~streamgmm.online.partial_fit.StepwiseEMMixin`, and
+``streamgmm.BayesianGaussianMixture`` through
+:class:`~streamgmm.online.svi_fit.StochasticVariationalMixin`) made by an
+:class:`OnlineModelFactory`. The estimator layer registers one factory per kind
+of mixture (``"gaussian"``, ``"bayesian"``) when it is imported (``import
+streamgmm`` does), with :func:`register_model_factory`; the runner picks the
+factory of its settings' ``model.kind``, or may be given one explicitly.
 """
 
 from __future__ import annotations
@@ -17,13 +20,20 @@ import numpy as np
 
 from ..core.errors import StreamGMMError
 from ..core.stepwise import OnlineState
+from ..core.svi import SVIState
 
-__all__ = ["OnlineModel", "OnlineModelFactory", "default_model_factory", "register_model_factory"]
+__all__ = [
+    "MODEL_KINDS", "OnlineModel", "OnlineModelFactory", "default_model_factory", "register_model_factory",
+]
+
+#: The kinds of mixture a stream can learn: maximum likelihood by stepwise EM, or
+#: variational Bayes by stochastic variational inference.
+MODEL_KINDS: tuple[str, ...] = ("gaussian", "bayesian")
 
 
 @runtime_checkable
 class OnlineModel(Protocol):
-    """A mixture updated by stepwise EM, batch after batch.
+    """A mixture updated online (stepwise EM or SVI), batch after batch.
 
     Attributes
     ----------
@@ -33,7 +43,7 @@ class OnlineModel(Protocol):
     warmed_up : bool
         Whether stepwise updates have started (``online_state_`` exists). Before
         that, ``partial_fit`` collects the warm-up rows and fits them by batch EM.
-    online_state_ : OnlineState
+    online_state_ : OnlineState or SVIState
         Running statistics and counters (once warmed up).
     n_features_in_ : int
         Features, known after the first batch.
@@ -45,7 +55,7 @@ class OnlineModel(Protocol):
 
     n_components: int
     dtype: Any
-    online_state_: OnlineState
+    online_state_: OnlineState | SVIState
     n_features_in_: int
     batch_log_likelihood_: float
     step_size_: float
@@ -54,7 +64,7 @@ class OnlineModel(Protocol):
     def warmed_up(self) -> bool: ...
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Any:
-        """One stepwise-EM update with the batch (or warm-up collection)."""
+        """One online update with the batch (or warm-up collection)."""
         ...
 
     def partial_fit_scored(
@@ -76,29 +86,34 @@ class OnlineModelFactory(Protocol):
     (:meth:`streamgmm.online.settings.ModelSetup.estimator_params`).
     """
 
-    def __call__(self, online: OnlineState | None, params: dict[str, Any]) -> OnlineModel: ...
+    def __call__(self, online: OnlineState | SVIState | None, params: dict[str, Any]) -> OnlineModel: ...
 
 
-_DEFAULT_FACTORY: OnlineModelFactory | None = None
+_FACTORIES: dict[str, OnlineModelFactory] = {}
 
 
-def register_model_factory(factory: OnlineModelFactory) -> None:
-    """Make ``factory`` the default of every runner not given one (the estimator layer calls it)."""
-    global _DEFAULT_FACTORY
-    _DEFAULT_FACTORY = factory
+def register_model_factory(factory: OnlineModelFactory, kind: str = "gaussian") -> None:
+    """Make ``factory`` the default of every runner of ``kind`` not given one.
+
+    The estimator layer calls it once per kind (:data:`MODEL_KINDS`).
+    """
+    if kind not in MODEL_KINDS:
+        raise StreamGMMError(f"unknown model kind {kind!r}: choose one of {', '.join(MODEL_KINDS)}")
+    _FACTORIES[kind] = factory
 
 
-def default_model_factory() -> OnlineModelFactory:
-    """The registered factory.
+def default_model_factory(kind: str = "gaussian") -> OnlineModelFactory:
+    """The factory registered for ``kind``.
 
     Raises
     ------
     StreamGMMError
         None is registered (streamgmm's estimators were not imported).
     """
-    if _DEFAULT_FACTORY is None:
+    factory = _FACTORIES.get(kind)
+    if factory is None:
         raise StreamGMMError(
-            "no model factory is registered for stream runners: import streamgmm (its "
-            "estimators register one), or pass model_factory= to StreamRunner"
+            f"no model factory is registered for stream runners of kind {kind!r}: import "
+            "streamgmm (its estimators register one per kind), or pass model_factory= to StreamRunner"
         )
-    return _DEFAULT_FACTORY
+    return factory

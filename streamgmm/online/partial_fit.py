@@ -38,7 +38,7 @@ from ..validation import (
 )
 from .warm_up import WarmUpBuffer, default_warm_up_size
 
-__all__ = ["ONLINE_ATTRIBUTES", "StepwiseEMMixin"]
+__all__ = ["ONLINE_ATTRIBUTES", "StepwiseEMMixin", "update_failure"]
 
 #: Fitted attributes of partial_fit, dropped when fit starts a new model.
 ONLINE_ATTRIBUTES = (
@@ -108,7 +108,7 @@ class StepwiseEMMixin:
             # validation, whose fixed cost is a large share of a small batch's update.
             if X.shape[1] != self.n_features_in_:
                 raise InvalidInputError(
-                    f"X has {X.shape[1]} features, but GaussianMixture is expecting "
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                     f"{self.n_features_in_} features as input."
                 )
         else:
@@ -191,15 +191,24 @@ class StepwiseEMMixin:
         X, weights = batch
         if not hasattr(self, "online_state_"):
             if not hasattr(self, "precisions_cholesky_") or hasattr(self, "_warm_up_buffer"):
+                if not hasattr(self, "_warm_up_buffer"):
+                    self._check_first_batch(X)
                 buffer = self.__dict__.setdefault("_warm_up_buffer", WarmUpBuffer())
                 buffer.add(X, weights)
                 size = self.warm_up_size or default_warm_up_size(self.n_components, X.shape[1])
                 if buffer.n_rows >= size:
                     self._finish_warm_up()
                 return
-            self.online_state_ = start_from_parameters(self.parameters_)
-            self.n_steps_, self.n_samples_seen_ = 0, 0
+            self._start_online_from_fitted()
         self._stepwise_step(X, weights)
+
+    def _check_first_batch(self, X: np.ndarray) -> None:
+        """Checks that need the first batch's shape, before its rows are buffered (none here)."""
+
+    def _start_online_from_fitted(self) -> None:
+        """Online updates continue a fitted model (by ``fit``, or a loaded version)."""
+        self.online_state_ = start_from_parameters(self.parameters_)
+        self.n_steps_, self.n_samples_seen_ = 0, 0
 
     @property
     def warmed_up(self) -> bool:
@@ -274,15 +283,7 @@ class StepwiseEMMixin:
                 )
                 reported = result.state.reported_parameters(self.reg_covar)
         except NonFiniteModelError as error:
-            # Name the cause when it is the batch's magnitude (checked only now, so
-            # a good batch pays nothing for it).
-            problem = magnitude_problem(X, dtype, reference=state.params.mixture_mean)
-            if problem is not None:
-                raise ValuesTooLargeError(
-                    f"Cannot update the model with this batch: {problem}. {remedy(dtype)}. "
-                    "The model is unchanged."
-                ) from error
-            raise NonFiniteModelError(f"{error} The model is unchanged.") from error
+            raise update_failure(error, X, dtype, state.params.mixture_mean) from error
         if result.empty_components:
             warnings.warn(
                 f"Component(s) {list(result.empty_components)} have no responsibility mass "
@@ -298,3 +299,20 @@ class StepwiseEMMixin:
         self.step_size_ = result.step_size
         self.batch_log_likelihood_ = result.batch_mean_log_likelihood
 
+
+
+def update_failure(
+    error: NonFiniteModelError, X: np.ndarray, dtype: np.dtype, reference: np.ndarray
+) -> NonFiniteModelError:
+    """The error to raise for an online update that came out non-finite.
+
+    Names the cause when it is the batch's magnitude (checked only now, so a good
+    batch pays nothing for it), and says that the model is unchanged.
+    """
+    problem = magnitude_problem(X, dtype, reference=reference)
+    if problem is not None:
+        return ValuesTooLargeError(
+            f"Cannot update the model with this batch: {problem}. {remedy(dtype)}. "
+            "The model is unchanged."
+        )
+    return NonFiniteModelError(f"{error} The model is unchanged.")

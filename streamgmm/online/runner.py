@@ -35,6 +35,12 @@ Starting point: a model version from the registry (its parameters seed the
 running statistics), or a warm-up on the stream's first rows (batch EM on them);
 nothing is committed before the warm-up completes, so a crash during it
 re-reads the same rows.
+
+The model's kind (``settings.model.kind``) picks the learning rule: "gaussian"
+for stepwise EM (``GaussianMixture``), "bayesian" for stochastic variational
+inference (``BayesianGaussianMixture``, :mod:`streamgmm.core.svi`). The loop is
+the same; the commit then holds the whole posterior and its priors, and the
+snapshots are Bayesian model versions.
 """
 
 from __future__ import annotations
@@ -50,8 +56,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core.errors import InvalidInputError, InvalidParameterError, StreamGMMError
-from ..core.estep import chunk_posteriors, natural_form
+from ..core.estep import chunk_posteriors
 from ..core.stepwise import OnlineState, start_from_parameters
+from ..core.svi import SVIState, svi_start_from_posterior
+from ..core.variational import components_in_use
 from ..io.destinations import (
     MARKER_ATTRIBUTE,
     check_outside_inputs,
@@ -118,7 +126,8 @@ class StreamRunner:
         (progress reporting).
     model_factory : OnlineModelFactory, optional
         Makes the model the stream updates; by default the one the estimator layer
-        registered (``streamgmm.GaussianMixture``).
+        registered for ``settings.model.kind`` (``streamgmm.GaussianMixture`` or
+        ``streamgmm.BayesianGaussianMixture``).
     """
 
     def __init__(
@@ -136,7 +145,9 @@ class StreamRunner:
         self.source = source
         self.settings = settings
         self.on_batch = on_batch
-        self.model_factory = default_model_factory() if model_factory is None else model_factory
+        self.model_factory = (
+            default_model_factory(settings.model.kind) if model_factory is None else model_factory
+        )
         self.state_file = StateFile(settings.state_dir)
         self.history = BatchHistory(settings.state_dir)
         self._registry = None
@@ -153,6 +164,8 @@ class StreamRunner:
             "start_from": self.settings.start_from,
             "schedule": [model.step_decay, model.step_offset, model.step_size, model.average],
         }
+        if model.prior_settings():  # only for a Bayesian stream: Gaussian keys stay as they were
+            material["bayesian"] = model.prior_settings()
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------------ helpers
@@ -163,7 +176,7 @@ class StreamRunner:
             self._registry = ModelRegistry(self.settings.snapshots.registry_root)
         return self._registry
 
-    def _model(self, online: OnlineState | None, step_size: float | None) -> OnlineModel:
+    def _model(self, online: OnlineState | SVIState | None, step_size: float | None) -> OnlineModel:
         params = self.settings.model.estimator_params()
         if step_size is not None:
             params["step_size"] = step_size
@@ -251,7 +264,20 @@ class StreamRunner:
         version = registry.load(start["model"], start.get("ref", "latest"))
         extra = dict(version.metadata.metrics.extra or {}) if version.metadata.metrics else {}
         threshold = extra.get("anomaly_threshold")
-        model = self._model(start_from_parameters(version.parameters), None)
+        kind = self.settings.model.kind
+        if version.kind != kind:
+            raise StreamGMMError(
+                f"model.start_from names {version.name}:{version.version}, a {version.kind} "
+                f"mixture, but the stream learns a {kind} one (model.kind: {kind}). Set "
+                f"model.kind: {version.kind}, or start from a {kind} version"
+            )
+        if version.posterior is not None:  # a Bayesian version continues as its posterior
+            online: OnlineState | SVIState = svi_start_from_posterior(
+                version.posterior, version.priors, self.settings.model.reg_covar
+            )
+        else:
+            online = start_from_parameters(version.parameters)
+        model = self._model(online, None)
         parent = {"name": version.name, "version": version.version}
         return model, parent, None if threshold is None else float(threshold)
 
@@ -284,7 +310,7 @@ class StreamRunner:
                 held.append(rows)
                 model.partial_fit(rows)
         warm_rows = np.concatenate(held)
-        form = natural_form(model.online_state_.params, resolve_dtype(model.dtype, warm_rows.dtype))
+        form = model.online_state_.scoring_form(resolve_dtype(model.dtype, warm_rows.dtype))
         scores, responsibilities = chunk_posteriors(warm_rows, form)
         threshold = self._threshold(scores)
         if self.settings.scores_path:
@@ -470,9 +496,13 @@ class StreamRunner:
                     "step_size_override": state.step_size_override,
                 },
             }
+            online = state.online
             published = registry.publish(
                 policy.model,
-                state.online.reported_parameters(self.settings.model.reg_covar),
+                online.posterior if isinstance(online, SVIState)
+                else online.reported_parameters(self.settings.model.reg_covar),
+                priors=online.priors if isinstance(online, SVIState) else None,
+                weight_threshold=self.settings.model.weight_threshold,
                 parent_version=parent,
                 parent_name=parent_name,
                 training_config={"stream": _jsonable(asdict(self.settings))},
@@ -640,6 +670,10 @@ class StreamRunner:
             state=state,
             stop_reason=stop_reason,
             batch_log_likelihoods=batch_lls,
+            components_in_use=(
+                components_in_use(state.online.posterior.weights, settings.model.weight_threshold)
+                if isinstance(state.online, SVIState) else None
+            ),
         )
 
 

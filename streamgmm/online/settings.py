@@ -10,15 +10,37 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.params import MixtureParameters
+from ..core.variational import DEFAULT_WEIGHT_THRESHOLD
 from .state import RunnerState
 
 __all__ = ["ModelSetup", "SnapshotPolicy", "StreamSettings", "RunSummary"]
 
 
+#: ModelSetup fields only a Bayesian mixture has (see ``BayesianGaussianMixture``).
+BAYESIAN_FIELDS: tuple[str, ...] = (
+    "weight_concentration_prior_type",
+    "weight_concentration_prior",
+    "mean_precision_prior",
+    "mean_prior",
+    "degrees_of_freedom_prior",
+    "covariance_prior",
+    "weight_threshold",
+    "total_samples",
+)
+#: ModelSetup fields only a maximum-likelihood mixture has (SVI keeps no average).
+GAUSSIAN_FIELDS: tuple[str, ...] = ("average",)
+
+
 @dataclass(frozen=True)
 class ModelSetup:
-    """The estimator's parameters for the stream (see ``GaussianMixture``)."""
+    """The estimator's parameters for the stream (see ``GaussianMixture`` and
+    ``BayesianGaussianMixture``).
 
+    ``kind`` picks the mixture: "gaussian" (stepwise EM) or "bayesian"
+    (stochastic variational inference); the fields of the other kind are ignored.
+    """
+
+    kind: str = "gaussian"
     n_components: int = 8
     covariance_type: str = "diag"
     reg_covar: float = 1e-6
@@ -34,9 +56,28 @@ class ModelSetup:
     random_state: int | None = 0
     dtype: str | None = None
     nan_policy: str = "raise"
+    weight_concentration_prior_type: str = "dirichlet_process"
+    weight_concentration_prior: float | None = None
+    mean_precision_prior: float | None = None
+    mean_prior: tuple[float, ...] | None = None
+    degrees_of_freedom_prior: float | None = None
+    covariance_prior: Any = None
+    weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD
+    total_samples: float | None = None
 
     def estimator_params(self) -> dict[str, Any]:
-        return asdict(self)
+        """Constructor parameters of the estimator of ``kind`` (``kind`` itself left out)."""
+        params = asdict(self)
+        params.pop("kind")
+        for name in BAYESIAN_FIELDS if self.kind == "gaussian" else GAUSSIAN_FIELDS:
+            params.pop(name)
+        return params
+
+    def prior_settings(self) -> dict[str, Any]:
+        """What identifies a Bayesian stream's model beyond the common fields (empty if Gaussian)."""
+        if self.kind == "gaussian":
+            return {}
+        return {"kind": self.kind, **{name: getattr(self, name) for name in BAYESIAN_FIELDS}}
 
 
 @dataclass(frozen=True)
@@ -145,6 +186,9 @@ class RunSummary:
     state : RunnerState
         The last committed state.
     stop_reason : str
+    components_in_use : int or None
+        A Bayesian stream's components whose expected weight reaches
+        ``model.weight_threshold`` at the last commit; None for a Gaussian stream.
     """
 
     batches: int
@@ -156,6 +200,7 @@ class RunSummary:
     state: RunnerState
     stop_reason: str
     batch_log_likelihoods: list[float] = field(default_factory=list)
+    components_in_use: int | None = None
 
     @property
     def params(self) -> MixtureParameters:

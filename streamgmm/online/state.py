@@ -16,7 +16,10 @@ and the ``batches.csv`` line of the last committed batch (``history_row``, see
 Loaded with ``allow_pickle=False``; everything non-numeric is a JSON header.
 Schema 1 (before identities and log lines were committed) is still read: its
 state has neither, and the runner adopts the source as it finds it (with a
-warning) at the next commit.
+warning) at the next commit. A stream learning a ``BayesianGaussianMixture``
+commits an :class:`~streamgmm.core.svi.SVIState` (the whole posterior, its
+priors, the running statistics and counters) as schema 3 (``kind: bayesian``);
+a Gaussian stream's state stays schema 2, readable by earlier streamgmm.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from ..core.errors import StreamGMMError
 from ..core.params import MixtureParameters
 from ..core.statistics import SufficientStatistics
 from ..core.stepwise import OnlineState
+from ..core.svi import SVIState
+from ..core.variational_arrays import variational_arrays, variational_from_arrays
 from ..io.state_file import load_state_file, save_state_file
 from .history import HISTORY_FILENAME
 
@@ -38,8 +43,10 @@ __all__ = ["RunnerState", "RunnerStateError", "StateFile", "STATE_FILENAME", "is
 
 STATE_FILENAME = "runner-state.npz"
 _SCHEMA_VERSION = 2
+#: The schema of a stream learning by SVI (a variational posterior, ``kind: bayesian``).
+_SVI_SCHEMA_VERSION = 3
 #: Schema versions this streamgmm reads (1: without source identity and log line).
-_READABLE_SCHEMAS = (1, 2)
+_READABLE_SCHEMAS = (1, 2, 3)
 
 
 class RunnerStateError(StreamGMMError, ValueError):
@@ -52,8 +59,9 @@ class RunnerState:
 
     Attributes
     ----------
-    online : OnlineState
-        Stepwise-EM state (parameters, running statistics, update counters).
+    online : OnlineState or SVIState
+        Stepwise-EM state (parameters, running statistics, update counters), or
+        the SVI state of a Bayesian mixture (posterior, priors, running statistics).
     position : dict or None
         The source's position after the last committed batch (JSON data).
     stream_key : str
@@ -82,7 +90,7 @@ class RunnerState:
         The ``batches.csv`` line of the last committed batch.
     """
 
-    online: OnlineState
+    online: OnlineState | SVIState
     position: dict[str, Any] | None
     stream_key: str
     counters: dict[str, int] = field(default_factory=dict)
@@ -151,6 +159,29 @@ def _stats_from(prefix: str, arrays: Any, covariance_type: str) -> SufficientSta
     )
 
 
+def _svi_state(header: dict[str, Any], arrays: Any) -> SVIState:
+    """The SVI state of a schema-3 file (the point estimate's arrays are the posterior's)."""
+    ctype = header["covariance_type"]
+    posterior, priors = variational_from_arrays(
+        arrays,
+        means=arrays["params_means"],
+        covariances=arrays["params_covariances"],
+        precisions_cholesky=arrays["params_precisions_cholesky"],
+        covariance_type=ctype,
+        weight_concentration_prior_type=header["weight_concentration_prior_type"],
+        prefix="svi_",
+    )
+    info = header["online"]
+    return SVIState(
+        posterior=posterior,
+        priors=priors,
+        running=_stats_from("running_", arrays, ctype),
+        n_updates=int(info["n_updates"]),
+        n_samples_seen=int(info["n_samples_seen"]),
+        weight_seen=float(info["weight_seen"]),
+    )
+
+
 def is_legacy_state_folder(folder: Path) -> bool:
     """Whether ``folder`` is a stream state folder of an earlier streamgmm (no marker).
 
@@ -195,17 +226,30 @@ class StateFile:
             "anomaly_threshold": state.anomaly_threshold,
             "source_identity": state.source_identity,
             "history_row": None if state.history_row is None else list(state.history_row),
-            "online": {
-                "n_updates": online.n_updates,
-                "n_samples_seen": online.n_samples_seen,
-                "weight_seen": online.weight_seen,
-                "n_averaged": online.n_averaged,
-                "has_averaged": online.averaged is not None,
-            },
         }
         arrays = {
             **_params_arrays("params_", online.params),
             **_stats_arrays("running_", online.running),
+        }
+        if isinstance(online, SVIState):
+            header["kind"] = "bayesian"
+            header["weight_concentration_prior_type"] = online.priors.weight_concentration_prior_type
+            header["online"] = {
+                "n_updates": online.n_updates,
+                "n_samples_seen": online.n_samples_seen,
+                "weight_seen": online.weight_seen,
+            }
+            arrays.update(
+                {f"svi_{k}": v for k, v in variational_arrays(online.posterior, online.priors).items()}
+            )
+            save_state_file(self.path, header, arrays, schema_version=_SVI_SCHEMA_VERSION)
+            return
+        header["online"] = {
+            "n_updates": online.n_updates,
+            "n_samples_seen": online.n_samples_seen,
+            "weight_seen": online.weight_seen,
+            "n_averaged": online.n_averaged,
+            "has_averaged": online.averaged is not None,
         }
         if online.averaged is not None:
             arrays.update(_stats_arrays("averaged_", online.averaged))
@@ -223,13 +267,14 @@ class StateFile:
             if header["stream_key"] != expected_key:
                 raise RunnerStateError(
                     f"Runner state '{self.path}' was written by a different stream or model "
-                    "setup (source, features, n_components, covariance type or step "
-                    "schedule changed). Use another state folder for the new setup, or "
+                    "setup (source, features, n_components, covariance type, step "
+                    "schedule, or the mixture's kind and priors changed). Use another state "
+                    "folder for the new setup, or "
                     "delete this one to start the stream afresh."
                 )
             ctype = header["covariance_type"]
             info = header["online"]
-            online = OnlineState(
+            online = _svi_state(header, arrays) if header.get("kind") == "bayesian" else OnlineState(
                 params=_params_from("params_", arrays, ctype),
                 running=_stats_from("running_", arrays, ctype),
                 n_updates=int(info["n_updates"]),

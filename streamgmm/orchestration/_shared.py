@@ -20,6 +20,7 @@ import streamgmm
 from streamgmm.config import DataConfig, RegistryConfig
 from streamgmm.registry.errors import RegistryLockTimeoutError
 from streamgmm.core.params import MixtureParameters
+from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD, VariationalPosterior, VariationalPriors
 from streamgmm.drivers.progress import ChunkProgress
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelRegistry, ModelVersion
@@ -166,16 +167,21 @@ def open_data(data: DataConfig) -> RowData:
 )
 def publish_model(
     registry: RegistryConfig,
-    params: MixtureParameters,
+    params: MixtureParameters | VariationalPosterior,
     rows: RowData,
     *,
     metrics: dict[str, Any],
     training_config: dict[str, Any],
+    priors: VariationalPriors | None = None,
+    weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD,
 ) -> ModelVersion:
-    """Publish the parameters as the next version of the configured model."""
+    """Publish the parameters (or a Bayesian mixture's posterior and priors) as the
+    next version of the configured model."""
     version = ModelRegistry(registry.root).publish(
         registry.model,
         params,
+        priors=priors,
+        weight_threshold=weight_threshold,
         feature_names=rows.feature_names,
         training_config=training_config,
         data_source={"uri": rows.uri, **rows.fingerprint()},
@@ -190,7 +196,7 @@ def publish_model(
 
 @task(name="write-predictions", **IO_RETRY_OPTIONS, **NO_CACHE)
 def write_predictions(
-    params: MixtureParameters,
+    params: MixtureParameters | VariationalPosterior,
     rows: RowData,
     target: str,
     *,
@@ -207,8 +213,8 @@ def write_predictions(
     return str(written)
 
 
-def plot_sample(params: MixtureParameters, rows: RowData) -> tuple[Any, Any]:
-    """The first rows of the data (finite ones) and their predicted components."""
+def plot_sample(version: ModelVersion, rows: RowData) -> tuple[Any, Any]:
+    """The first rows of the data (finite ones) and the version's predicted components."""
     import numpy as np
 
     n = min(PLOT_SAMPLE_ROWS, rows.shape[0])
@@ -216,4 +222,6 @@ def plot_sample(params: MixtureParameters, rows: RowData) -> tuple[Any, Any]:
     sample = sample[np.isfinite(sample).all(axis=1)]
     if not len(sample):
         return sample, None
-    return sample, streamgmm.GaussianMixture.from_parameters(params).predict(sample)
+    if version.kind == "bayesian":
+        return sample, streamgmm.BayesianGaussianMixture.from_version(version).predict(sample)
+    return sample, streamgmm.GaussianMixture.from_version(version).predict(sample)

@@ -12,7 +12,8 @@ Tasks (each one library call plus orchestration options):
                        any work; the destinations are checked again just before ``publish``.
                        No retries: a bad config stays bad.
 ``open-data``          open the rows lazily and describe them. Retried on I/O errors.
-``fit``                ``GaussianMixture.fit`` inside the compute context: Dask fans the
+``fit``                ``GaussianMixture.fit`` (``BayesianGaussianMixture.fit`` for
+                       ``model.kind: bayesian``) inside the compute context: Dask fans the
                        chunks out, one pass per EM iteration, never one task per chunk.
 ``evaluate``           one pass for the exact log-likelihood, BIC and AIC. Retried on I/O.
 ``publish``            a new immutable version in the registry. Retried only when another
@@ -53,6 +54,7 @@ from ._shared import (
     write_predictions,
 )
 from streamgmm.config import BatchFitConfig, load_config
+from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD
 from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
@@ -128,10 +130,13 @@ def load_batch_config(config_path: str) -> BatchFitConfig:
 @task(name="fit", log_prints=True, **NO_CACHE)
 def fit_mixture(
     config: BatchFitConfig, rows: RowData, scheduler: Any
-) -> tuple[streamgmm.GaussianMixture, float]:
-    """One out-of-core EM fit; the estimator's progress lines become run logs."""
+) -> tuple[streamgmm.GaussianMixture | streamgmm.BayesianGaussianMixture, float]:
+    """One out-of-core fit of the configured kind; the estimator's progress lines become run logs."""
     logger = get_run_logger()
-    model = streamgmm.GaussianMixture(
+    estimator = (
+        streamgmm.BayesianGaussianMixture if config.model.kind == "bayesian" else streamgmm.GaussianMixture
+    )
+    model = estimator(
         **config.model.estimator_params(),
         nan_policy=config.data.nan_policy,
         scheduler=scheduler,
@@ -152,12 +157,17 @@ def fit_mixture(
         elapsed, model.n_iter_, model.lower_bound_,
         "converged" if model.converged_ else "NOT converged",
     )
+    if config.model.kind == "bayesian":
+        logger.info(
+            "%d of %d components in use (expected weight >= %g)",
+            model.n_active_components_, model.n_components, model.weight_threshold,
+        )
     return model, elapsed
 
 
 @task(name="evaluate", **IO_RETRY_OPTIONS, **NO_CACHE)
 def evaluate(
-    model: streamgmm.GaussianMixture, rows: RowData, scheduler: Any, fit_seconds: float
+    model: streamgmm.GaussianMixture | streamgmm.BayesianGaussianMixture, rows: RowData, scheduler: Any, fit_seconds: float
 ) -> FitMetrics:
     """Exact log-likelihood, BIC and AIC of the final model (one pass over the data)."""
     with chunk_progress(scheduler):
@@ -176,7 +186,7 @@ def make_plots(
     """Save the fit's plots as PNGs named after the model version."""
     folder = prepare_reports_folder(config.outputs.reports)
     stem = f"{version.name}-v{version.version}"
-    sample, labels = plot_sample(version.parameters, rows)
+    sample, labels = plot_sample(version, rows)
     plots = {
         "Log-likelihood per EM iteration": plot_lower_bounds(
             metrics.lower_bounds, folder / f"{stem}-loglik.png",
@@ -240,15 +250,18 @@ def run_batch_fit(config: BatchFitConfig) -> BatchFitResult:
         # The fit may have taken hours: check the destinations again before a version is
         # published, so that a run failing on one leaves no version behind.
         check_job(config, "the batch_fit config", inputs=False)
+        bayesian = isinstance(model, streamgmm.BayesianGaussianMixture)
         version = publish_model(
-            config.registry, model.parameters_, rows,
+            config.registry, model.posterior_ if bayesian else model.parameters_, rows,
             metrics=metrics.registry_metrics(),
             training_config={"job": "batch_fit", **config.model_dump(mode="json")},
+            priors=model.priors_ if bayesian else None,
+            weight_threshold=model.weight_threshold if bayesian else DEFAULT_WEIGHT_THRESHOLD,
         )
         predictions = None
         if config.outputs.predictions is not None:
             predictions = write_predictions(
-                version.parameters, rows, config.outputs.predictions,
+                version.scored_model, rows, config.outputs.predictions,
                 overwrite=config.outputs.overwrite, dtype=config.model.dtype, scheduler=scheduler,
             )
     plots = make_plots(config, version, metrics, rows)

@@ -78,6 +78,8 @@ class OnlineUpdateResult:
             f"  position      {state.position}",
             f"  drift alarms  {len(s.alarms)} this run, anomalies {s.anomalies:,} this run",
         ]
+        if s.components_in_use is not None:
+            lines.append(f"  in use        {s.components_in_use} components (Bayesian mixture)")
         if self.version is not None:
             lines += [f"model {self.model} version {self.version}", f"  location      {self.location}"]
         if self.plot:

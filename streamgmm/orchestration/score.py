@@ -188,7 +188,7 @@ def _anomaly_threshold(config: ScoreConfig, version: ModelVersion) -> tuple[floa
         return anomaly.threshold, "fixed threshold"
     assert anomaly.quantile is not None
     threshold = model_log_likelihood_quantile(
-        version.parameters, anomaly.quantile, sample_size=anomaly.sample_size, seed=anomaly.seed
+        version.scored_model, anomaly.quantile, sample_size=anomaly.sample_size, seed=anomaly.seed
     )
     return threshold, (
         f"quantile {anomaly.quantile:g} of the log-likelihood of {anomaly.sample_size:,} rows "
@@ -257,7 +257,7 @@ def run_score(config: ScoreConfig) -> ScoreResult:
     assert target is not None  # preflight: required for data at a URL
     with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
         predictions = write_predictions(
-            version.parameters, rows, target, overwrite=config.outputs.overwrite,
+            version.scored_model, rows, target, overwrite=config.outputs.overwrite,
             dtype=_training_dtype(version), scheduler=scheduler,
         )
         summary, rule = summarise(config, version, predictions, scheduler)

@@ -326,7 +326,7 @@ def make_plots(
     folder = prepare_reports_folder(config.outputs.reports)
     stem = f"{version.name}-v{version.version}"
     criterion = config.selection.criterion
-    sample, labels = plot_sample(version.parameters, rows)
+    sample, labels = plot_sample(version, rows)
     plots = {
         "BIC and AIC per number of components": plot_information_criteria(
             [c.n_components for c in fits.candidates],

@@ -27,7 +27,7 @@ from .metadata import (
 )
 from .names import LATEST
 from .registry import ModelRegistry
-from .sklearn_interop import from_sklearn, to_sklearn
+from .sklearn_interop import from_sklearn, from_sklearn_bayesian, to_sklearn, to_sklearn_bayesian
 from .version import ModelVersion
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "TrainingMetrics",
     "diff_parameters",
     "from_sklearn",
+    "from_sklearn_bayesian",
     "match_components",
     "to_sklearn",
+    "to_sklearn_bayesian",
 ]

@@ -22,6 +22,15 @@ Schema version 1 (``metadata.json``)::
     library_versions    {"python": ..., "numpy": ..., ...}
     files               {"parameters.npz": {"sha256": ..., "size": ...}}
     content_sha256      sha256 of this document's canonical JSON without this key
+
+Schema version 2 adds, for a Bayesian mixture (a variational posterior) only::
+
+    mixture             {"kind": "bayesian", "weight_concentration_prior_type": ...,
+                         "components_in_use": int, "weight_threshold": float}
+
+A Gaussian mixture's version is still written as schema 1 (without ``mixture``),
+so earlier streamgmm keep reading it; a Bayesian one is schema 2, which they
+refuse as "newer" instead of misreading it.
 """
 
 from __future__ import annotations
@@ -62,7 +71,11 @@ __all__ = [
 ]
 
 #: Highest metadata schema this code writes and reads.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The schema of a version holding a variational posterior (``mixture`` present).
+BAYESIAN_SCHEMA_VERSION = 2
+#: The kinds of mixture a version holds; "gaussian" has no ``mixture`` record.
+MIXTURE_KINDS = ("gaussian", "bayesian")
 METADATA_FILENAME = "metadata.json"
 PARAMETERS_FILENAME = "parameters.npz"
 
@@ -211,6 +224,29 @@ class TrainingMetrics:
         return {f.name: thaw_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
+def _check_mixture(mixture: Any, n_components: int) -> None:
+    """The rules of a Bayesian version's ``mixture`` record."""
+    _require(isinstance(mixture, Mapping), f"mixture must be a dict; got {type(mixture).__name__}")
+    keys = {"kind", "weight_concentration_prior_type", "components_in_use", "weight_threshold"}
+    _require(set(mixture) == keys, f"mixture must have exactly the keys {sorted(keys)}; got {sorted(mixture)}")
+    _require(mixture["kind"] == "bayesian", f"mixture kind must be 'bayesian'; got {mixture['kind']!r}")
+    _require(
+        mixture["weight_concentration_prior_type"] in ("dirichlet_process", "dirichlet_distribution"),
+        "mixture weight_concentration_prior_type must be 'dirichlet_process' or "
+        f"'dirichlet_distribution'; got {mixture['weight_concentration_prior_type']!r}",
+    )
+    used = mixture["components_in_use"]
+    _require(
+        _is_int(used) and 0 <= used <= n_components,
+        f"mixture components_in_use must be an int from 0 to {n_components}; got {used!r}",
+    )
+    threshold = mixture["weight_threshold"]
+    _require(
+        isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0 <= threshold < 1,
+        f"mixture weight_threshold must be a number in [0, 1); got {threshold!r}",
+    )
+
+
 def _freeze_optional_mapping(value: Any, where: str) -> Mapping[str, Any] | None:
     if value is None:
         return None
@@ -252,10 +288,16 @@ class ModelMetadata:
     library_versions : mapping of str to str
     files : mapping of str to FileRecord
         Every file of the version except ``metadata.json``, with its checksum.
-    schema_version : int, default SCHEMA_VERSION
+    mixture : mapping or None
+        A Bayesian mixture's record (schema 2): ``kind`` "bayesian",
+        ``weight_concentration_prior_type``, ``components_in_use`` (components
+        whose expected weight reaches ``weight_threshold``), ``weight_threshold``.
+        None for a Gaussian mixture.
+    schema_version : int, default 1
+        2 when ``mixture`` is given.
     """
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = 1
     name: str
     version: int
     created_at: datetime
@@ -271,6 +313,7 @@ class ModelMetadata:
     stream_positions: Mapping[str, Any] | None
     library_versions: Mapping[str, str]
     files: Mapping[str, FileRecord]
+    mixture: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -350,6 +393,24 @@ class ModelMetadata:
             )
             _require(isinstance(record, FileRecord), f"files[{filename!r}] must be a FileRecord")
         set_(self, "files", MappingProxyType(dict(self.files)))
+        if self.mixture is not None:
+            _check_mixture(self.mixture, self.n_components)
+            _require(
+                self.schema_version >= BAYESIAN_SCHEMA_VERSION,
+                f"a Bayesian mixture's version needs schema_version {BAYESIAN_SCHEMA_VERSION}; "
+                f"got {self.schema_version!r}",
+            )
+            set_(self, "mixture", freeze_json(self.mixture, "mixture"))
+
+    @property
+    def kind(self) -> str:
+        """The kind of mixture: "gaussian" or "bayesian"."""
+        return "gaussian" if self.mixture is None else str(self.mixture["kind"])
+
+    @property
+    def components_in_use(self) -> int:
+        """Components whose weight reaches the version's weight threshold (all K if Gaussian)."""
+        return self.n_components if self.mixture is None else int(self.mixture["components_in_use"])
 
     @property
     def parent_version(self) -> int | None:
@@ -380,6 +441,8 @@ class ModelMetadata:
                 name: {"sha256": record.sha256, "size": record.size}
                 for name, record in sorted(self.files.items())
             },
+            # Only when present: a Gaussian version's document stays schema 1's.
+            **({} if self.mixture is None else {"mixture": thaw_json(self.mixture)}),
         }
 
 
@@ -458,6 +521,7 @@ def _metadata_from_document(document: dict[str, Any]) -> ModelMetadata:
         stream_positions=document["stream_positions"],
         library_versions=document["library_versions"],
         files={name: FileRecord(**record) for name, record in files.items()},
+        mixture=document.get("mixture"),
     )
 
 

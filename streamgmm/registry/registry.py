@@ -16,6 +16,13 @@ from typing import Any
 
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.core.params import MixtureParameters
+from streamgmm.core.variational import (
+    DEFAULT_WEIGHT_THRESHOLD,
+    VariationalPosterior,
+    VariationalPriors,
+    components_in_use,
+)
+from streamgmm.core.variational_arrays import variational_arrays
 from streamgmm.registry.errors import (
     ArtifactIntegrityError,
     ModelNotFoundError,
@@ -32,6 +39,7 @@ from .layout import MODELS_DIRNAME, list_versions, read_aliases
 from .locking import DEFAULT_LOCK_TIMEOUT
 from .maintenance import GcReport
 from .metadata import (
+    BAYESIAN_SCHEMA_VERSION,
     METADATA_FILENAME,
     PARAMETERS_FILENAME,
     FileRecord,
@@ -42,7 +50,7 @@ from .metadata import (
     parse_metadata,
 )
 from .names import LATEST, check_alias, check_model_name, parse_ref, version_dirname
-from .parameter_file import decode_parameters, encode_parameters
+from .parameter_file import decode_parameters, decode_variational, encode_parameters
 from .publish import publish_version
 from .storage import LocalStore, open_store
 from .version import ModelVersion
@@ -285,9 +293,18 @@ class ModelRegistry:
                 )
             contents[filename] = data
         source = self._where(name, version, PARAMETERS_FILENAME)
-        parameters = decode_parameters(
-            contents[PARAMETERS_FILENAME], covariance_type=metadata.covariance_type, source=source
-        )
+        posterior = priors = None
+        if metadata.mixture is not None:
+            parameters, posterior, priors = decode_variational(
+                contents[PARAMETERS_FILENAME],
+                covariance_type=metadata.covariance_type,
+                weight_concentration_prior_type=metadata.mixture["weight_concentration_prior_type"],
+                source=source,
+            )
+        else:
+            parameters = decode_parameters(
+                contents[PARAMETERS_FILENAME], covariance_type=metadata.covariance_type, source=source
+            )
         if (parameters.n_components, parameters.n_features) != (
             metadata.n_components,
             metadata.n_features,
@@ -301,6 +318,8 @@ class ModelRegistry:
             metadata=metadata,
             parameters=parameters,
             location=self._where(name, version),
+            posterior=posterior,
+            priors=priors,
         )
 
     def diff(
@@ -325,8 +344,10 @@ class ModelRegistry:
     def publish(
         self,
         name: str,
-        parameters: MixtureParameters,
+        parameters: MixtureParameters | VariationalPosterior,
         *,
+        priors: VariationalPriors | None = None,
+        weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD,
         parent_version: int | str | None = None,
         parent_name: str | None = None,
         feature_names: Sequence[str] | None = None,
@@ -345,9 +366,16 @@ class ModelRegistry:
         ----------
         name : str
             Model name (created on first publish).
-        parameters : MixtureParameters
+        parameters : MixtureParameters or VariationalPosterior
             weights (K,), means (K, D), covariances, precisions_cholesky. For a
-            fitted estimator pass ``from_sklearn(estimator)``.
+            fitted estimator pass ``from_sklearn(estimator)``. A variational
+            posterior (a Bayesian mixture's) is published whole, with ``priors``;
+            its version is of kind "bayesian" (metadata schema 2).
+        priors : VariationalPriors, optional
+            The posterior's priors (required with a posterior).
+        weight_threshold : float, default 0.01
+            A Bayesian version records its components in use: those whose
+            expected weight reaches this.
         parent_version : int or str, optional
             Version (number or alias, resolved now) this one was trained from.
         parent_name : str, optional
@@ -387,10 +415,28 @@ class ModelRegistry:
         """
         store = self._writable_store("publish")
         name = check_model_name(name)
-        if not isinstance(parameters, MixtureParameters):
+        mixture: dict[str, Any] | None = None
+        extra: dict[str, Any] | None = None
+        posterior: VariationalPosterior | None = None
+        if isinstance(parameters, VariationalPosterior):
+            if priors is None:
+                raise InvalidParameterError(
+                    "publish of a variational posterior needs its priors= (VariationalPriors)."
+                )
+            posterior = parameters
+            parameters = posterior.mixture
+            extra = variational_arrays(posterior, priors)
+            mixture = {
+                "kind": "bayesian",
+                "weight_concentration_prior_type": posterior.weight_concentration_prior_type,
+                "components_in_use": components_in_use(parameters.weights, weight_threshold),
+                "weight_threshold": float(weight_threshold),
+            }
+        elif not isinstance(parameters, MixtureParameters):
             raise InvalidParameterError(
-                f"publish needs MixtureParameters, got {type(parameters).__name__}; for a fitted "
-                "estimator pass streamgmm.registry.from_sklearn(estimator)."
+                f"publish needs MixtureParameters or a VariationalPosterior, got "
+                f"{type(parameters).__name__}; for a fitted estimator pass "
+                "streamgmm.registry.from_sklearn(estimator)."
             )
         alias_list = [aliases] if isinstance(aliases, str) else list(aliases)
         alias_list = [check_alias(alias) for alias in alias_list]
@@ -404,7 +450,7 @@ class ModelRegistry:
             metrics = TrainingMetrics.from_mapping(metrics)
         elif metrics is None:
             metrics = TrainingMetrics()
-        payload = encode_parameters(parameters)
+        payload = encode_parameters(parameters, extra)
         # Built in full now so that every rule is checked before a byte is written;
         # version and created_at are set under the lock at commit.
         draft = ModelMetadata(
@@ -423,6 +469,8 @@ class ModelRegistry:
             stream_positions=stream_positions,
             library_versions=collect_library_versions(),
             files={PARAMETERS_FILENAME: FileRecord(sha256=sha256_hex(payload), size=len(payload))},
+            mixture=mixture,
+            schema_version=1 if mixture is None else BAYESIAN_SCHEMA_VERSION,
         )
         # Once the request is valid: the root is a folder streamgmm owns as a registry (or a new
         # or empty one) and can really be written; it carries the registry marker.
@@ -445,7 +493,10 @@ class ModelRegistry:
         )
         location = store.describe(MODELS_DIRNAME, name, version_dirname(metadata.version))
         logger.info("Published %s:%d at %s", name, metadata.version, location)
-        return ModelVersion(metadata=metadata, parameters=parameters, location=location)
+        return ModelVersion(
+            metadata=metadata, parameters=parameters, location=location,
+            posterior=posterior, priors=priors if posterior is not None else None,
+        )
 
     def promote(self, name: str, ref: int | str, alias: str) -> int:
         """Point ``alias`` at the version ``ref`` names, after verifying that version.

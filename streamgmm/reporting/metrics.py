@@ -42,6 +42,9 @@ class FitMetrics:
         ``-2 n L + p log n`` and ``-2 n L + 2 p`` with L the mean above.
     fit_seconds : float
         Wall time of the fit.
+    components_in_use : int or None
+        A Bayesian mixture's components whose expected weight reaches its
+        ``weight_threshold`` (``n_active_components_``); None for a Gaussian mixture.
     """
 
     lower_bound: float
@@ -55,6 +58,7 @@ class FitMetrics:
     bic: float
     aic: float
     fit_seconds: float
+    components_in_use: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (``lower_bounds`` as a list)."""
@@ -77,6 +81,7 @@ class FitMetrics:
                 "n_parameters": self.n_parameters,
                 "fit_seconds": round(self.fit_seconds, 3),
                 "lower_bounds": list(self.lower_bounds),
+                **({} if self.components_in_use is None else {"components_in_use": self.components_in_use}),
             },
         }
 
@@ -160,4 +165,5 @@ def metrics_from_log_likelihood(
         bic=-2.0 * total + n_parameters * math.log(n_samples),
         aic=-2.0 * total + 2.0 * n_parameters,
         fit_seconds=float(fit_seconds),
+        components_in_use=getattr(model, "n_active_components_", None),
     )

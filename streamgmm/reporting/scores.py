@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from streamgmm.core.estep import chunk_posteriors
 from streamgmm.core.params import MixtureParameters
+from streamgmm.core.variational import VariationalPosterior, variational_form
 
 __all__ = [
     "ScoreSummary",
@@ -125,20 +127,32 @@ def summarise_scores(
 
 
 def model_log_likelihood_quantile(
-    params: MixtureParameters, quantile: float, *, sample_size: int = 100_000, seed: int = 0
+    params: MixtureParameters | VariationalPosterior,
+    quantile: float,
+    *,
+    sample_size: int = 100_000,
+    seed: int = 0,
 ) -> float:
     """The ``quantile`` of the log-likelihood of ``sample_size`` rows drawn from the model.
 
     A threshold that depends on the model only (not on the data being scored):
-    under the model, a fraction ``quantile`` of rows are less likely than it.
+    under the model, a fraction ``quantile`` of rows are less likely than it. A
+    Bayesian mixture's posterior is sampled through its point estimate (as
+    scikit-learn's ``sample``) and scored as its ``score_samples`` does, like the
+    predictions the threshold is compared with.
     """
     from streamgmm.estimator import GaussianMixture
 
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile={quantile!r} is invalid: give a number between 0 and 1")
-    model = GaussianMixture.from_parameters(params, random_state=seed)
+    bayesian = isinstance(params, VariationalPosterior)
+    model = GaussianMixture.from_parameters(params.mixture if bayesian else params, random_state=seed)
     sample, _ = model.sample(sample_size)
-    return float(np.quantile(model.score_samples(sample), quantile))
+    if bayesian:
+        scores, _ = chunk_posteriors(sample, variational_form(params))
+    else:
+        scores = model.score_samples(sample)
+    return float(np.quantile(scores, quantile))
 
 
 def score_table(summary: ScoreSummary) -> list[dict[str, Any]]:

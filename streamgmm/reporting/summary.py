@@ -25,6 +25,10 @@ def metrics_table(metrics: FitMetrics) -> list[dict[str, Any]]:
         ("n_parameters", metrics.n_parameters, "free parameters"),
         ("fit_seconds", round(metrics.fit_seconds, 3), "wall time of the fit"),
     ]
+    if metrics.components_in_use is not None:
+        rows.append(
+            ("components_in_use", metrics.components_in_use, "components the Bayesian prior left switched on")
+        )
     return [{"metric": name, "value": value, "meaning": meaning} for name, value, meaning in rows]
 
 
@@ -55,7 +59,11 @@ def markdown_summary(
         f"- **Location:** `{location}`",
         f"- **Data:** `{data.get('uri')}` — shape {data.get('shape')}, {data.get('format')}",
         f"- **Mixture:** K={estimator.get('n_components')}, "
-        f"covariance `{estimator.get('covariance_type')}`, seed {estimator.get('random_state')}",
+        f"covariance `{estimator.get('covariance_type')}`, seed {estimator.get('random_state')}"
+        + (
+            "" if metrics.components_in_use is None
+            else f"; Bayesian, **{metrics.components_in_use} components in use**"
+        ),
         f"- **Converged:** {metrics.converged} after {metrics.n_iter} iterations",
     ]
     if predictions:
@@ -84,6 +92,8 @@ def terminal_summary(
         f"  n_iter        {metrics.n_iter}  converged: {'yes' if metrics.converged else 'no'}",
         f"  BIC           {metrics.bic:.2f}  (AIC {metrics.aic:.2f}, n = {metrics.n_samples:,})",
     ]
+    if metrics.components_in_use is not None:
+        lines.append(f"  in use        {metrics.components_in_use} components (Bayesian mixture)")
     if predictions:
         lines.append(f"  predictions   {predictions}")
     return lines

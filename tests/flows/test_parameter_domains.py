@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from streamgmm import GaussianMixture
+from streamgmm import BayesianGaussianMixture, GaussianMixture
 from streamgmm.config import ConfigError, DataConfig, SingleModelConfig, load_config
 from streamgmm.config.errors import describe_validation_error
 from streamgmm.config.online import DriftSettings, OnlineModelConfig, OnlineSettings, StepSettings
@@ -24,6 +24,8 @@ from streamgmm.config.select_k import SelectionConfig, SelectKModelConfig
 from streamgmm.core.domains import DOMAINS
 from streamgmm.core.errors import InvalidParameterError
 from streamgmm.validation import check_estimator_parameters
+
+_BAYESIAN = {"n_components": 2, "kind": "bayesian"}
 
 #: (config section, its other required keys, config key, estimator parameter, None excluded?)
 SHARED: list[tuple[type[BaseModel], dict[str, Any], str, str, bool]] = [
@@ -52,15 +54,16 @@ SHARED: list[tuple[type[BaseModel], dict[str, Any], str, str, bool]] = [
     # select_k's variational comparison: null means "the largest candidate K".
     (SelectionConfig, {}, "variational_components", "n_components", True),
     (SelectionConfig, {}, "weight_threshold", "weight_threshold", True),
+    # BayesianGaussianMixture's (model.kind: bayesian).
+    (SingleModelConfig, _BAYESIAN, "weight_concentration_prior_type", "weight_concentration_prior_type", False),
+    (SingleModelConfig, _BAYESIAN, "weight_concentration_prior", "weight_concentration_prior", False),
+    (SingleModelConfig, _BAYESIAN, "mean_precision_prior", "mean_precision_prior", False),
+    (SingleModelConfig, _BAYESIAN, "weight_threshold", "weight_threshold", False),
+    (OnlineModelConfig, _BAYESIAN, "total_samples", "total_samples", False),
 ]
 
 #: Parameters only the estimator has (no config key sets them).
-ESTIMATOR_ONLY = {
-    "verbose", "verbose_interval", "warm_start",
-    # BayesianGaussianMixture's: no job config fits a Bayesian mixture yet (weight_threshold
-    # is select_k's selection.weight_threshold, in SHARED).
-    "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
-}
+ESTIMATOR_ONLY = {"verbose", "verbose_interval", "warm_start"}
 
 GENERIC_PROBES = [
     None, True, False, -1, 0, 1, 2, 3.0, 0.0, 0.5, 0.7, 1.0, 1.5, -0.5, 1e-12,
@@ -84,7 +87,8 @@ def _probes(name: str) -> list[Any]:
 
 
 def _estimator_problem(name: str, value: Any) -> str | None:
-    params = GaussianMixture().get_params()
+    gaussian = GaussianMixture().get_params()
+    params = gaussian if name in gaussian else BayesianGaussianMixture().get_params()
     params[name] = value
     try:
         check_estimator_parameters(params)

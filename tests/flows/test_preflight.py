@@ -274,6 +274,7 @@ def test_the_shipped_configs_pass_the_destination_rules():
 
     repo = Path(__file__).resolve().parents[2]
     kinds = {"batch_fit": "batch_fit", "batch_fit_parquet": "batch_fit", "select_k": "select_k",
+             "batch_fit_bayesian": "batch_fit", "stream_bayesian": "online_update",
              "score": "score", "stream_sensors": "online_update", "stream_speech": "online_update",
              "choosing_k": "select_k", "customers": "batch_fit", "heights": "batch_fit",
              "image_segmentation": "batch_fit", "large_image": "batch_fit"}

@@ -81,8 +81,8 @@ def _rewrite_metadata(path: Path, **changes) -> None:
 def test_an_unknown_future_schema_version_is_refused(registry):
     registry.publish("m", make_parameters("tied"))
     path = _version_dir(registry) / "metadata.json"
-    _rewrite_metadata(path, schema_version=2, a_field_from_the_future=[1, 2])
-    with pytest.raises(UnsupportedSchemaVersionError, match="schema_version=2, newer") as info:
+    _rewrite_metadata(path, schema_version=3, a_field_from_the_future=[1, 2])
+    with pytest.raises(UnsupportedSchemaVersionError, match="schema_version=3, newer") as info:
         registry.load("m")
     assert str(path) in str(info.value) and "Upgrade streamgmm" in str(info.value)
 
