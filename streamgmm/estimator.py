@@ -39,6 +39,7 @@ from .engine import (
 )
 from .io.destinations import check_outside_inputs
 from .io.detect import is_out_of_core
+from .io.labelled import is_lazy_xarray, like_input, rows_named
 from .io.sources import stored_location
 from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
@@ -68,7 +69,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
     n_init : int, default=1
         Initialisations; the one with the best lower bound is kept.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        Initialisation method, computed on at most ``init_sample_size`` rows.
+        Initialisation method, computed on at most ``init_sample_size`` rows (with
+        ``init_sample_size=None``: on every row, exactly as scikit-learn does).
     weights_init : array-like of shape (K,), optional
     means_init : array-like of shape (K, D), optional
     precisions_init : array-like, optional
@@ -92,9 +94,14 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Worker threads; None or -1 uses every available core. The fitted model is
         bitwise the same for any value.
-    init_sample_size : int, default=100000
+    init_sample_size : int or None, default=100000
         Rows drawn (seeded, without replacement, chosen the same way whatever the
-        chunking) for initialisation when X is larger.
+        chunking) for initialisation when X is larger. None initialises on every row
+        exactly as scikit-learn does: its ``KMeans``/``kmeans_plusplus`` on X as
+        given and its random stream (``check_random_state(random_state)`` shared by
+        the ``n_init`` initialisations), so with the same ``random_state`` the fit
+        starts, and ends, where scikit-learn's does. Out-of-core X is then read into
+        memory once.
     nan_policy : {"raise", "drop"}, default="raise"
         Rows with NaN or infinite values raise an error naming the count and the first
         row, or are skipped and counted in ``n_invalid_rows_``.
@@ -134,6 +141,9 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
     covariances_ : ndarray
     precisions_ : ndarray
     precisions_cholesky_ : ndarray
+        After ``fit``, in the compute dtype (float32 when ``dtype="float32"`` or
+        float32 input, as scikit-learn keeps float32); the fit itself accumulates
+        in float64.
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
@@ -180,7 +190,7 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         chunk_size: int = 16384,
         dtype: Any = None,
         n_jobs: int | None = None,
-        init_sample_size: int = 100_000,
+        init_sample_size: int | None = 100_000,
         nan_policy: str = "raise",
         scheduler: Any = None,
         persist: bool | str = False,
@@ -255,12 +265,13 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
         )
 
-    def _set_fitted(self, params: MixtureParameters) -> None:
-        self.weights_ = np.array(params.weights)
-        self.means_ = np.array(params.means)
-        self.covariances_ = np.array(params.covariances)
-        self.precisions_cholesky_ = np.array(params.precisions_cholesky)
-        self.precisions_ = np.array(params.precisions)
+    def _set_fitted(self, params: MixtureParameters, dtype: Any = np.float64) -> None:
+        # float64 parameters shown in ``dtype`` (scikit-learn keeps float32 fits float32).
+        self.weights_ = np.array(params.weights, dtype=dtype)
+        self.means_ = np.array(params.means, dtype=dtype)
+        self.covariances_ = np.array(params.covariances, dtype=dtype)
+        self.precisions_cholesky_ = np.array(params.precisions_cholesky, dtype=dtype)
+        self.precisions_ = np.array(params.precisions, dtype=dtype)
 
     @property
     def parameters_(self) -> MixtureParameters:
@@ -337,6 +348,8 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         sample_weight: Any = None,
         *,
         checkpoint: str | os.PathLike | None = None,
+        sample_dim: str | None = None,
+        feature_dim: str | None = None,
     ) -> "GaussianMixture":
         """Estimate the parameters with EM.
 
@@ -355,6 +368,9 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             Folder for a checkpoint written after every iteration. A fit started again
             with the same checkpoint, data and parameters resumes from the last
             completed iteration and ends with the same model.
+        sample_dim, feature_dim : str, optional
+            Names of the row and feature dimensions of xarray or Zarr X (default
+            "sample" and "feature"), e.g. ``fit(da, sample_dim="time", feature_dim="band")``.
 
         Returns
         -------
@@ -364,6 +380,7 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         # A batch fit starts a new model: a later partial_fit continues from it afresh.
         for attribute in ONLINE_ATTRIBUTES:
             self.__dict__.pop(attribute, None)
+        X = rows_named(X, sample_dim, feature_dim)
         data = open_driver(X, sample_weight, self._driver_options(),
                            estimator_name=type(self).__name__)
         self._record_features(data.driver)
@@ -383,16 +400,18 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         self.n_invalid_rows_ = result.n_invalid_rows
         if result.persisted is not None:
             self.persisted_ = result.persisted
-        self._set_fitted(best.params)
+        self._set_fitted(best.params, resolve_dtype(self.dtype, data.driver.dtype))
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = float(best.lower_bound)
         self.lower_bounds_ = list(best.lower_bounds)
         return self
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, *,
+                    sample_dim: str | None = None, feature_dim: str | None = None) -> Any:
         """Fit, then return the labels of X under the fitted model, shape (n_samples,)."""
-        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+        dims = {"sample_dim": sample_dim, "feature_dim": feature_dim}
+        return self.fit(X, y, sample_weight=sample_weight, **dims).predict(X, **dims)
 
     # =============================================================== prediction
     def _predicting(self, X: Any) -> tuple[Driver, NaturalForm]:
@@ -409,42 +428,59 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
             )
         return driver, natural_form(self.parameters_, resolve_dtype(self.dtype, driver.dtype))
 
-    def score_samples(self, X: Any) -> np.ndarray:
+    def _per_row(self, X: Any, sample_dim: str | None, feature_dim: str | None,
+                 result: str, name: str) -> Any:
+        """``driver.<result>(form)`` over X; for xarray X a DataArray along its sample dim."""
+        rows = rows_named(X, sample_dim, feature_dim)
+        driver, form = self._predicting(rows)
+        with driver:
+            values = getattr(driver, result)(form)
+            if rows is not X and not is_lazy_xarray(X):  # in-memory xarray: in-memory result
+                (values,) = driver.compute(values)
+        return like_input(values, X, rows, name)
+
+    def score_samples(self, X: Any, *, sample_dim: str | None = None,
+                      feature_dim: str | None = None) -> Any:
         """Log-likelihood of every row under the mixture, shape (n_samples,).
 
-        For out-of-core X (Dask, xarray, zarr, paths) the result is a lazy Dask
-        array computed chunk by chunk; see also :func:`streamgmm.write_predictions`.
+        For xarray X, a DataArray along X's sample dimension with its coordinates
+        (lazy when X is Dask-backed); ``sample_dim``/``feature_dim`` name X's
+        dimensions as in :meth:`fit`. For other out-of-core X (Dask, zarr, paths)
+        a lazy Dask array computed chunk by chunk; see also
+        :func:`streamgmm.write_predictions`.
         """
-        driver, form = self._predicting(X)
-        with driver:
-            return driver.log_likelihood(form)
+        return self._per_row(X, sample_dim, feature_dim, "log_likelihood", "log_likelihood")
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, *, sample_dim: str | None = None,
+                      feature_dim: str | None = None) -> Any:
         """Posterior probability of each component for each row, shape (n_samples, K).
 
         Temporaries are bounded by ``chunk_size`` rows, whatever n_samples. For
-        out-of-core X the result is a lazy Dask array.
+        xarray X, a DataArray with dimensions (X's sample dimension, "component");
+        for other out-of-core X a lazy Dask array.
         """
-        driver, form = self._predicting(X)
-        with driver:
-            return driver.responsibilities(form)
+        return self._per_row(X, sample_dim, feature_dim, "responsibilities", "responsibility")
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each row, shape (n_samples,) (lazy for out-of-core X)."""
-        driver, form = self._predicting(X)
-        with driver:
-            return driver.labels(form)
+    def predict(self, X: Any, *, sample_dim: str | None = None,
+                feature_dim: str | None = None) -> Any:
+        """Most probable component of each row, shape (n_samples,).
 
-    def _mean_log_likelihood(self, X: Any) -> tuple[float, int]:
+        A DataArray along the sample dimension for xarray X; lazy for other out-of-core X.
+        """
+        return self._per_row(X, sample_dim, feature_dim, "labels", "label")
+
+    def _mean_log_likelihood(self, X: Any, sample_dim: str | None = None,
+                             feature_dim: str | None = None) -> tuple[float, int]:
         """Mean log-likelihood per row of X, and the number of rows (one pass)."""
-        driver, form = self._predicting(X)
+        driver, form = self._predicting(rows_named(X, sample_dim, feature_dim))
         with driver:
             (mean,) = driver.compute(driver.log_likelihood(form).mean())
         return float(mean), driver.n_samples
 
-    def score(self, X: Any, y: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, *, sample_dim: str | None = None,
+              feature_dim: str | None = None) -> float:
         """Mean log-likelihood per row of X."""
-        return self._mean_log_likelihood(X)[0]
+        return self._mean_log_likelihood(X, sample_dim, feature_dim)[0]
 
     def _n_parameters(self) -> int:
         return self.parameters_.n_parameters

@@ -221,8 +221,9 @@ class ModelConfig(_Section):
     chunk_size : int >= 1, default 16384
         Rows per unit of work for in-memory data (out-of-core data follow their
         storage chunks).
-    init_sample_size : int >= 1, default 100000
-        Rows drawn for the initialisation.
+    init_sample_size : int >= 1 or null, default 100000
+        Rows drawn for the initialisation; null initialises on every row exactly as
+        scikit-learn does (all rows in memory once).
     """
 
     n_components: _NComponents | tuple[_NComponents, ...]  # type: ignore[valid-type]

@@ -270,6 +270,15 @@ def _as_row_major(array: Any, where: str) -> Any:
     return array
 
 
+#: Where dimension names are given (the estimator takes them as fit/predict parameters).
+_DIMS_HINT = (
+    "pass sample_dim={sample!r}, feature_dim={feature!r} to GaussianMixture.fit, predict, "
+    "predict_proba, score_samples or score, or to streamgmm.open_rows (in a job config: "
+    "data.sample_dim and data.feature_dim; in a stream config: source.sample_dim and "
+    "source.feature_dim)"
+)
+
+
 def _open_dataarray(data: Any, sample_dim: str, feature_dim: str, where: str) -> RowData:
     import dask.array as da
 
@@ -280,8 +289,8 @@ def _open_dataarray(data: Any, sample_dim: str, feature_dim: str, where: str) ->
     missing = [d for d in (sample_dim, feature_dim) if d not in dims]
     if missing:
         raise InvalidInputError(
-            f"{where} has dimensions {dims}; no {missing[0]!r}. Set sample_dim/feature_dim to "
-            f"the names used by the data (e.g. sample_dim={dims[0]!r}, feature_dim={dims[-1]!r})"
+            f"{where} has dimensions {dims}; no {missing[0]!r}. Name them: "
+            + _DIMS_HINT.format(sample=dims[0], feature=dims[-1])
         )
     data = data.transpose(sample_dim, feature_dim)
     raw = data.data
@@ -346,8 +355,8 @@ def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str
         transpose = dims[0] == feature_dim
     elif array.ndim == 2 and dims is not None and sample_dim not in dims:
         raise InvalidInputError(
-            f"{where} has dimensions {dims}; no {sample_dim!r}. Set sample_dim/feature_dim to "
-            "the names the store uses"
+            f"{where} has dimensions {dims}; no {sample_dim!r}. Name them: "
+            + _DIMS_HINT.format(sample=dims[0], feature=dims[-1])
         )
     if array.ndim != 2:
         raise InvalidInputError(f"{where} has {array.ndim} dimension(s); expected 2 (samples x features)")
