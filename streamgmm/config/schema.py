@@ -236,7 +236,7 @@ class ModelConfig(_Section):
     seed: domain_type("random_state") | None = 0  # type: ignore[valid-type]
     dtype: domain_type("dtype") | None = None  # type: ignore[valid-type]
     chunk_size: domain_type("chunk_size") = 16384  # type: ignore[valid-type]
-    init_sample_size: domain_type("init_sample_size") = 100_000  # type: ignore[valid-type]
+    init_sample_size: domain_type("init_sample_size") | None = 100_000  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
