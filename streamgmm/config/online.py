@@ -19,7 +19,7 @@ Example (``configs/online_update.yaml``)::
       drift: {detector: page-hinkley, on_alarm_step_size: 0.1}
       anomaly: {quantile: 0.01}
     registry: {root: ../registry, model: stream, aliases: [online]}
-    outputs: {scores: ../data/generated/stream-scores.zarr}
+    outputs: {scores: ../data/generated/stream-scores.zarr, reports: ../reports}
 
 Relative paths are relative to the config file; unknown keys are errors.
 """
@@ -294,10 +294,23 @@ class StreamOutputsConfig(_Section):
         Zarr store for log-likelihood, label and anomaly flag per stream row.
     responsibilities : bool, default False
         Also store the responsibilities.
+    reports : str, default "reports"
+        Local folder for the stream's plot (``<model>-history.png``: log-likelihood,
+        drift alarms, anomalies and step size per batch), relative to the config
+        file; the same kind of folder as a batch job's ``outputs.reports``.
     """
 
     scores: Annotated[str, Field(strict=True)] | None = None
     responsibilities: Annotated[bool, Field(strict=True)] = False
+    reports: Annotated[str, Field(strict=True)] = "reports"
+
+    @field_validator("reports")
+    @classmethod
+    def _resolve_reports(cls, value: str, info: ValidationInfo) -> str:
+        resolved = resolve_location(value, _base_dir(info))
+        if is_url(resolved):
+            raise ValueError("plots are written to a local folder; give a path, not a URL")
+        return resolved
 
     @field_validator("scores")
     @classmethod
@@ -318,6 +331,11 @@ class OnlineUpdateConfig(_Section):
     online: OnlineSettings
     registry: RegistryConfig | None = None
     outputs: StreamOutputsConfig = Field(default_factory=dict)  # type: ignore[arg-type]
+
+    @property
+    def stream_name(self) -> str:
+        """What reports call the stream: its registry model, else "stream"."""
+        return self.registry.model if self.registry is not None else "stream"
 
     @model_validator(mode="after")
     def _start_needs_a_registry(self) -> "OnlineUpdateConfig":
