@@ -266,7 +266,9 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
         )
 
     def _set_fitted(self, params: MixtureParameters, dtype: Any = np.float64) -> None:
-        # float64 parameters shown in ``dtype`` (scikit-learn keeps float32 fits float32).
+        # float64 parameters shown in ``dtype`` (scikit-learn keeps float32 fits float32);
+        # the float64 value is kept for parameters_ (registry, warm starts, partial_fit).
+        self._fitted_parameters = params
         self.weights_ = np.array(params.weights, dtype=dtype)
         self.means_ = np.array(params.means, dtype=dtype)
         self.covariances_ = np.array(params.covariances, dtype=dtype)
@@ -275,8 +277,19 @@ class GaussianMixture(StepwiseEMMixin, DensityMixin, BaseEstimator):
 
     @property
     def parameters_(self) -> MixtureParameters:
-        """The fitted parameters as one immutable value (for registries and drivers)."""
+        """The fitted parameters as one immutable value (for registries and drivers).
+
+        float64 always: after a float32 fit, the fit's own float64 parameters (the
+        attributes show them rounded to float32), unless the attributes were changed.
+        """
         check_is_fitted(self, "precisions_cholesky_")
+        kept = self.__dict__.get("_fitted_parameters")
+        if kept is not None and kept.covariance_type == self.covariance_type and all(
+            np.array_equal(getattr(self, name + "_"),
+                           getattr(kept, name).astype(getattr(self, name + "_").dtype))
+            for name in ("weights", "means", "covariances", "precisions_cholesky")
+        ):  # the attributes still show the fit: its exact float64 value
+            return kept
         return MixtureParameters(
             self.weights_,
             self.means_,

@@ -96,10 +96,16 @@ def test_float32_fits_keep_float32_attributes(blobs, dtype, data_dtype):
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         assert getattr(model, name).dtype == np.float32, name
         assert getattr(sklearn_model, name).dtype == np.float32, name
-    # Inside, the parameters stay float64 (the registry, warm starts, partial_fit).
-    assert model.parameters_.means.dtype == np.float64
+    # Inside, the parameters stay float64, unrounded (the registry, warm starts, partial_fit).
+    kept = model.parameters_
+    assert kept.means.dtype == np.float64
+    np.testing.assert_array_equal(kept.means.astype(np.float32), model.means_)
+    assert not np.array_equal(kept.means, model.means_.astype(np.float64))
     reference = GaussianMixture(3, dtype="float64", random_state=0).fit(X.astype(np.float64))
     np.testing.assert_allclose(model.means_, reference.means_, rtol=1e-4, atol=1e-4)
+    # Attributes changed by hand are what parameters_ then gives.
+    model.means_ = model.means_ + np.float32(1.0)
+    np.testing.assert_array_equal(model.parameters_.means, model.means_.astype(np.float64))
 
 
 def test_float64_fits_keep_float64_attributes(blobs):
