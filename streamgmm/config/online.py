@@ -39,7 +39,14 @@ from pydantic import (
 )
 
 from .paths import is_url, resolve_location
-from .schema import RegistryConfig, SingleModelConfig, _base_dir, _Section, domain_type
+from .schema import (
+    RegistryConfig,
+    SingleModelConfig,
+    _base_dir,
+    _Section,
+    domain_type,
+    reports_folder,
+)
 
 __all__ = [
     "AnomalySettings",
@@ -307,10 +314,7 @@ class StreamOutputsConfig(_Section):
     @field_validator("reports")
     @classmethod
     def _resolve_reports(cls, value: str, info: ValidationInfo) -> str:
-        resolved = resolve_location(value, _base_dir(info))
-        if is_url(resolved):
-            raise ValueError("plots are written to a local folder; give a path, not a URL")
-        return resolved
+        return reports_folder(value, info)
 
     @field_validator("scores")
     @classmethod

@@ -107,6 +107,14 @@ def _base_dir(info: ValidationInfo) -> Path | None:
     return None if base is None else Path(base)
 
 
+def reports_folder(value: str, info: ValidationInfo) -> str:
+    """An ``outputs.reports`` value resolved against the config file: a local folder, never a URL."""
+    resolved = resolve_location(value, _base_dir(info))
+    if is_url(resolved):
+        raise ValueError("plots are written to a local folder; give a path, not a URL")
+    return resolved
+
+
 def _location(value: str | None, info: ValidationInfo) -> str | None:
     return None if value is None else resolve_location(value, _base_dir(info))
 
@@ -479,10 +487,7 @@ class OutputsConfig(_Section):
     @field_validator("reports")
     @classmethod
     def _resolve_reports(cls, value: str, info: ValidationInfo) -> str:
-        resolved = resolve_location(value, _base_dir(info))
-        if is_url(resolved):
-            raise ValueError("plots are written to a local folder; give a path, not a URL")
-        return resolved
+        return reports_folder(value, info)
 
     @field_validator("predictions")
     @classmethod

@@ -211,6 +211,19 @@ def test_stream_state_inside_its_landing_folder_exits_2(tmp_path):
     assert list((tmp_path / "land").iterdir()) == []
 
 
+def test_stream_reports_inside_its_state_folder_exits_2(tmp_path):
+    (tmp_path / "land").mkdir()
+    (tmp_path / "s.yaml").write_text(
+        "source: {kind: landing-folder, uri: land}\n"
+        "model: {n_components: 2, covariance_type: diag, seed: 0}\n"
+        "online: {batch_size: 100, state: state}\n"
+        "outputs: {reports: state/plots}\n"
+    )
+    result = _refused_before_prefect(["stream", "s.yaml"], tmp_path)
+    assert "outputs.reports:" in result.stderr and "lies inside the output online.state" in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
 # ============================================================ inside the flow
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_flow_publishes_nothing_when_a_destination_fails(
