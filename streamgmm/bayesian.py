@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 from .core.errors import InvalidParameterError
 from .core.estep import NaturalForm
 from .core.family import Variational
-from .core.init import statistics_from_responsibilities
+from .core.init import checked_statistics_from_responsibilities
 from .core.params import MixtureParameters
 from .core.svi import SVIState
 from .core.variational import (
@@ -56,12 +56,13 @@ from .engine.fit import check_sizes
 from .engine.moments import data_moments
 from .io.destinations import check_outside_inputs
 from .io.detect import is_out_of_core
+from .io.labelled import rows_named
 from .io.sources import stored_location
 from .mixture_base import MixtureEstimator
 from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES
 from .online.svi_fit import StochasticVariationalMixin
-from .validation import check_estimator_parameters
+from .validation import check_estimator_parameters, resolve_dtype
 
 if TYPE_CHECKING:  # pragma: no cover - annotation only; any object with .posterior works
     from .registry.version import ModelVersion
@@ -411,6 +412,8 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         sample_weight: Any = None,
         *,
         checkpoint: str | os.PathLike | None = None,
+        sample_dim: str | None = None,
+        feature_dim: str | None = None,
     ) -> "BayesianGaussianMixture":
         """Estimate the variational posterior.
 
@@ -425,6 +428,9 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         checkpoint : path, optional
             Folder for a checkpoint after every iteration; a fit started again with it
             resumes from the last completed iteration and ends with the same model.
+        sample_dim, feature_dim : str, optional
+            Names of the row and feature dimensions of xarray or Zarr X (default
+            "sample" and "feature"), as for :meth:`streamgmm.GaussianMixture.fit`.
 
         Returns
         -------
@@ -434,6 +440,7 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         # A batch fit starts a new model: a later partial_fit continues from it afresh.
         for attribute in ONLINE_ATTRIBUTES:
             self.__dict__.pop(attribute, None)
+        X = rows_named(X, sample_dim, feature_dim)
         data = open_driver(X, sample_weight, self._driver_options(),
                            estimator_name=type(self).__name__)
         self._record_features(data.driver)
@@ -460,10 +467,10 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
             if self.warm_start and hasattr(self, "converged_"):
                 warm = WarmStart(self.posterior_, self.lower_bound_)
             elif resp is not None:
-                rows = np.asarray(X, dtype=np.float64)
                 weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-                stats = statistics_from_responsibilities(
-                    rows, resp, self.covariance_type, np.average(rows, axis=0, weights=weights), weights
+                stats = checked_statistics_from_responsibilities(
+                    np.asarray(X), resp, self.covariance_type, weights,
+                    dtype=resolve_dtype(self.dtype, driver.dtype),
                 )
                 warm = WarmStart(family.start(stats, self.reg_covar), float("-inf"))
             result = fit(driver, spec, self._fit_plan(family), warm_start=warm, checkpoint=store,

@@ -25,11 +25,12 @@ from .core.params import MixtureParameters
 from .core.stepwise import OnlineState
 from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
 from .io.destinations import check_outside_inputs
+from .io.labelled import rows_named
 from .io.sources import stored_location
 from .mixture_base import MixtureEstimator
 from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
-from .validation import check_estimator_parameters
+from .validation import check_estimator_parameters, resolve_dtype
 
 if TYPE_CHECKING:  # pragma: no cover - annotation only; any object with .parameters works
     from .registry.version import ModelVersion
@@ -55,7 +56,8 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
     n_init : int, default=1
         Initialisations; the one with the best lower bound is kept.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        Initialisation method, computed on at most ``init_sample_size`` rows.
+        Initialisation method, computed on at most ``init_sample_size`` rows (with
+        ``init_sample_size=None``: on every row, exactly as scikit-learn does).
     weights_init : array-like of shape (K,), optional
     means_init : array-like of shape (K, D), optional
     precisions_init : array-like, optional
@@ -79,9 +81,14 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
     n_jobs : int or None, default=None
         Worker threads; None or -1 uses every available core. The fitted model is
         bitwise the same for any value.
-    init_sample_size : int, default=100000
+    init_sample_size : int or None, default=100000
         Rows drawn (seeded, without replacement, chosen the same way whatever the
-        chunking) for initialisation when X is larger.
+        chunking) for initialisation when X is larger. None initialises on every row
+        exactly as scikit-learn does: its ``KMeans``/``kmeans_plusplus`` on X as
+        given and its random stream (``check_random_state(random_state)`` shared by
+        the ``n_init`` initialisations), so with the same ``random_state`` the fit
+        starts, and ends, where scikit-learn's does. Out-of-core X is then read into
+        memory once.
     nan_policy : {"raise", "drop"}, default="raise"
         Rows with NaN or infinite values raise an error naming the count and the first
         row, or are skipped and counted in ``n_invalid_rows_``.
@@ -121,6 +128,9 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
     covariances_ : ndarray
     precisions_ : ndarray
     precisions_cholesky_ : ndarray
+        After ``fit``, in the compute dtype (float32 when ``dtype="float32"`` or
+        float32 input, as scikit-learn keeps float32); the fit itself accumulates
+        in float64.
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
@@ -167,7 +177,7 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         chunk_size: int = 16384,
         dtype: Any = None,
         n_jobs: int | None = None,
-        init_sample_size: int = 100_000,
+        init_sample_size: int | None = 100_000,
         nan_policy: str = "raise",
         scheduler: Any = None,
         persist: bool | str = False,
@@ -213,17 +223,31 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
             means_init=self.means_init, precisions_init=self.precisions_init,
         )
 
-    def _set_fitted(self, params: MixtureParameters) -> None:
-        self.weights_ = np.array(params.weights)
-        self.means_ = np.array(params.means)
-        self.covariances_ = np.array(params.covariances)
-        self.precisions_cholesky_ = np.array(params.precisions_cholesky)
-        self.precisions_ = np.array(params.precisions)
+    def _set_fitted(self, params: MixtureParameters, dtype: Any = np.float64) -> None:
+        # float64 parameters shown in ``dtype`` (scikit-learn keeps float32 fits float32);
+        # the float64 value is kept for parameters_ (registry, warm starts, partial_fit).
+        self._fitted_parameters = params
+        self.weights_ = np.array(params.weights, dtype=dtype)
+        self.means_ = np.array(params.means, dtype=dtype)
+        self.covariances_ = np.array(params.covariances, dtype=dtype)
+        self.precisions_cholesky_ = np.array(params.precisions_cholesky, dtype=dtype)
+        self.precisions_ = np.array(params.precisions, dtype=dtype)
 
     @property
     def parameters_(self) -> MixtureParameters:
-        """The fitted parameters as one immutable value (for registries and drivers)."""
+        """The fitted parameters as one immutable value (for registries and drivers).
+
+        float64 always: after a float32 fit, the fit's own float64 parameters (the
+        attributes show them rounded to float32), unless the attributes were changed.
+        """
         check_is_fitted(self, "precisions_cholesky_")
+        kept = self.__dict__.get("_fitted_parameters")
+        if kept is not None and kept.covariance_type == self.covariance_type and all(
+            np.array_equal(getattr(self, name + "_"),
+                           getattr(kept, name).astype(getattr(self, name + "_").dtype))
+            for name in ("weights", "means", "covariances", "precisions_cholesky")
+        ):  # the attributes still show the fit: its exact float64 value
+            return kept
         return MixtureParameters(
             self.weights_,
             self.means_,
@@ -278,6 +302,8 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         sample_weight: Any = None,
         *,
         checkpoint: str | os.PathLike | None = None,
+        sample_dim: str | None = None,
+        feature_dim: str | None = None,
     ) -> "GaussianMixture":
         """Estimate the parameters with EM.
 
@@ -296,6 +322,9 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
             Folder for a checkpoint written after every iteration. A fit started again
             with the same checkpoint, data and parameters resumes from the last
             completed iteration and ends with the same model.
+        sample_dim, feature_dim : str, optional
+            Names of the row and feature dimensions of xarray or Zarr X (default
+            "sample" and "feature"), e.g. ``fit(da, sample_dim="time", feature_dim="band")``.
 
         Returns
         -------
@@ -305,6 +334,7 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         # A batch fit starts a new model: a later partial_fit continues from it afresh.
         for attribute in ONLINE_ATTRIBUTES:
             self.__dict__.pop(attribute, None)
+        X = rows_named(X, sample_dim, feature_dim)
         data = open_driver(X, sample_weight, self._driver_options(),
                            estimator_name=type(self).__name__)
         self._record_features(data.driver)
@@ -320,7 +350,7 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         with data.driver as driver:
             result = fit(driver, self._mixture_spec(), self._fit_plan(), warm_start=warm,
                          checkpoint=store, stacklevel=2)
-        self._set_fitted(result.state.params)
+        self._set_fitted(result.state.params, resolve_dtype(self.dtype, data.driver.dtype))
         self._record_fit(result)
         return self
 

@@ -24,6 +24,7 @@ from .core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
 from .drivers.checkpoint import fit_key
 from .engine import Driver, DriverOptions, FitPlan, FitResult, open_driver
 from .io.detect import is_out_of_core
+from .io.labelled import is_lazy_xarray, like_input, rows_named
 from .validation import check_finite_rows, resolve_dtype
 
 __all__ = ["MixtureEstimator"]
@@ -100,9 +101,11 @@ class MixtureEstimator(DensityMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, *,
+                    sample_dim: str | None = None, feature_dim: str | None = None) -> Any:
         """Fit, then return the labels of X under the fitted model, shape (n_samples,)."""
-        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+        dims = {"sample_dim": sample_dim, "feature_dim": feature_dim}
+        return self.fit(X, y, sample_weight=sample_weight, **dims).predict(X, **dims)
 
     def _predicting(self, X: Any) -> tuple[Driver, NaturalForm]:
         """The driver over X (rows with NaN or inf are refused) and the fitted model's form."""
@@ -118,42 +121,59 @@ class MixtureEstimator(DensityMixin, BaseEstimator):
             )
         return driver, self._prediction_form(resolve_dtype(self.dtype, driver.dtype))
 
-    def score_samples(self, X: Any) -> np.ndarray:
+    def _per_row(self, X: Any, sample_dim: str | None, feature_dim: str | None,
+                 result: str, name: str) -> Any:
+        """``driver.<result>(form)`` over X; for xarray X a DataArray along its sample dim."""
+        rows = rows_named(X, sample_dim, feature_dim)
+        driver, form = self._predicting(rows)
+        with driver:
+            values = getattr(driver, result)(form)
+            if rows is not X and not is_lazy_xarray(X):  # in-memory xarray: in-memory result
+                (values,) = driver.compute(values)
+        return like_input(values, X, rows, name)
+
+    def score_samples(self, X: Any, *, sample_dim: str | None = None,
+                      feature_dim: str | None = None) -> Any:
         """Log-likelihood of every row under the mixture, shape (n_samples,).
 
-        For out-of-core X (Dask, xarray, zarr, paths) the result is a lazy Dask
-        array computed chunk by chunk; see also :func:`streamgmm.write_predictions`.
+        For xarray X, a DataArray along X's sample dimension with its coordinates
+        (lazy when X is Dask-backed); ``sample_dim``/``feature_dim`` name X's
+        dimensions as in ``fit``. For other out-of-core X (Dask, zarr, paths)
+        a lazy Dask array computed chunk by chunk; see also
+        :func:`streamgmm.write_predictions`.
         """
-        driver, form = self._predicting(X)
-        with driver:
-            return driver.log_likelihood(form)
+        return self._per_row(X, sample_dim, feature_dim, "log_likelihood", "log_likelihood")
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, *, sample_dim: str | None = None,
+                      feature_dim: str | None = None) -> Any:
         """Posterior probability of each component for each row, shape (n_samples, K).
 
         Temporaries are bounded by ``chunk_size`` rows, whatever n_samples. For
-        out-of-core X the result is a lazy Dask array.
+        xarray X, a DataArray with dimensions (X's sample dimension, "component");
+        for other out-of-core X a lazy Dask array.
         """
-        driver, form = self._predicting(X)
-        with driver:
-            return driver.responsibilities(form)
+        return self._per_row(X, sample_dim, feature_dim, "responsibilities", "responsibility")
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each row, shape (n_samples,) (lazy for out-of-core X)."""
-        driver, form = self._predicting(X)
-        with driver:
-            return driver.labels(form)
+    def predict(self, X: Any, *, sample_dim: str | None = None,
+                feature_dim: str | None = None) -> Any:
+        """Most probable component of each row, shape (n_samples,).
 
-    def _mean_log_likelihood(self, X: Any) -> tuple[float, int]:
+        A DataArray along the sample dimension for xarray X; lazy for other out-of-core X.
+        """
+        return self._per_row(X, sample_dim, feature_dim, "labels", "label")
+
+    def _mean_log_likelihood(self, X: Any, sample_dim: str | None = None,
+                             feature_dim: str | None = None) -> tuple[float, int]:
         """Mean log-likelihood per row of X, and the number of rows (one pass)."""
-        driver, form = self._predicting(X)
+        driver, form = self._predicting(rows_named(X, sample_dim, feature_dim))
         with driver:
             (mean,) = driver.compute(driver.log_likelihood(form).mean())
         return float(mean), driver.n_samples
 
-    def score(self, X: Any, y: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, *, sample_dim: str | None = None,
+              feature_dim: str | None = None) -> float:
         """Mean log-likelihood per row of X."""
-        return self._mean_log_likelihood(X)[0]
+        return self._mean_log_likelihood(X, sample_dim, feature_dim)[0]
 
     # ================================================================== sampling
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -227,6 +227,8 @@ def job_destinations(config: Any) -> list[Destination]:
         if config.outputs.scores is not None:
             destinations.append(Destination("outputs.scores", config.outputs.scores, "scores",
                                             legacy=is_legacy_scores_store))
+        destinations.append(Destination("outputs.reports", config.outputs.reports, "report",
+                                        legacy=is_legacy_reports_folder))
         if config.registry is not None:
             destinations.append(Destination("registry.root", config.registry.root, "registry",
                                             legacy=is_registry_layout))

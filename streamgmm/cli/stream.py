@@ -3,7 +3,8 @@
 Progress goes to standard error (one line every ``--progress-every`` batches:
 batch, rows, mean log-likelihood before the update, step size, anomalies);
 ``--quiet`` silences it. The end prints what the run did, the committed
-position, and the last published model version. Exit status: 0 on success, 2 for
+position, the last published model version, and the stream's plot, drawn into
+``outputs.reports`` (``<model>-history.png``). Exit status: 0 on success, 2 for
 a bad config or a source that is not the stream's any more (replaced, rewritten
 or shortened; ``--reset-source`` reads it afresh keeping the model), 1 for any
 other error (the message names the file, batch or key).
@@ -18,10 +19,11 @@ from dataclasses import replace
 from typing import Sequence
 
 from ..config import ConfigError, load_config
-from ..preflight import check_job
+from ..preflight import check_job, prepare_reports_folder
 from ..core.errors import StreamGMMError
 from ..online.from_config import build_runner
 from ..online.sources import SourceMismatchError
+from ..reporting.stream_plots import plot_stream_state
 from ._registry import announce_config
 
 __all__ = ["DESCRIPTION", "EPILOG", "configure", "main", "run"]
@@ -126,6 +128,14 @@ def run(args: argparse.Namespace) -> int:
         registry = runner.registry()
         print(f"model {runner.settings.snapshots.model} version {version}")
         print(f"  location     {registry.root}/models/{runner.settings.snapshots.model}/{version}")
+    try:
+        plot = plot_stream_state(config.online.state, prepare_reports_folder(config.outputs.reports),
+                                 config.stream_name)
+    except (StreamGMMError, OSError) as exc:  # the batches are committed: report, do not fail
+        print(f"stream: the plot was not saved: {exc}", file=sys.stderr)
+        return 1
+    if plot is not None:
+        print(f"  plot         {plot}")
     return 0
 
 

@@ -20,7 +20,7 @@ are complete, commented ones)::
       drift: {detector: page-hinkley, on_alarm_step_size: 0.1}
       anomaly: {quantile: 0.01}
     registry: {root: ../registry, model: stream, aliases: [online]}
-    outputs: {scores: ../data/generated/stream-scores.zarr}
+    outputs: {scores: ../data/generated/stream-scores.zarr, reports: ../reports}
 
 Relative paths are relative to the config file; unknown keys are errors.
 """
@@ -40,7 +40,14 @@ from pydantic import (
 )
 
 from .paths import is_url, resolve_location
-from .schema import RegistryConfig, SingleModelConfig, _base_dir, _Section, domain_type
+from .schema import (
+    RegistryConfig,
+    SingleModelConfig,
+    _base_dir,
+    _Section,
+    domain_type,
+    reports_folder,
+)
 
 __all__ = [
     "AnomalySettings",
@@ -307,10 +314,20 @@ class StreamOutputsConfig(_Section):
         Zarr store for log-likelihood, label and anomaly flag per stream row.
     responsibilities : bool, default False
         Also store the responsibilities.
+    reports : str, default "reports"
+        Local folder for the stream's plot (``<model>-history.png``: log-likelihood,
+        drift alarms, anomalies and step size per batch), relative to the config
+        file; the same kind of folder as a batch job's ``outputs.reports``.
     """
 
     scores: Annotated[str, Field(strict=True)] | None = None
     responsibilities: Annotated[bool, Field(strict=True)] = False
+    reports: Annotated[str, Field(strict=True)] = "reports"
+
+    @field_validator("reports")
+    @classmethod
+    def _resolve_reports(cls, value: str, info: ValidationInfo) -> str:
+        return reports_folder(value, info)
 
     @field_validator("scores")
     @classmethod
@@ -331,6 +348,11 @@ class OnlineUpdateConfig(_Section):
     online: OnlineSettings
     registry: RegistryConfig | None = None
     outputs: StreamOutputsConfig = Field(default_factory=dict)  # type: ignore[arg-type]
+
+    @property
+    def stream_name(self) -> str:
+        """What reports call the stream: its registry model, else "stream"."""
+        return self.registry.model if self.registry is not None else "stream"
 
     @model_validator(mode="after")
     def _start_needs_a_registry(self) -> "OnlineUpdateConfig":

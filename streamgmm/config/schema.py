@@ -110,6 +110,14 @@ def _base_dir(info: ValidationInfo) -> Path | None:
     return None if base is None else Path(base)
 
 
+def reports_folder(value: str, info: ValidationInfo) -> str:
+    """An ``outputs.reports`` value resolved against the config file: a local folder, never a URL."""
+    resolved = resolve_location(value, _base_dir(info))
+    if is_url(resolved):
+        raise ValueError("plots are written to a local folder; give a path, not a URL")
+    return resolved
+
+
 def _location(value: str | None, info: ValidationInfo) -> str | None:
     return None if value is None else resolve_location(value, _base_dir(info))
 
@@ -224,8 +232,9 @@ class ModelConfig(_Section):
     chunk_size : int >= 1, default 16384
         Rows per unit of work for in-memory data (out-of-core data follow their
         storage chunks).
-    init_sample_size : int >= 1, default 100000
-        Rows drawn for the initialisation.
+    init_sample_size : int >= 1 or null, default 100000
+        Rows drawn for the initialisation; null initialises on every row exactly as
+        scikit-learn does (all rows in memory once).
     """
 
     n_components: _NComponents | tuple[_NComponents, ...]  # type: ignore[valid-type]
@@ -238,7 +247,7 @@ class ModelConfig(_Section):
     seed: domain_type("random_state") | None = 0  # type: ignore[valid-type]
     dtype: domain_type("dtype") | None = None  # type: ignore[valid-type]
     chunk_size: domain_type("chunk_size") = 16384  # type: ignore[valid-type]
-    init_sample_size: domain_type("init_sample_size") = 100_000  # type: ignore[valid-type]
+    init_sample_size: domain_type("init_sample_size") | None = 100_000  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -488,10 +497,7 @@ class OutputsConfig(_Section):
     @field_validator("reports")
     @classmethod
     def _resolve_reports(cls, value: str, info: ValidationInfo) -> str:
-        resolved = resolve_location(value, _base_dir(info))
-        if is_url(resolved):
-            raise ValueError("plots are written to a local folder; give a path, not a URL")
-        return resolved
+        return reports_folder(value, info)
 
     @field_validator("predictions")
     @classmethod

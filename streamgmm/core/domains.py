@@ -183,7 +183,8 @@ DOMAINS: Mapping[str, Domain] = MappingProxyType(
         "verbose": Domain("int", low=0),
         "verbose_interval": Domain("int", low=1),
         "chunk_size": Domain("int", low=1),
-        "init_sample_size": Domain("int", low=1),
+        "init_sample_size": Domain(
+            "int", low=1, none="every row, initialised exactly as scikit-learn does"),
         "nan_policy": Domain("choice", choices=NAN_POLICIES),
         "dtype": Domain("choice", choices=DTYPE_NAMES, none="follow the data"),
         "step_decay": Domain(

@@ -29,6 +29,7 @@ __all__ = [
     "initial_responsibilities",
     "statistics_from_responsibilities",
     "initial_statistics",
+    "checked_statistics_from_responsibilities",
     "initial_parameters",
 ]
 
@@ -261,14 +262,39 @@ def initial_statistics(
         square in float64 (or in ``dtype``): before any of them is squared, since
         the fit could only end in NaN (see :mod:`streamgmm.core.finite`).
     """
+    centred, centre = _checked_centre(X, sample_weight, dtype)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    resp = initial_responsibilities(centred, n_components, method, random_state, weights)
+    return statistics_from_responsibilities(X, resp, covariance_type, centre, weights)
+
+
+def _checked_centre(X: np.ndarray, sample_weight: np.ndarray | None,
+                    dtype: np.dtype | type | str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows less their weighted mean (float64) and that mean, refused when too large."""
     compute_dtype = np.dtype(np.float64 if dtype is None else dtype)
     check_magnitude(X, compute_dtype, what="the data")
     X = np.asarray(X, dtype=np.float64)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     centre = np.average(X, axis=0, weights=weights)
-    centred = X - centre
     check_magnitude(X, compute_dtype, reference=centre, what="the data")
-    resp = initial_responsibilities(centred, n_components, method, random_state, weights)
+    return X - centre, centre
+
+
+def checked_statistics_from_responsibilities(
+    X: np.ndarray,
+    resp: np.ndarray,
+    covariance_type: str,
+    sample_weight: np.ndarray | None = None,
+    *,
+    dtype: np.dtype | type | str | None = None,
+) -> SufficientStatistics:
+    """Statistics of given responsibilities (n, K) over the rows ``X`` (n, D).
+
+    About the rows' weighted mean, after the magnitude checks of
+    :func:`initial_statistics` for ``dtype``.
+    """
+    _, centre = _checked_centre(X, sample_weight, dtype)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     return statistics_from_responsibilities(X, resp, covariance_type, centre, weights)
 
 

@@ -51,7 +51,9 @@ class FitPlan:
     Attributes
     ----------
     tol, reg_covar, max_iter, n_init, random_state, init_sample_size
-        As in scikit-learn's ``GaussianMixture`` (``max_iter`` per initialisation).
+        As in scikit-learn's ``GaussianMixture`` (``max_iter`` per initialisation);
+        ``init_sample_size=None`` initialises on every row exactly as scikit-learn
+        does (see :mod:`streamgmm.engine.start`).
     dtype : {"float32", "float64"} or None
         Compute dtype of each tile of rows; None follows the data's dtype.
     family : MixtureFamily
@@ -66,7 +68,7 @@ class FitPlan:
     max_iter: int = 100
     n_init: int = 1
     random_state: Any = None
-    init_sample_size: int = 100_000
+    init_sample_size: int | None = 100_000
     dtype: Any = None
     family: MixtureFamily = MAXIMUM_LIKELIHOOD
     verbose: int = 0
@@ -172,7 +174,7 @@ def _fit_lone(driver: Driver, mixture: MixtureSpec, plan: FitPlan, dtype: np.dty
         return driver.statistics(family.form(params, dtype))
 
     n_init = plan.n_init if warm_start is None else 1
-    seeds = init_seeds(plan.random_state, n_init)
+    seeds = init_seeds(plan.random_state, n_init, sklearn_init=plan.init_sample_size is None)
     report = VerboseReport(plan.verbose, plan.verbose_interval)
     store = None
     key = ""
@@ -248,7 +250,8 @@ def _fit_shared(driver: Driver, mixtures: Sequence[MixtureSpec], plan: FitPlan,
 
     with single_threaded_blas():
         states: list[EMState] = []  # init-major
-        for seed in init_seeds(plan.random_state, plan.n_init):
+        for seed in init_seeds(plan.random_state, plan.n_init,
+                               sklearn_init=plan.init_sample_size is None):
             states += initial_states(driver, mixtures, seed,
                                      init_sample_size=plan.init_sample_size,
                                      reg_covar=plan.reg_covar, dtype=dtype,

@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..io.atomic import atomic_write_bytes
+from ..reporting.embed import MAX_COLOURS, palette_png
 
 __all__ = ["MAX_COLOURS", "new_figure", "save_png", "show_image"]
-
-#: Colours of the PNG palette.
-MAX_COLOURS = 256
 
 
 def new_figure(width: float, height: float, dpi: int = 100) -> Any:
@@ -45,18 +43,7 @@ def save_png(figure: Any, path: str | os.PathLike[str]) -> Path:
     Path
         The written file.
     """
-    from PIL import Image
-
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    buffer.seek(0)
-    with Image.open(buffer) as rendered:
-        # Median cut on RGB keeps rare colours (thin lines, small labels) better than
-        # the default octree; dithering would add noise that compresses badly.
-        palette = rendered.convert("RGB").quantize(
-            colors=MAX_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-        )
-    encoded = io.BytesIO()
-    palette.save(encoded, format="PNG", optimize=True)
-    atomic_write_bytes(path, encoded.getvalue())
+    atomic_write_bytes(path, palette_png(buffer.getvalue()))
     return Path(path)

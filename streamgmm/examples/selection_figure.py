@@ -1,10 +1,9 @@
 """The picture of example 2: the information criteria against K, and the winner over the data.
 
-Left: BIC (solid) and AIC (dashed) of every candidate against K, one colour per
-covariance type, the chosen candidate starred. Each criterion is drawn less its
-lowest value, on a symmetric-log axis: the criteria fall by up to a million from
-K = 1 to the true K and then rise by tens to hundreds per extra component, and on a
-linear axis that rise, the whole point of the criterion, would be a flat line.
+Left: BIC (solid) and AIC (dashed) of every candidate against K, less their lowest
+value on a symmetric-log axis, drawn by
+:func:`streamgmm.reporting.plots.draw_information_criteria` (the same picture the
+``select_k`` flow saves).
 
 Right: a sample of the rows coloured by the winner's predicted component, its
 components' 1- and 2-standard-deviation ellipses, and the true centres.
@@ -19,13 +18,10 @@ from typing import Any
 import numpy as np
 
 from ..core.params import MixtureParameters
-from ..reporting.plots import component_covariances
+from ..reporting.plots import component_covariances, draw_information_criteria
 from .figures import new_figure, save_png
 
-__all__ = ["draw_clusters", "draw_criteria", "draw_selection", "ellipse"]
-
-#: Below this distance from the minimum the criteria axis is linear (then logarithmic).
-LINEAR_BELOW = 10.0
+__all__ = ["draw_clusters", "draw_selection", "ellipse"]
 
 
 def ellipse(mean: np.ndarray, covariance: np.ndarray, radius: float, n: int = 120) -> np.ndarray:
@@ -35,56 +31,6 @@ def ellipse(mean: np.ndarray, covariance: np.ndarray, radius: float, n: int = 12
     circle = np.stack([np.cos(angle), np.sin(angle)])
     return (mean[:, None] + vectors @ (np.sqrt(np.clip(values, 0.0, None))[:, None]
                                        * radius * circle)).T
-
-
-def draw_criteria(
-    ax: Any,
-    n_components: Sequence[int],
-    covariance_types: Sequence[str],
-    bic: Sequence[float],
-    aic: Sequence[float],
-    *,
-    chosen: int,
-    criterion: str = "bic",
-) -> None:
-    """BIC and AIC less their minimum against K, per covariance type, the winner starred.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    n_components, covariance_types : sequences of length C
-        Every candidate's K and covariance type.
-    bic, aic : sequences of float of length C
-        Their criteria (lower is better).
-    chosen : int
-        Index of the winner.
-    criterion : {"bic", "aic"}
-        What the winner was chosen by.
-    """
-    ks = np.asarray(n_components)
-    types = np.asarray(covariance_types)
-    values = {"bic": np.asarray(bic, dtype=float), "aic": np.asarray(aic, dtype=float)}
-    lowest = {name: np.nanmin(v) for name, v in values.items()}
-    colours = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
-    for colour, covariance_type in zip(colours, dict.fromkeys(covariance_types)):
-        rows = np.flatnonzero(types == covariance_type)
-        rows = rows[np.argsort(ks[rows], kind="stable")]
-        for name, style in (("bic", "-"), ("aic", "--")):
-            ax.plot(ks[rows], values[name][rows] - lowest[name], style, marker="o",
-                    markersize=3.5, linewidth=1.5, color=colour,
-                    label=f"{name.upper()} {covariance_type}")
-    k = int(ks[chosen])
-    ax.axvline(k, color="0.45", linestyle=":", linewidth=1.0)
-    ax.plot([k], [values[criterion][chosen] - lowest[criterion]], marker="*", markersize=17,
-            color="gold", markeredgecolor="black", linestyle="none",
-            label=f"chosen: K={k} {covariance_types[chosen]} (lowest {criterion.upper()})")
-    ax.set_yscale("symlog", linthresh=LINEAR_BELOW)
-    ax.set_xticks(np.unique(ks))
-    ax.set_xlabel("number of components K")
-    ax.set_ylabel("criterion minus its lowest value (symmetric log)")
-    ax.set_title("BIC and AIC of every candidate (lower is better)", fontsize=11)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
 
 
 def draw_clusters(
@@ -148,14 +94,15 @@ def draw_selection(
 ) -> Path:
     """The two panels side by side, saved as a small palette PNG.
 
-    Parameters are those of :func:`draw_criteria` and :func:`draw_clusters`, plus
+    Parameters are those of :func:`~streamgmm.reporting.plots.draw_information_criteria`
+    and :func:`draw_clusters`, plus
     ``n_rows`` (all the rows the candidates were fitted to, for the title) and
     ``path`` (the PNG to write).
     """
     figure = new_figure(13.0, 5.6)
     left, right = figure.subplots(1, 2, width_ratios=(1.0, 1.0))
-    draw_criteria(left, n_components, covariance_types, bic, aic,
-                  chosen=chosen, criterion=criterion)
+    draw_information_criteria(left, n_components, covariance_types, bic, aic,
+                              chosen=chosen, criterion=criterion)
     draw_clusters(right, sample, labels, params, true_means)
     right.set_title(
         f"K={params.n_components} {params.covariance_type} over {len(sample):,} of "

@@ -106,7 +106,8 @@ def _run_one(spec: StreamSpec, work: Path, pictures: Path) -> StreamResult:
     source = config.source.model_copy(update={"uri": str(target)})
     online = config.online.model_copy(update={"state": str(folder / "state")})
     registry = config.registry.model_copy(update={"root": str(folder / "registry")})  # type: ignore[union-attr]
-    outputs = config.outputs.model_copy(update={"scores": str(folder / "scores.zarr")})
+    outputs = config.outputs.model_copy(update={"scores": str(folder / "scores.zarr"),
+                                                "reports": str(folder / "reports")})
     config = config.model_copy(update={"source": source, "online": online, "registry": registry, "outputs": outputs})
     runner = build_runner(config)
     summary = runner.run()

@@ -271,6 +271,18 @@ def _as_row_major(array: Any, where: str) -> Any:
     return array
 
 
+def _dims_hint(dims: Sequence[str]) -> str:
+    """Where dimension names are given (the estimator takes them as fit/predict parameters)."""
+    names = " and ".join(repr(str(d)) for d in dims)
+    return (
+        f"pass sample_dim= (the rows' dimension) and feature_dim= (the features'), here {names}, "
+        "e.g. GaussianMixture().fit(data, sample_dim=..., feature_dim=...), and the same to "
+        "predict, predict_proba, score_samples and score, or to streamgmm.open_rows (in a job "
+        "config: data.sample_dim and data.feature_dim; in a stream config: source.sample_dim "
+        "and source.feature_dim)"
+    )
+
+
 def _open_dataarray(data: Any, sample_dim: str, feature_dim: str, where: str) -> RowData:
     import dask.array as da
 
@@ -281,8 +293,8 @@ def _open_dataarray(data: Any, sample_dim: str, feature_dim: str, where: str) ->
     missing = [d for d in (sample_dim, feature_dim) if d not in dims]
     if missing:
         raise InvalidInputError(
-            f"{where} has dimensions {dims}; no {missing[0]!r}. Set sample_dim/feature_dim to "
-            f"the names used by the data (e.g. sample_dim={dims[0]!r}, feature_dim={dims[-1]!r})"
+            f"{where} has dimensions {dims}; no {missing[0]!r}. Name them: "
+            + _dims_hint(dims)
         )
     data = data.transpose(sample_dim, feature_dim)
     raw = data.data
@@ -347,8 +359,8 @@ def _open_zarr(uri: str, variable: str | None, sample_dim: str, feature_dim: str
         transpose = dims[0] == feature_dim
     elif array.ndim == 2 and dims is not None and sample_dim not in dims:
         raise InvalidInputError(
-            f"{where} has dimensions {dims}; no {sample_dim!r}. Set sample_dim/feature_dim to "
-            "the names the store uses"
+            f"{where} has dimensions {dims}; no {sample_dim!r}. Name them: "
+            + _dims_hint(dims)
         )
     if array.ndim != 2:
         raise InvalidInputError(f"{where} has {array.ndim} dimension(s); expected 2 (samples x features)")

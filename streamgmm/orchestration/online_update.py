@@ -14,8 +14,10 @@ Tasks:
                   or a bound is reached. Retried on I/O errors only: the runner is
                   exactly-once (it resumes from its last commit), so a retry can neither
                   lose nor repeat a batch.
-``plot``          the stream's per-batch log-likelihood with drift alarms (PNG).
-``artifacts``     a table (this run and totals) and a markdown summary.
+``plot``          the stream's per-batch log-likelihood, drift alarms, anomalies and step
+                  size (PNG in ``outputs.reports``).
+``artifacts``     a table (this run and totals) and a markdown summary with the plot
+                  embedded (visible in the Prefect UI) and linked.
 
 ``streamgmm stream CONFIG`` runs the same runner without Prefect (e.g. to follow a
 stream continuously with ``--follow``).
@@ -36,11 +38,11 @@ from ._command import FlowCommand
 from ._shared import IO_RETRY_OPTIONS, NO_CACHE, artifact_key
 from streamgmm.config import load_config
 from streamgmm.config.online import OnlineUpdateConfig
-from streamgmm.preflight import check_job
+from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.online.from_config import build_runner
-from streamgmm.online.history import read_history
 from streamgmm.online.runner import RunSummary
-from streamgmm.reporting.stream_plots import plot_stream_history
+from streamgmm.reporting.embed import plots_markdown
+from streamgmm.reporting.stream_plots import plot_stream_state
 
 __all__ = ["OnlineUpdateResult", "online_update", "main"]
 
@@ -121,11 +123,12 @@ def run_stream(config: OnlineUpdateConfig, max_batches: int | None, max_seconds:
 
 @task(name="plot", retries=0, **NO_CACHE)
 def plot_history(config: OnlineUpdateConfig, name: str) -> str | None:
-    history = read_history(config.online.state)
-    if history["batch"].size == 0:
-        return None
-    target = Path(config.online.state) / f"{name}-history.png"
-    return str(plot_stream_history(history, target, title=f"{name}: mean log-likelihood per batch"))
+    """The stream's history as ``<outputs.reports>/<name>-history.png`` (None before any batch)."""
+    folder = prepare_reports_folder(config.outputs.reports)
+    plot = plot_stream_state(config.online.state, folder, name)
+    if plot is not None:
+        get_run_logger().info("Saved the stream's plot to %s", plot)
+    return None if plot is None else str(plot)
 
 
 @task(name="artifacts", retries=0, **NO_CACHE)
@@ -151,7 +154,9 @@ def record_artifacts(name: str, summary: RunSummary, version: int | None, plot: 
         f"- last batch mean log-likelihood (before its update): {last}",
         f"- anomaly threshold: {state.anomaly_threshold}",
         f"- drift alarms this run: {[a['batch'] for a in summary.alarms] or 'none'}",
-        f"- plot: `{plot}`" if plot else "- plot: none",
+        *([] if plot else ["- plot: none (no batch committed yet)"]),
+        *plots_markdown({"Log-likelihood, drift alarms, anomalies and step size per batch": plot}
+                        if plot else None),
     ])
     summary_id = create_markdown_artifact(markdown=markdown, key=summary_key, description=f"Stream {name}")
     return {table_key: str(table_id), summary_key: str(summary_id)}
@@ -176,7 +181,7 @@ def online_update(
     """
     config = load_online_config(config_path)
     summary = run_stream(config, max_batches, max_seconds)
-    name = config.registry.model if config.registry is not None else "stream"
+    name = config.stream_name
     plot = plot_history(config, name)
     version = summary.state.snapshot.get("version")
     location = None

@@ -8,6 +8,7 @@ these into artifacts, and commands print them.
 from .metrics import FitMetrics, evaluate_fit, metrics_from_log_likelihood
 from .plots import (
     component_covariances,
+    draw_information_criteria,
     plot_clusters,
     plot_information_criteria,
     plot_lower_bounds,
@@ -28,6 +29,7 @@ __all__ = [
     "ScoreSummary",
     "candidates_table",
     "component_covariances",
+    "draw_information_criteria",
     "evaluate_fit",
     "markdown_summary",
     "metrics_from_log_likelihood",

@@ -24,7 +24,9 @@ from streamgmm.core.params import MixtureParameters
 from streamgmm.io.atomic import atomic_write_bytes
 
 __all__ = [
+    "CRITERIA_LINEAR_BELOW",
     "component_covariances",
+    "draw_information_criteria",
     "plot_clusters",
     "plot_information_criteria",
     "plot_lower_bounds",
@@ -161,30 +163,38 @@ def plot_clusters(
     return save_figure(figure, path)
 
 
-def plot_information_criteria(
+#: Below this distance from the lowest value the criteria axis is linear (then logarithmic).
+CRITERIA_LINEAR_BELOW = 10.0
+
+
+def draw_information_criteria(
+    ax: Any,
     n_components: Sequence[int],
     covariance_types: Sequence[str],
     bic: Sequence[float],
     aic: Sequence[float],
-    path: str | os.PathLike[str],
     *,
     chosen: int,
     criterion: str = "bic",
-    title: str = "Information criteria per number of components",
-) -> Path:
-    """Save BIC (solid) and AIC (dashed) against K, one colour per covariance type, as a PNG.
+    title: str = "BIC and AIC of every candidate (lower is better)",
+) -> None:
+    """BIC (solid) and AIC (dashed) less their lowest value against K, on a symmetric-log axis.
 
-    The chosen candidate is marked with a star on the criterion it was chosen by,
-    and a dotted vertical line at its K.
+    The criteria fall by up to millions from K = 1 to the right K (they grow with N)
+    and then rise by tens to hundreds per extra component: on a linear axis of the
+    raw values that rise, the whole point of the criterion, is a flat line and the
+    curves overlap. Drawn less their lowest value on a symmetric-log axis (linear
+    below :data:`CRITERIA_LINEAR_BELOW`), both the fall and the rise show. One
+    colour per covariance type; the chosen candidate starred on the criterion it
+    was chosen by, with a dotted line at its K.
 
     Parameters
     ----------
+    ax : matplotlib Axes
     n_components, covariance_types : sequences of length C
         K and covariance type of each candidate.
     bic, aic : sequences of float of length C
         Their criteria (lower is better); non-finite values are left out.
-    path : path
-        The PNG to write (parents created; replaced atomically).
     chosen : int
         Index of the chosen candidate.
     criterion : {"bic", "aic"}
@@ -194,36 +204,56 @@ def plot_information_criteria(
     from matplotlib import colormaps
 
     ks = np.asarray(n_components, dtype=np.int64)
+    types = np.asarray(covariance_types)
     values = {"bic": np.asarray(bic, dtype=np.float64), "aic": np.asarray(aic, dtype=np.float64)}
-    if not len(ks) == len(covariance_types) == len(values["bic"]) == len(values["aic"]):
+    if not len(ks) == len(types) == len(values["bic"]) == len(values["aic"]):
         raise ValueError("n_components, covariance_types, bic and aic must have the same length")
     if criterion not in values or not 0 <= chosen < len(ks):
         raise ValueError(f"criterion must be 'bic' or 'aic' and chosen an index below {len(ks)}")
-    figure, ax = _figure(6.5, 4.5)
+    lowest = {
+        name: float(np.min(v[np.isfinite(v)])) if np.isfinite(v).any() else 0.0
+        for name, v in values.items()
+    }
     palette = colormaps["tab10"]
-    types = list(dict.fromkeys(covariance_types))  # first-seen order
-    for colour, covariance_type in enumerate(types):
-        rows = np.array([t == covariance_type for t in covariance_types])
-        order = np.argsort(ks[rows], kind="stable")
+    for colour, covariance_type in enumerate(dict.fromkeys(covariance_types)):  # first-seen order
+        rows = np.flatnonzero(types == covariance_type)
+        rows = rows[np.argsort(ks[rows], kind="stable")]
         for name, style in (("bic", "-"), ("aic", "--")):
-            x, y = ks[rows][order], values[name][rows][order]
+            y = values[name][rows]
             finite = np.isfinite(y)
-            ax.plot(
-                x[finite], y[finite], style, marker="o", markersize=3, linewidth=1.4,
-                color=palette(colour % palette.N), label=f"{name.upper()} {covariance_type}",
-            )
-    best = float(values[criterion][chosen])
-    ax.axvline(int(ks[chosen]), color="0.4", linestyle=":", linewidth=1.0)
-    ax.plot(
-        [int(ks[chosen])], [best], marker="*", markersize=16, color="gold",
-        markeredgecolor="black", linestyle="none",
-        label=f"chosen: K={int(ks[chosen])} {covariance_types[chosen]} ({criterion.upper()})",
-    )
+            ax.plot(ks[rows][finite], y[finite] - lowest[name], style, marker="o", markersize=3.5,
+                    linewidth=1.5, color=palette(colour % palette.N),
+                    label=f"{name.upper()} {covariance_type}")
+    k = int(ks[chosen])
+    ax.axvline(k, color="0.45", linestyle=":", linewidth=1.0)
+    ax.plot([k], [values[criterion][chosen] - lowest[criterion]], marker="*", markersize=17,
+            color="gold", markeredgecolor="black", linestyle="none",
+            label=f"chosen: K={k} {covariance_types[chosen]} (lowest {criterion.upper()})")
+    ax.set_yscale("symlog", linthresh=CRITERIA_LINEAR_BELOW)
+    ax.set_xticks(np.unique(ks))
     ax.set_xlabel("number of components K")
-    ax.set_ylabel("criterion (lower is better)")
-    ax.ticklabel_format(axis="y", useOffset=False)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(title)
+    ax.set_ylabel("criterion minus its lowest value (symmetric log)")
+    ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
+
+
+def plot_information_criteria(
+    n_components: Sequence[int],
+    covariance_types: Sequence[str],
+    bic: Sequence[float],
+    aic: Sequence[float],
+    path: str | os.PathLike[str],
+    *,
+    chosen: int,
+    criterion: str = "bic",
+    title: str = "BIC and AIC of every candidate (lower is better)",
+) -> Path:
+    """Save :func:`draw_information_criteria` as a PNG at ``path`` (replaced atomically).
+
+    Parameters are those of :func:`draw_information_criteria`, plus ``path``.
+    """
+    figure, ax = _figure(7.0, 4.8)
+    draw_information_criteria(ax, n_components, covariance_types, bic, aic, chosen=chosen,
+                              criterion=criterion, title=title)
     return save_figure(figure, path)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .embed import plots_markdown
 from .metrics import FitMetrics
 
 __all__ = ["candidates_table", "selection_markdown", "selection_record"]
@@ -147,8 +148,5 @@ def selection_markdown(
             row["mean_log_likelihood"], row["n_parameters"], row["n_iter"], row["converged"],
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    if plots:
-        lines += ["", "## Plots", ""]
-        for title, path in plots.items():
-            lines.append(f"- [{title}]({Path(path).resolve().as_uri()}) — `{path}`")
+    lines += plots_markdown(plots)
     return "\n".join(lines) + "\n"

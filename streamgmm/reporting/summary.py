@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .embed import plots_markdown
 from .metrics import FitMetrics
 
 __all__ = ["metrics_table", "markdown_summary", "terminal_summary"]
@@ -74,10 +75,7 @@ def markdown_summary(
         "|---|---|",
         *(f"| {row['metric']} | {_number(row['value'])} |" for row in metrics_table(metrics)),
     ]
-    if plots:
-        lines += ["", "## Plots", ""]
-        for title, path in plots.items():
-            lines.append(f"- [{title}]({Path(path).resolve().as_uri()}) — `{path}`")
+    lines += plots_markdown(plots)
     return "\n".join(lines) + "\n"
 
 

@@ -59,8 +59,9 @@ def _assert_artifacts(result: Any) -> None:
     assert summary.type == "markdown"
     assert f"{result.model}:{result.version}" in summary.data
     assert result.location in summary.data
-    for path in result.plots.values():
+    for title, path in result.plots.items():
         assert str(path) in summary.data
+        assert f"![{title}](data:image/png;base64," in summary.data  # shown in Prefect's UI
 
 
 def test_batch_fit_on_zarr(flows_module, small_zarr, batch_fit_document, write_config):

@@ -7,8 +7,11 @@ stopped (bounded by ``max_batches``), exactly as one uninterrupted run would.
 
 from __future__ import annotations
 
+import base64
 import importlib
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +20,10 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
+from PIL import Image
 
 from streamgmm.config import ConfigError
+from streamgmm.reporting.embed import EMBED_MAX_WIDTH
 from streamgmm.registry import ModelRegistry
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -43,7 +48,7 @@ def _document(source: dict[str, Any], **online: Any) -> dict[str, Any]:
         "model": {"n_components": 3, "covariance_type": "full", "warm_up_size": 600, "seed": 0},
         "online": {"batch_size": 200, "state": "state", "snapshot": {"every_batches": 5}, **online},
         "registry": {"root": "registry", "model": "stream", "aliases": ["online"]},
-        "outputs": {"scores": "scores.zarr"},
+        "outputs": {"scores": "scores.zarr", "reports": "plots"},
     }
 
 
@@ -80,7 +85,17 @@ def test_bounded_runs_continue_where_the_last_one_stopped(flow_module, write_con
     assert rows["batches"]["total"] == 17
     markdown = Artifact.get("online-update-stream-summary")
     assert "{'rows': 4000}" in markdown.data
-    assert second.plot is not None and Path(second.plot).stat().st_size > 10_000
+    # The plot goes to outputs.reports (never into the state folder), and the summary
+    # carries it (a small PNG the Prefect UI shows) besides the link to the file.
+    assert second.plot == str(tmp_path / "plots" / "stream-history.png")
+    assert Path(second.plot).stat().st_size > 10_000
+    assert not list((tmp_path / "state").glob("*.png"))
+    embedded = re.search(r"!\[[^\]]+\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown.data)
+    assert embedded is not None
+    with Image.open(io.BytesIO(base64.b64decode(embedded.group(1)))) as image:
+        assert image.format == "PNG" and image.width <= EMBED_MAX_WIDTH
+    assert len(embedded.group(1)) < 200_000
+    assert Path(second.plot).resolve().as_uri() in markdown.data
     assert second.summary_lines()[0].startswith("online_update: 11 batches, 2,200 rows")
 
 
@@ -99,6 +114,7 @@ def test_landing_folder_run_through_the_command(write_config, tmp_path: Path, pr
     )
     assert done.returncode == 0, done.stderr
     assert "online_update: 7 batches, 1,400 rows this run" in done.stdout
+    assert f"plot          {tmp_path / 'plots' / 'stream-history.png'}" in done.stdout
     assert "model stream version 2" in done.stdout
     assert (land / "quarantine" / "f-002b.npy.reason.txt").exists()
 

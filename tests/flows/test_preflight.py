@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -199,16 +200,21 @@ def test_two_outputs_of_one_run_may_not_share_a_folder(small_zarr, batch_fit_doc
     assert "lies inside the output registry.root" in result.stderr
 
 
-def test_stream_state_inside_its_landing_folder_exits_2(tmp_path):
+@pytest.mark.parametrize("state, outputs, refusal", [
+    ("land/state", "", "online.state: .* lies inside the input source.uri"),
+    ("state", "outputs: {reports: state/plots}\n",
+     "outputs.reports: .* lies inside the output online.state"),
+], ids=["state-inside-the-landing-folder", "reports-inside-the-state"])
+def test_stream_destinations_are_checked_exits_2(tmp_path, state, outputs, refusal):
     (tmp_path / "land").mkdir()
     (tmp_path / "s.yaml").write_text(
         "source: {kind: landing-folder, uri: land}\n"
         "model: {n_components: 2, covariance_type: diag, seed: 0}\n"
-        "online: {batch_size: 100, state: land/state}\n"
+        f"online: {{batch_size: 100, state: {state}}}\n" + outputs
     )
     result = _refused_before_prefect(["stream", "s.yaml"], tmp_path)
-    assert "online.state:" in result.stderr and "lies inside the input source.uri" in result.stderr
-    assert list((tmp_path / "land").iterdir()) == []
+    assert re.search(refusal, result.stderr), result.stderr
+    assert list((tmp_path / "land").iterdir()) == [] and not (tmp_path / "state").exists()
 
 
 # ============================================================ inside the flow

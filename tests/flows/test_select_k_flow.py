@@ -110,8 +110,9 @@ def test_select_k_on_zarr_recovers_k_and_publishes_the_winner(
     assert summary.type == "markdown"
     assert "K=3 (full) chosen by BIC" in summary.data
     assert "small-selected:1" in summary.data and result.location in summary.data
-    for png in result.plots.values():
+    for title, png in result.plots.items():
         assert str(png) in summary.data
+        assert f"![{title}](data:image/png;base64," in summary.data  # shown in Prefect's UI
 
     lines = result.summary_lines()
     assert lines[0] == "model small-selected version 1"

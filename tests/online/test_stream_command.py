@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from online_helpers import mixture_rows
 
@@ -40,6 +41,13 @@ def test_stream_runs_continues_and_reports(tmp_path: Path) -> None:
     assert "stream: 7 batches, 1,750 rows this run (source idle)" in second.stdout
     assert "total        10 batches, 3,000 rows" in second.stdout
     assert second.stderr == ""
+    # The stream's whole history, drawn into outputs.reports (default "reports" beside the
+    # config), not into the state folder.
+    plot = tmp_path / "reports" / "cmd-history.png"
+    assert f"plot         {plot}" in second.stdout
+    with Image.open(plot) as image:
+        assert image.format == "PNG" and image.width > 600
+    assert not list((tmp_path / "state").glob("*.png"))
 
 
 def test_a_config_mistake_exits_2_naming_the_key(tmp_path: Path) -> None:

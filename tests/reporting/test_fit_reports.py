@@ -68,13 +68,15 @@ def test_summaries_name_version_location_and_metrics(tmp_path, data):
     metrics = evaluate_fit(model, data, fit_seconds=0.25)
     rows = metrics_table(metrics)
     assert {row["metric"] for row in rows} >= {"bic", "lower_bound", "n_iter", "converged"}
+    plot_lower_bounds(model.lower_bounds_, tmp_path / "ll.png")
     text = markdown_summary(
         model="demo", version=4, location="/reg/models/demo/4", metrics=metrics,
         data={"uri": "d.zarr", "shape": [1200, 3], "format": "zarr3"},
         estimator=model.get_params(), aliases=["candidate"], predictions="p.zarr",
         plots={"Log-likelihood": tmp_path / "ll.png"},
     )
-    for fragment in ("demo:4", "/reg/models/demo/4", "candidate", "p.zarr", "| bic |", "ll.png"):
+    for fragment in ("demo:4", "/reg/models/demo/4", "candidate", "p.zarr", "| bic |", "ll.png",
+                     "![Log-likelihood](data:image/png;base64,"):
         assert fragment in text
     lines = terminal_summary(model="demo", version=4, location="/reg/models/demo/4",
                              metrics=metrics, predictions=None)
