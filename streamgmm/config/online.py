@@ -365,7 +365,8 @@ class OnlineUpdateConfig(_Section):
 
     @model_validator(mode="after")
     def _bayesian_streams_do_not_average(self) -> "OnlineUpdateConfig":
-        if self.model.kind == "bayesian" and "average" in self.online.step.model_fields_set:
+        step = self.online.step
+        if self.model.kind == "bayesian" and step.average != type(step).model_fields["average"].default:
             raise ValueError(
                 "online.step.average applies to model.kind: gaussian (stepwise EM); a Bayesian "
                 "stream learns by stochastic variational inference, whose posterior is the model. "

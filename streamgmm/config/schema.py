@@ -558,7 +558,11 @@ class SingleModelConfig(ModelConfig):
     @model_validator(mode="after")
     def _bayesian_keys_need_the_bayesian_kind(self) -> "SingleModelConfig":
         if self.kind == "gaussian":
-            given = sorted(set(self.model_fields_set) & set(BAYESIAN_MODEL_KEYS))
+            # A key at its default is not a setting (a dumped config repeats every key).
+            given = sorted(
+                name for name in set(self.model_fields_set) & set(BAYESIAN_MODEL_KEYS)
+                if getattr(self, name) != type(self).model_fields[name].default
+            )
             if given:
                 raise ValueError(
                     f"model.{given[0]} is a setting of the Bayesian mixture; set model.kind: "

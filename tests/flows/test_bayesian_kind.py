@@ -177,3 +177,20 @@ def test_preflight_refuses_a_start_from_version_of_the_other_kind(tmp_path):
         for p in error.value.problems
     ), error.value.problems
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("document", "kind"),
+    [
+        (_batch({"n_components": 3}), "batch_fit"),
+        (_batch(BAYESIAN_MODEL), "batch_fit"),
+        (_stream({"n_components": 2}), "online_update"),
+        (_stream({**BAYESIAN_MODEL, "total_samples": 5000}, decay=0.6), "online_update"),
+    ],
+)
+def test_a_dumped_config_validates_again(tmp_path, document, kind):
+    """Every key at its default is no setting: a config written out whole (as `streamgmm fit
+    DATA` saves the one it ran, or the examples re-validate theirs) parses to the same config."""
+    config = parse_config(document, kind, base_dir=tmp_path)
+    again = parse_config(config.model_dump(mode="json"), kind, base_dir=tmp_path)
+    assert again == config
