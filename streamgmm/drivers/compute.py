@@ -52,6 +52,7 @@ __all__ = [
     "choose_scheduler",
     "compute_scheduler",
     "describe_scheduler",
+    "started_ahead",
 ]
 
 logger = logging.getLogger(__name__)
@@ -149,18 +150,11 @@ def compute_scheduler(
         The remote scheduler cannot be reached (the message names its address).
     """
     cluster_only = (threads_per_worker, memory_limit, host, dashboard_address)
-    if scheduler == "auto":
-        if any(value is not None for value in cluster_only):
-            raise InvalidParameterError(
-                "threads_per_worker, memory_limit, host and dashboard_address apply to "
-                "'local-cluster' only; choose scheduler 'local-cluster' to set them"
-            )
-        if data_nbytes is None:
-            raise InvalidParameterError("scheduler 'auto' needs data_nbytes, the size of the data")
-        scheduler = choose_scheduler(data_nbytes)
-        logger.info(
-            "Scheduler 'auto': %s for %s of data", scheduler, format_bytes(data_nbytes)
-        )
+    scheduler = _resolve(scheduler, data_nbytes, cluster_only)
+    ahead = _STARTED_AHEAD.get((scheduler, n_workers, *cluster_only))
+    if ahead is not None:
+        yield ahead
+        return
     if scheduler in LOCAL_SCHEDULERS:
         if any(value is not None for value in cluster_only):
             raise InvalidParameterError(
@@ -231,6 +225,65 @@ def compute_scheduler(
     with client:
         logger.info("Connected to %s", describe_scheduler(client))
         yield client
+
+
+def _resolve(scheduler: str, data_nbytes: int | None, cluster_only: tuple[Any, ...]) -> str:
+    """The scheduler to run: ``scheduler`` itself, or what "auto" chooses for the data."""
+    if scheduler != "auto":
+        return scheduler
+    if any(value is not None for value in cluster_only):
+        raise InvalidParameterError(
+            "threads_per_worker, memory_limit, host and dashboard_address apply to "
+            "'local-cluster' only; choose scheduler 'local-cluster' to set them"
+        )
+    if data_nbytes is None:
+        raise InvalidParameterError("scheduler 'auto' needs data_nbytes, the size of the data")
+    chosen = choose_scheduler(data_nbytes)
+    logger.info("Scheduler 'auto': %s for %s of data", chosen, format_bytes(data_nbytes))
+    return chosen
+
+
+#: Clusters started by :func:`started_ahead`, by the parameters that started them.
+_STARTED_AHEAD: dict[tuple[Any, ...], Any] = {}
+
+
+@contextlib.contextmanager
+def started_ahead(
+    scheduler: str = "threads",
+    *,
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    memory_limit: str | int | None = None,
+    host: str | None = None,
+    dashboard_address: str | bool | None = None,
+    connect_timeout: float = 30.0,
+    data_nbytes: int | None = None,
+) -> Iterator[None]:
+    """Start now what ``compute_scheduler`` would start with these parameters; reuse it inside.
+
+    A command starts its job's cluster while Prefect's API server starts (each takes
+    seconds); the flow's own :func:`compute_scheduler` call with the same parameters
+    then yields this cluster instead of starting another, and leaves it running. It
+    is closed when this context exits. Threads, processes and the synchronous
+    scheduler start nothing: for them this does nothing. Parameters as
+    :func:`compute_scheduler`.
+    """
+    cluster_only = (threads_per_worker, memory_limit, host, dashboard_address)
+    resolved = _resolve(scheduler, data_nbytes, cluster_only)
+    key = (resolved, n_workers, *cluster_only)
+    if resolved in LOCAL_SCHEDULERS or key in _STARTED_AHEAD:
+        yield
+        return
+    with compute_scheduler(
+        resolved, n_workers=n_workers, threads_per_worker=threads_per_worker,
+        memory_limit=memory_limit, host=host, dashboard_address=dashboard_address,
+        connect_timeout=connect_timeout,
+    ) as client:
+        _STARTED_AHEAD[key] = client
+        try:
+            yield
+        finally:
+            del _STARTED_AHEAD[key]
 
 
 @contextlib.contextmanager
