@@ -17,7 +17,12 @@ import pytest
 
 from streamgmm.config import ConfigError, load_config, parse_config
 from streamgmm.core.errors import InvalidParameterError
-from streamgmm.drivers.compute import AUTO_CLUSTER_MIN_BYTES, choose_scheduler, compute_scheduler
+from streamgmm.drivers.compute import (
+    AUTO_CLUSTER_MIN_BYTES,
+    choose_scheduler,
+    compute_scheduler,
+    started_ahead,
+)
 from streamgmm.registry import ModelRegistry
 
 GIB = 2**30
@@ -120,3 +125,23 @@ def test_batch_fit_with_auto_publishes_the_model_of_a_local_cluster(
             getattr(on_auto.parameters, name), getattr(on_cluster.parameters, name), err_msg=name
         )
     assert on_auto.metadata.metrics.n_iter == on_cluster.metadata.metrics.n_iter
+
+
+def test_a_cluster_started_ahead_is_reused_and_outlives_the_inner_context():
+    """What a command starts while Prefect's API starts is what the flow's
+    ``compute_scheduler`` call with the same parameters yields, not a second cluster."""
+    with started_ahead("auto", n_workers=1, data_nbytes=AUTO_CLUSTER_MIN_BYTES):
+        with compute_scheduler("auto", n_workers=1, data_nbytes=AUTO_CLUSTER_MIN_BYTES) as client:
+            first = client
+        assert first.status == "running"  # the inner context left it running
+        with compute_scheduler("local-cluster", n_workers=1) as client:
+            assert client is first
+        with compute_scheduler("local-cluster", n_workers=2) as other:
+            assert other is not first  # other parameters: a cluster of their own
+    assert first.status == "closed"
+
+
+def test_nothing_is_started_ahead_for_threads():
+    with started_ahead("auto", n_workers=2, data_nbytes=1000):
+        with compute_scheduler("auto", n_workers=2, data_nbytes=1000) as scheduler:
+            assert scheduler == "threads"
