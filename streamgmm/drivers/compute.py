@@ -244,42 +244,34 @@ def _resolve(scheduler: str, data_nbytes: int | None, cluster_only: tuple[Any, .
     return chosen
 
 
+#: The parameters of :func:`compute_scheduler` that only a local cluster takes.
+_CLUSTER_ONLY = ("threads_per_worker", "memory_limit", "host", "dashboard_address")
 #: Clusters started by :func:`started_ahead`, by the parameters that started them.
 _STARTED_AHEAD: dict[tuple[Any, ...], Any] = {}
 
 
 @contextlib.contextmanager
-def started_ahead(
-    scheduler: str = "threads",
-    *,
-    n_workers: int | None = None,
-    threads_per_worker: int | None = None,
-    memory_limit: str | int | None = None,
-    host: str | None = None,
-    dashboard_address: str | bool | None = None,
-    connect_timeout: float = 30.0,
-    data_nbytes: int | None = None,
-) -> Iterator[None]:
+def started_ahead(scheduler: str = "threads", **options: Any) -> Iterator[None]:
     """Start now what ``compute_scheduler`` would start with these parameters; reuse it inside.
 
     A command starts its job's cluster while Prefect's API server starts (each takes
     seconds); the flow's own :func:`compute_scheduler` call with the same parameters
     then yields this cluster instead of starting another, and leaves it running. It
     is closed when this context exits. Threads, processes and the synchronous
-    scheduler start nothing: for them this does nothing. Parameters as
-    :func:`compute_scheduler`.
+    scheduler start nothing: for them this does nothing.
+
+    Parameters
+    ----------
+    scheduler, **options
+        As :func:`compute_scheduler` takes them.
     """
-    cluster_only = (threads_per_worker, memory_limit, host, dashboard_address)
-    resolved = _resolve(scheduler, data_nbytes, cluster_only)
-    key = (resolved, n_workers, *cluster_only)
+    cluster_only = tuple(options.get(name) for name in _CLUSTER_ONLY)
+    resolved = _resolve(scheduler, options.pop("data_nbytes", None), cluster_only)
+    key = (resolved, options.get("n_workers"), *cluster_only)
     if resolved in LOCAL_SCHEDULERS or key in _STARTED_AHEAD:
         yield
         return
-    with compute_scheduler(
-        resolved, n_workers=n_workers, threads_per_worker=threads_per_worker,
-        memory_limit=memory_limit, host=host, dashboard_address=dashboard_address,
-        connect_timeout=connect_timeout,
-    ) as client:
+    with compute_scheduler(resolved, **options) as client:
         _STARTED_AHEAD[key] = client
         try:
             yield
