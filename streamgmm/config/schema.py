@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 #: Named schedulers; anything else must be the address of a running Dask scheduler.
-SCHEDULER_NAMES: tuple[str, ...] = ("threads", "processes", "synchronous", "local-cluster")
+SCHEDULER_NAMES: tuple[str, ...] = ("auto", "threads", "processes", "synchronous", "local-cluster")
 
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 
@@ -317,14 +317,16 @@ class ComputeConfig(_Section):
 
     Parameters
     ----------
-    scheduler : str, default "threads"
-        "threads", "processes", "synchronous", "local-cluster" (a ``distributed``
-        cluster on this machine, started and stopped with the job), or the address of
-        a running Dask scheduler (e.g. ``tcp://10.0.0.5:8786``). The fitted model is
-        the same on every one.
+    scheduler : str, default "auto"
+        "auto" (threads, or a local cluster for data of 1 GiB and more: see
+        :func:`streamgmm.drivers.compute.choose_scheduler`), "threads", "processes",
+        "synchronous", "local-cluster" (a ``distributed`` cluster on this machine,
+        started and stopped with the job), or the address of a running Dask
+        scheduler (e.g. ``tcp://10.0.0.5:8786``). The fitted model is the same on
+        every one.
     n_workers : int >= 1, optional
         Workers of the local cluster (default 2), or threads of the "threads" pool
-        (default: every core).
+        (default: every core); with "auto", whichever it chooses.
     threads_per_worker : int >= 1, optional
         Threads per local-cluster worker (default 1).
     memory_limit : str or int, optional
@@ -343,7 +345,7 @@ class ComputeConfig(_Section):
         false for none. Default: a free port on ``host``.
     """
 
-    scheduler: Annotated[str, Field(strict=True, min_length=1)] = "threads"
+    scheduler: Annotated[str, Field(strict=True, min_length=1)] = "auto"
     n_workers: PositiveInt | None = None
     threads_per_worker: PositiveInt | None = None
     memory_limit: str | int | None = None
@@ -382,11 +384,11 @@ class ComputeConfig(_Section):
     @classmethod
     def _workers_need_own_cluster(cls, value: int | None, info: ValidationInfo) -> int | None:
         scheduler = info.data.get("scheduler")
-        if value is None or scheduler is None or scheduler in ("threads", "local-cluster"):
+        if value is None or scheduler is None or scheduler in ("auto", "threads", "local-cluster"):
             return value
         if scheduler in SCHEDULER_NAMES:
             raise ValueError(
-                f"applies to schedulers 'threads' and 'local-cluster' only, but "
+                f"applies to schedulers 'auto', 'threads' and 'local-cluster' only, but "
                 f"compute.scheduler is {scheduler!r}; remove it"
             )
         raise ValueError(

@@ -244,7 +244,9 @@ def run_batch_fit(config: BatchFitConfig) -> BatchFitResult:
     evaluation and the predictions, so a cluster starts once per run.
     """
     rows = open_data(config.data)
-    with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
+    with compute_scheduler(
+        **config.compute.scheduler_params(), data_nbytes=rows.array.nbytes
+    ) as scheduler:
         model, fit_seconds = fit_mixture(config, rows, scheduler)
         metrics = evaluate(model, rows, scheduler, fit_seconds)
         # The fit may have taken hours: check the destinations again before a version is

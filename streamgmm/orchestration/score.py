@@ -255,7 +255,9 @@ def run_score(config: ScoreConfig) -> ScoreResult:
     check_features(version, rows)
     target = config.predictions_target
     assert target is not None  # preflight: required for data at a URL
-    with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
+    with compute_scheduler(
+        **config.compute.scheduler_params(), data_nbytes=rows.array.nbytes
+    ) as scheduler:
         predictions = write_predictions(
             version.scored_model, rows, target, overwrite=config.outputs.overwrite,
             dtype=_training_dtype(version), scheduler=scheduler,

@@ -395,7 +395,9 @@ def run_select_k(config: SelectKConfig) -> SelectKResult:
     """The select_k steps for a validated config; call it inside a flow run."""
     rows = open_data(config.data)
     criterion = config.selection.criterion
-    with compute_scheduler(**config.compute.scheduler_params()) as scheduler:
+    with compute_scheduler(
+        **config.compute.scheduler_params(), data_nbytes=rows.array.nbytes
+    ) as scheduler:
         fits = fit_all_candidates(config, rows, scheduler)
         metrics = evaluate_all_candidates(fits, rows, scheduler)
         chosen = choose(metrics, criterion)

@@ -7,7 +7,11 @@ through PREFECT_API_URL, as a run against a Prefect server would.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +41,23 @@ def _run(
     )
 
 
+def _assert_recorded_and_stopped(home: Path, stderr: str) -> None:
+    """The temporary API recorded the run and its last log lines, and stopped; no UI link."""
+    match = re.search(r"temporary API server on http://127\.0\.0\.1:(\d+)/api", stderr)
+    assert match, stderr[-3000:]
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(match.group(1)))) != 0  # nothing listens
+    assert "View at" not in stderr
+    with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
+        assert db.execute("select state_type from flow_run").fetchall() == [("COMPLETED",)]
+        # The run's last log line was sent before the server stopped.
+        (logged,) = db.execute(
+            "select count(*) from log where task_run_id is null "
+            "and message like 'Finished in state Completed%'"
+        ).fetchone()
+    assert logged == 1
+
+
 @pytest.mark.slow
 def test_command_runs_the_flow_and_prints_the_version(
     small_zarr, batch_fit_document, write_config, tmp_path, prefect_harness
@@ -58,6 +79,7 @@ def test_command_runs_the_flow_and_prints_the_version(
         assert fragment in first.stdout
     assert "Iteration 1" in first.stderr  # EM progress in the run log
     assert "Finished in state Completed()" in first.stderr
+    _assert_recorded_and_stopped(home, first.stderr)
 
     quiet = _run([str(config), "--quiet"], home, api_url=PREFECT_API_URL.value())
     assert quiet.returncode == 0, quiet.stderr[-3000:]
@@ -72,7 +94,7 @@ def test_invalid_config_fails_fast_with_the_key_path(batch_fit_document, write_c
     result = _run([str(write_config(document))], tmp_path / "prefect-home")
     assert result.returncode == 2
     assert "model.covariance_type" in result.stderr and "'fulll'" in result.stderr
-    assert "Starting temporary server" not in result.stderr  # rejected before orchestration
+    assert "temporary API server" not in result.stderr  # rejected before orchestration
 
 
 @pytest.mark.slow

@@ -83,9 +83,9 @@ def _listening(process: psutil.Process) -> list[tuple[int, str, int]]:
 
 
 def test_local_cluster_of_the_shipped_config_listens_on_loopback_only():
-    """configs/batch_fit.yaml starts a local cluster: its scheduler, workers, nannies and
+    """configs/select_k.yaml starts a local cluster: its scheduler, workers, nannies and
     dashboard all listen on 127.0.0.1 (the dashboard used to bind to 0.0.0.0)."""
-    config = load_config(REPO / "configs" / "batch_fit.yaml")
+    config = load_config(REPO / "configs" / "select_k.yaml", kind="select_k")
     assert config.compute.scheduler == "local-cluster"
     with compute_scheduler(**config.compute.scheduler_params()) as client:
         listening = _listening(psutil.Process())

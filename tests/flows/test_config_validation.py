@@ -66,7 +66,7 @@ def test_minimal_config_gets_defaults_and_resolves_paths(tmp_path):
     assert config.registry.root == str(tmp_path / "registry")
     assert config.outputs.reports == str(tmp_path / "reports")
     assert config.outputs.predictions is None and config.checkpoint.folder is None
-    assert config.compute.scheduler == "threads"
+    assert config.compute.scheduler == "auto"
     assert config.model.seed == 0 and config.model.covariance_type == "full"
 
 

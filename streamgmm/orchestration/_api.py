@@ -1,0 +1,197 @@
+"""The Prefect API a command's flow run talks to: ``PREFECT_API_URL``, or a temporary local server.
+
+Without ``PREFECT_API_URL``, Prefect itself would start its temporary ("ephemeral")
+API server the moment the flow is called (``SubprocessASGIServer``): it imports
+Prefect's whole server package into the command's process first (about 1.2 s of
+CPU the command never uses) and then waits, doing nothing, until the server
+answers (about 2.5 s warm, on 2 cores). :class:`TemporaryAPI` starts the same
+server the same way — uvicorn serving ``prefect.server.api.server:create_app`` with
+Prefect 3.8's ephemeral-mode variables (no UI, the ephemeral set of services), on
+127.0.0.1, with the user's Prefect settings — but returns at once, so the command
+does its own start-up (a local Dask cluster, when the job uses one) while the
+server starts, and waits for ``/api/health`` only when the flow is about to run.
+The flow then runs with ``PREFECT_API_URL`` pointing at it, and the server is
+stopped when the command ends, also on failure.
+
+The server's telemetry heartbeat is off unless the user's settings turn it on
+(``PREFECT_SERVER_ANALYTICS_ENABLED``): on a machine without internet access it
+logged a name-resolution traceback on every run, and on a first run its write raced
+the database migrations ("database is locked").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import prefect
+from prefect.events.worker import EventsWorker
+from prefect.logging import get_logger
+from prefect.logging.handlers import APILogWorker
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    PREFECT_UI_URL,
+    get_current_settings,
+    temporary_settings,
+)
+
+__all__ = ["TemporaryAPI", "flow_run_api"]
+
+#: What Prefect's ``SubprocessASGIServer`` sets for its server (Prefect 3.8): no UI,
+#: the services of an ephemeral server, the last app created in that process.
+EPHEMERAL_SERVER_ENVIRONMENT = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+}
+#: Defaults of the temporary server that the user's environment or profile overrides.
+SERVER_DEFAULTS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+#: uvicorn's exit code when the port is taken (a race after choosing a free one).
+PORT_IN_USE_EXIT_CODE = 3
+HOST = "127.0.0.1"
+logger = get_logger("temporary_api")
+POLL_SECONDS = 0.05
+STOP_TIMEOUT_SECONDS = 5
+
+
+def _free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the OS's choice)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class TemporaryAPI:
+    """Prefect's temporary API server on 127.0.0.1, started without waiting for it.
+
+    Use :meth:`start` (returns at once), :meth:`wait_ready`, :meth:`stop`; or
+    :func:`flow_run_api`, which does all three around a block.
+    """
+
+    def __init__(self) -> None:
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The API's URL (``http://127.0.0.1:PORT/api``)."""
+        return f"http://{HOST}:{self.port}/api"
+
+    def _spawn(self) -> None:
+        self.port = _free_port()
+        settings = get_current_settings().to_environment_variables(exclude_unset=True)
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn",
+                "--app-dir", str(Path(prefect.__file__).resolve().parent.parent),
+                "--factory", "prefect.server.api.server:create_app",
+                "--host", HOST, "--port", str(self.port),
+                "--log-level", "error", "--lifespan", "on",
+            ],
+            env={**SERVER_DEFAULTS, **os.environ, **EPHEMERAL_SERVER_ENVIRONMENT, **settings},
+        )
+
+    def start(self) -> TemporaryAPI:
+        """Start the server process; do not wait for it."""
+        self._spawn()
+        logger.info("Starting Prefect's temporary API server on %s", self.url)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until ``/api/health`` answers 200.
+
+        Raises
+        ------
+        ConnectionError
+            The server exited or did not answer within ``timeout`` seconds (the
+            message says which, and the way out).
+        """
+        assert self.process is not None, "start() first"
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=5) as client:
+            while time.monotonic() < deadline:
+                code = self.process.poll()
+                if code == PORT_IN_USE_EXIT_CODE:
+                    self._spawn()  # another process took the port in the meantime
+                    continue
+                if code is not None:
+                    raise ConnectionError(
+                        f"Prefect's temporary API server on {HOST}:{self.port} exited with code "
+                        f"{code} before answering (its error is above). Check PREFECT_HOME "
+                        f"({get_current_settings().home}), or set PREFECT_API_URL to a running "
+                        "Prefect server."
+                    )
+                try:
+                    if client.get(f"{self.url}/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(POLL_SECONDS)
+        raise ConnectionError(
+            f"Prefect's temporary API server on {HOST}:{self.port} did not answer within "
+            f"{timeout:g} s. Allow it longer (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS), "
+            "or set PREFECT_API_URL to a running Prefect server."
+        )
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT_SECONDS`)."""
+        if self.process is None:
+            return
+        logger.info("Stopping Prefect's temporary API server on %s", self.url)
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@contextlib.contextmanager
+def flow_run_api() -> Iterator[contextlib.AbstractContextManager[None]]:
+    """Start the API a command's flow runs on; yield how to wait for it and use it.
+
+    With ``PREFECT_API_URL`` set, nothing starts and the yielded context does
+    nothing. Otherwise a :class:`TemporaryAPI` starts now, and entering the
+    yielded context waits until it answers (``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``)
+    and points Prefect at it inside; the server stops when this context exits.
+
+    Examples
+    --------
+    >>> with flow_run_api() as api:      # doctest: +SKIP
+    ...     start_other_things()         # while the server starts
+    ...     with api:
+    ...         my_flow()
+    """
+    if PREFECT_API_URL.value():
+        yield contextlib.nullcontext()
+        return
+    server = TemporaryAPI().start()
+    try:
+        yield _ready(server)
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _ready(server: TemporaryAPI) -> Iterator[None]:
+    """Wait for the server; inside, Prefect talks to it; on exit, what is queued for it is sent."""
+    server.wait_ready(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    # The temporary server serves no UI: no "View at" link to it.
+    with temporary_settings(updates={PREFECT_API_URL: server.url, PREFECT_UI_URL: ""}):
+        try:
+            yield
+        finally:
+            # Run logs and events are sent in the background: send the last ones while
+            # the server still runs (Prefect would otherwise retry them against a
+            # stopped server when the process exits).
+            APILogWorker.drain_all()
+            EventsWorker.drain_all()
