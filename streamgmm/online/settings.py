@@ -145,6 +145,9 @@ class RunSummary:
     state : RunnerState
         The last committed state.
     stop_reason : str
+    batch_log_likelihoods : list of float
+    dead_letters : int
+        Broker messages this run sent to the dead-letter sink (undecodable).
     """
 
     batches: int
@@ -156,6 +159,7 @@ class RunSummary:
     state: RunnerState
     stop_reason: str
     batch_log_likelihoods: list[float] = field(default_factory=list)
+    dead_letters: int = 0
 
     @property
     def params(self) -> MixtureParameters:

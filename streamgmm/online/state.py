@@ -60,7 +60,8 @@ class RunnerState:
         Identifies the stream and model setup that wrote the state.
     counters : dict
         ``batches``, ``rows_read``, ``invalid_rows``, ``empty_batches``,
-        ``anomalies``, ``scored_rows`` (ints).
+        ``anomalies``, ``scored_rows``, ``dead_letters`` (broker messages set
+        aside as undecodable) (ints).
     drift : dict or None
         The drift detector's ``state_dict()``.
     alarms : list of dict
