@@ -137,7 +137,7 @@ class StreamRunner:
         self.settings = settings
         self.on_batch = on_batch
         self.model_factory = default_model_factory() if model_factory is None else model_factory
-        self.state_file = StateFile(settings.state_dir)
+        self.state_file = StateFile(settings.state_dir, durable=settings.fsync_commits)
         self.history = BatchHistory(settings.state_dir)
         self._registry = None
 
