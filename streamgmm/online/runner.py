@@ -542,6 +542,11 @@ class StreamRunner:
         batch_lls: list[float] = []
         run_batches = run_rows = run_invalid = run_anomalies = run_dead = 0
         stop_reason = "source idle"
+        if self._snapshot_due(state, time.time()):
+            # Killed between a batch's commit and the snapshot it was due: publish it now, at
+            # the batch an uninterrupted run publishes at (found, if it was published already).
+            state, version = self._publish(state)
+            versions.append(version)
         while True:
             if settings.max_batches is not None and run_batches >= settings.max_batches:
                 stop_reason = "max_batches reached"
