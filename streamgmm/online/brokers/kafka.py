@@ -267,8 +267,16 @@ class KafkaSource(BrokerSource):
         self._fetched = dict(offsets)
 
     def _pull(self) -> None:
-        """Queue what the client has now, per partition, in offset order."""
-        for record in self.consumer.consume(CONSUME_COUNT, CONSUME_WAIT):
+        """Queue what the client has now, per partition, in offset order.
+
+        Takes what the client holds without waiting; only when it holds nothing,
+        waits (up to ``CONSUME_WAIT``) for the first record, never for a full count.
+        """
+        records = self.consumer.consume(CONSUME_COUNT, 0)
+        if not records:
+            records = self.consumer.consume(1, CONSUME_WAIT)
+            records += self.consumer.consume(CONSUME_COUNT, 0)
+        for record in records:
             error = record.error()
             if error is not None:
                 if error.code() == confluent_kafka.KafkaError._PARTITION_EOF:
