@@ -36,7 +36,6 @@ from broker_helpers import (
     assert_same_stream,
     child_env,
     committed_state,
-    free_port,
     run_and_kill_at_batch,
     stream_command,
     stream_payloads,
@@ -244,11 +243,7 @@ def test_a_broker_down_at_start_is_named_unless_the_stream_waits(kind_name: str,
     def late_start() -> None:
         time.sleep(2.0)
         server.start()
-        payloads = stream_payloads(24, ROWS_PER_MESSAGE)
-        if kind_name == "kafka":  # the topic exists before the source looks it up
-            kind.produce(server, "rows", payloads)
-        else:
-            kind.produce(server, "rows", payloads)
+        kind.produce(server, "rows", stream_payloads(24, ROWS_PER_MESSAGE))
 
     starter = threading.Thread(target=late_start)
     starter.start()

@@ -39,13 +39,11 @@ from typing import Any, Iterable, Sequence
 from ..sources import Batch, SourceError, SourceMismatchError
 from .common import (
     BrokerSource,
-    DeadLetterSink,
-    FolderDeadLetters,
     Message,
     connect_at_start,
     credentials,
     dead_letter_fields,
-    dead_letter_folder,
+    dead_letter_sink,
     require_client,
     shared_options,
 )
@@ -415,10 +413,7 @@ def build(config: Any, state_dir: str) -> KafkaSource:
         username=secrets["username"], password=secrets["password"], tls=config.tls,
         client_id=config.client_id, wait_for_broker=config.wait_for_broker, **shared_options(config),
     )
-    folder = dead_letter_folder(config, state_dir)
-    sink: DeadLetterSink = (
-        FolderDeadLetters(folder, source.describe()) if folder is not None
-        else KafkaDeadLetters(source.options, config.dead_letter.topic, source.describe())
+    source.dead_letters = dead_letter_sink(
+        config, state_dir, source, lambda topic: KafkaDeadLetters(source.options, topic, source.describe())
     )
-    source.dead_letters = sink
     return source
