@@ -5,7 +5,10 @@
 - ``kafka_broker_factory``, ``redis_broker_factory``: private brokers for tests that
   stop and restart theirs (``broker.stop()``, ``broker.start()`` on the same port).
 
-Fixtures of further brokers go into ``conftest_nats_mqtt.py`` (same helpers).
+Fixtures of further brokers go into ``conftest_nats_mqtt.py`` (same helpers), imported
+at the end of this file (``from conftest_nats_mqtt import ...``): pytest refuses
+``pytest_plugins`` outside the root conftest. Their test entries go into
+``BROKER_KINDS`` of ``broker_helpers.py`` (the benchmark reads it too).
 """
 
 from __future__ import annotations
