@@ -296,3 +296,28 @@ def test_a_rewritten_redis_stream_is_refused(tmp_path: Path, redis_broker: Broke
     with pytest.raises(SourceMismatchError, match="holds other data than the one consumed"):
         _run(config)
     client.close()
+
+
+def test_the_committed_position_is_acknowledged_to_the_group_after_the_commit(
+    broker: tuple[BrokerKind, BrokerProcess], tmp_path: Path
+) -> None:
+    kind, server = broker
+    name = _name()
+    kind.produce(server, name, stream_payloads(24, ROWS_PER_MESSAGE))
+    config = write_config(tmp_path, {**kind.source(server, name), "group": f"{name}-monitor"})
+    position = _run(config).state.position
+    if kind.name == "redis":
+        import redis
+
+        client = redis.Redis(port=server.port)
+        groups = client.xinfo_groups(name)
+        client.close()
+        assert [g["last-delivered-id"].decode() for g in groups] == [position["last_id"]]
+    else:
+        import confluent_kafka
+
+        consumer = confluent_kafka.Consumer({"bootstrap.servers": server.address, "group.id": f"{name}-monitor"})
+        partitions = [confluent_kafka.TopicPartition(name, int(p)) for p in position["offsets"]]
+        committed = {str(tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=10)}
+        consumer.close()
+        assert committed == position["offsets"]
