@@ -321,3 +321,19 @@ def test_the_committed_position_is_acknowledged_to_the_group_after_the_commit(
         committed = {str(tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=10)}
         consumer.close()
         assert committed == position["offsets"]
+
+
+def test_a_dead_letter_folder_is_checked_like_every_destination(tmp_path: Path, redis_broker: BrokerProcess) -> None:
+    users = tmp_path / "my-documents"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    source = {**BROKER_KINDS["redis"].source(redis_broker, _name()), "dead_letter": {"folder": str(users)}}
+    done = subprocess.run(stream_command(write_config(tmp_path / "stream", source)), capture_output=True,
+                          text=True, env=child_env(), timeout=300)
+    assert done.returncode == 2 and "source.dead_letter.folder" in done.stderr, done.stderr[-2000:]
+    assert (users / "notes.txt").read_text() == "mine"
+    fresh = tmp_path / "dead"  # a new folder is made and marked as streamgmm's
+    source["dead_letter"] = {"folder": str(fresh)}
+    done = subprocess.run(stream_command(write_config(tmp_path / "stream", source)), capture_output=True,
+                          text=True, env=child_env(), timeout=300)
+    assert "source.dead_letter.folder" not in done.stderr and fresh.is_dir()
