@@ -16,7 +16,9 @@ way out; all of them are reported at once in a :class:`~streamgmm.config.ConfigE
 - **inputs**: the data open (the file or store exists and is readable, and has
   the named ``variable`` / ``columns``: metadata only, no data pass); a score's
   model version exists; an online stream's landing folder exists and a
-  ``start_from`` version exists (unless the stream resumes from its state);
+  ``start_from`` version exists (unless the stream resumes from its state); a
+  broker source's credential variables are set and its broker accepts a TCP
+  connection within 2 s (unless ``source.wait_for_broker`` asks to wait);
 - **destinations** (:mod:`streamgmm.io.destinations`): none is, contains or lies
   inside an input or another destination; each is streamgmm's own output of
   its kind (marker) or new; an existing predictions target needs
@@ -56,6 +58,7 @@ from streamgmm.io.destinations import (
 )
 from streamgmm.drivers.predictions import is_legacy_predictions
 from streamgmm.io.sources import open_rows
+from streamgmm.online.brokers.common import BrokerConfigError, credentials, unreachable
 from streamgmm.online.runner import is_legacy_scores_store
 from streamgmm.online.state import STATE_FILENAME, is_legacy_state_folder
 from streamgmm.registry import ModelRegistry
@@ -148,6 +151,30 @@ def _kind_problems(root: str, model: str, ref: int | str, kind: str) -> list[str
         f"stream learns a {kind} one (model.kind: {kind}). Set model.kind: {metadata.kind}, or "
         f"start from a {kind} version."
     ]
+#: Seconds the preflight waits for a broker to accept a connection.
+BROKER_PROBE_SECONDS = 2.0
+
+
+def _broker_problems(source: Any) -> list[str]:
+    """A broker source: its credentials' variables are set, and the broker answers.
+
+    The reachability probe (a TCP connection, :data:`BROKER_PROBE_SECONDS`) is
+    skipped when ``source.wait_for_broker`` asks the stream to wait for it.
+    """
+    problems = []
+    try:
+        credentials(source)
+    except BrokerConfigError as exc:
+        problems.append(str(exc))
+    if source.wait_for_broker is None:
+        why = unreachable(source.kind, source.address, timeout=BROKER_PROBE_SECONDS)
+        if why is not None:
+            problems.append(
+                f"source.{source.address_key}: cannot reach the {source.kind} broker at "
+                f"{source.address} ({why}). Start the broker or fix the address; to wait for a "
+                "broker that is starting, set source.wait_for_broker (seconds)."
+            )
+    return problems
 
 
 def job_inputs(config: Any) -> list[NamedInput]:
@@ -176,8 +203,8 @@ def _input_problems(config: Any) -> list[str]:
         reg = config.registry
         return _model_problems(reg.root, reg.model, reg.version, "registry") + data_problems(config.data)
     if isinstance(config, OnlineUpdateConfig):
-        problems = []
         source = config.source
+        problems = _broker_problems(source) if source.is_broker else []
         folder = local_path(str(source.uri)) if source.uri is not None else None
         if source.kind == "landing-folder" and not (folder and Path(folder).is_dir()):
             problems.append(
@@ -232,6 +259,9 @@ def job_destinations(config: Any) -> list[Destination]:
         if config.registry is not None:
             destinations.append(Destination("registry.root", config.registry.root, "registry",
                                             legacy=is_registry_layout))
+        dead_letter = config.source.dead_letter
+        if dead_letter is not None and dead_letter.folder is not None:  # the default is in online.state
+            destinations.append(Destination("source.dead_letter.folder", dead_letter.folder, "dead-letters"))
     else:
         raise TypeError(f"no preflight for {type(config).__name__}")
     return destinations

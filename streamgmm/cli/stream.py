@@ -21,7 +21,7 @@ from typing import Sequence
 from ..config import ConfigError, load_config
 from ..preflight import check_job, prepare_reports_folder
 from ..core.errors import StreamGMMError
-from ..online.from_config import build_runner
+from ..online.from_config import build_runner, close_source
 from ..online.sources import SourceMismatchError
 from ..reporting.stream_plots import plot_stream_state
 from ._registry import announce_config
@@ -30,7 +30,8 @@ __all__ = ["DESCRIPTION", "EPILOG", "configure", "main", "run"]
 
 DESCRIPTION = (
     "Consume a stream (an append-only Zarr store, a landing folder of Parquet/NPY/Zarr "
-    "files, or rows on standard input) with online stepwise EM. The model state and the "
+    "files, rows on standard input, or a message broker: Kafka, Redis Streams, NATS "
+    "JetStream, MQTT) with online stepwise EM. The model state and the "
     "stream position are committed together after every batch, so the command can be "
     "killed and started again without losing or repeating a batch. Model versions are "
     "published to the registry every N batches or T seconds."
@@ -110,11 +111,16 @@ def run(args: argparse.Namespace) -> int:
     except (StreamGMMError, OSError, ValueError) as exc:
         print(f"stream failed: {exc}", file=sys.stderr)
         return 1
+    finally:
+        close_source(runner.source)
     state = summary.state
     print(f"stream: {summary.batches} batches, {summary.rows:,} rows this run ({summary.stop_reason})")
     print(f"  total        {state.count('batches')} batches, {state.count('rows_read'):,} rows, "
           f"{state.count('invalid_rows')} invalid rows dropped")
     print(f"  position     {state.position}")
+    if state.count("dead_letters") or summary.dead_letters:
+        print(f"  dead letters {summary.dead_letters:,} this run, {state.count('dead_letters'):,} in total "
+              "(undecodable messages set aside with their reason)")
     if state.anomaly_threshold is not None:
         print(f"  anomalies    {summary.anomalies:,} this run below log-likelihood {state.anomaly_threshold:.4f}")
     print(f"  drift alarms {len(summary.alarms)} this run" + (

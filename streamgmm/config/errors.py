@@ -7,6 +7,7 @@ what is allowed, so a user can fix the YAML without reading this code.
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -51,7 +52,17 @@ def format_key_path(loc: Sequence[str | int]) -> str:
     return text or "(top level)"
 
 
-def _show(value: Any) -> str:
+#: Keys whose values are never echoed in errors (a secret pasted where a variable's name goes).
+_SECRET_KEY = re.compile(r"password|secret|token|credential|passphrase|_env$", re.IGNORECASE)
+
+
+def _hides_secret(loc: Sequence[str | int]) -> bool:
+    return any(isinstance(part, str) and _SECRET_KEY.search(part) for part in loc)
+
+
+def _show(value: Any, loc: Sequence[str | int] = ()) -> str:
+    if _hides_secret(loc):
+        return "(value hidden)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -83,13 +94,13 @@ def _unknown_key_line(model: type[BaseModel], loc: tuple[str | int, ...], value:
     owner = _model_at(model, loc[:-1])
     path = format_key_path(loc)
     if owner is None:
-        return f"{path}: unknown key (value {_show(value)}); remove it"
+        return f"{path}: unknown key (value {_show(value, loc)}); remove it"
     allowed = list(owner.model_fields)
     guess = difflib.get_close_matches(key, allowed, n=1)
     hint = f"; did you mean {guess[0]!r}?" if guess else "."
     where = format_key_path(loc[:-1]) if loc[:-1] else "the top level"
     return (
-        f"{path}: unknown key {key!r} (value {_show(value)}){hint} "
+        f"{path}: unknown key {key!r} (value {_show(value, loc)}){hint} "
         f"The keys allowed in {where} are: {', '.join(allowed)}."
     )
 
@@ -108,7 +119,7 @@ def describe_validation_error(model: type[BaseModel], error: ValidationError) ->
             lines.append(f"{path}: required key is missing; add it")
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
             lines.append(
-                f"{path}: expected a mapping of keys (a YAML block), got {_show(item.get('input'))}"
+                f"{path}: expected a mapping of keys (a YAML block), got {_show(item.get('input'), loc)}"
             )
         else:
             if kind == "value_error" and message.startswith("Value error, "):
@@ -123,5 +134,5 @@ def describe_validation_error(model: type[BaseModel], error: ValidationError) ->
             if isinstance(value, (dict, BaseModel)):  # a whole section: its own rule speaks
                 lines.append(f"{path}: {message}")
             else:
-                lines.append(f"{path}: {_show(value)} is not allowed; {message}")
+                lines.append(f"{path}: {_show(value, loc)} is not allowed; {message}")
     return lines

@@ -4,7 +4,7 @@ Example (a landing folder; ``configs/stream_sensors.yaml`` and ``configs/stream_
 are complete, commented ones)::
 
     source:
-      kind: landing-folder                 # landing-folder | zarr-append | stdin
+      kind: landing-folder                 # landing-folder | zarr-append | stdin | kafka | redis | nats | mqtt
       uri: ../data/generated/landing       # the folder, or the Zarr store
     model:
       n_components: 8
@@ -22,6 +22,18 @@ are complete, commented ones)::
     registry: {root: ../registry, model: stream, aliases: [online]}
     outputs: {scores: ../data/generated/stream-scores.zarr, reports: ../reports}
 
+A broker source (see :class:`StreamSourceConfig` and
+:mod:`streamgmm.online.brokers`)::
+
+    source:
+      kind: kafka
+      bootstrap_servers: 127.0.0.1:9092
+      topic: sensors
+      format: binary                       # json | binary | arrow
+      dead_letter: {topic: sensors-dead}   # or {folder: ...}; default <online.state>/dead-letters
+      wait_for_broker: 30                  # seconds; without it, a broker down at start is an error
+      credentials: {username_env: KAFKA_USER, password_env: KAFKA_PASSWORD}   # variable NAMES
+
 Relative paths are relative to the config file; unknown keys are errors.
 """
 
@@ -29,8 +41,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import re
+
 from pydantic import (
     Field,
+    NonNegativeInt,
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
@@ -51,6 +66,10 @@ from .schema import (
 
 __all__ = [
     "AnomalySettings",
+    "BROKER_KINDS",
+    "BrokerCredentials",
+    "BrokerTLS",
+    "DeadLetterConfig",
     "DriftSettings",
     "OnlineModelConfig",
     "OnlineSettings",
@@ -63,6 +82,119 @@ __all__ = [
 ]
 
 _Name = Annotated[str, Field(strict=True, min_length=1)]
+_Path = Annotated[str, Field(strict=True)]
+
+#: Source kinds read from a message broker (:mod:`streamgmm.online.brokers`).
+BROKER_KINDS = ("kafka", "redis", "nats", "mqtt")
+#: Which key names the broker's address, and which the stream, per broker kind.
+_ADDRESS_KEY = {"kafka": "bootstrap_servers", "redis": "url", "nats": "url", "mqtt": "url"}
+_STREAM_KEY = {"kafka": "topic", "redis": "stream", "nats": "stream", "mqtt": "topic"}
+#: Where a broker sends dead letters natively (besides a folder).
+_DEAD_LETTER_KEY = {"kafka": "topic", "redis": "stream", "nats": "subject", "mqtt": "topic"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _resolve_local(value: str | None, info: ValidationInfo) -> str | None:
+    """A local path resolved against the config's folder (URLs refused)."""
+    if value is None:
+        return None
+    resolved = resolve_location(value, _base_dir(info))
+    if is_url(resolved) and not resolved.startswith("file://"):
+        raise ValueError("give a local path, not a URL")
+    return resolved
+
+
+class DeadLetterConfig(_Section):
+    """Where undecodable broker messages go: exactly one of the four.
+
+    Parameters
+    ----------
+    folder : str, optional
+        A folder: ``<address>.msg`` plus ``<address>.json`` (reason, position) per message.
+    topic : str, optional
+        A Kafka or MQTT topic.
+    stream : str, optional
+        A Redis stream.
+    subject : str, optional
+        A NATS subject.
+    """
+
+    folder: _Path | None = None
+    topic: _Name | None = None
+    stream: _Name | None = None
+    subject: _Name | None = None
+
+    @field_validator("folder")
+    @classmethod
+    def _resolve_folder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve_local(value, info)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "DeadLetterConfig":
+        given = [name for name in ("folder", "topic", "stream", "subject") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of folder, topic (Kafka, MQTT), stream (Redis) or subject (NATS)"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
+        return self
+
+    @property
+    def destination(self) -> tuple[str, str]:
+        """``(kind, value)`` of the one destination given."""
+        for name in ("folder", "topic", "stream", "subject"):
+            value = getattr(self, name)
+            if value is not None:
+                return name, value
+        raise AssertionError("validated: one destination")
+
+
+class BrokerCredentials(_Section):
+    """Credentials as the NAMES of environment variables (never the secrets themselves).
+
+    Parameters
+    ----------
+    username_env, password_env, token_env : str, optional
+        Names of variables holding the user name, the password, a token. The
+        variables are read when the stream starts; an unset one is an error
+        naming its key.
+    """
+
+    username_env: _Name | None = None
+    password_env: _Name | None = None
+    token_env: _Name | None = None
+
+    @field_validator("username_env", "password_env", "token_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(
+                "this is not an environment variable name (letters, digits, _). Give the "
+                "NAME of a variable that holds the secret (e.g. KAFKA_PASSWORD), never the secret"
+            )
+        return value
+
+
+class BrokerTLS(_Section):
+    """TLS options passed to the broker client.
+
+    Parameters
+    ----------
+    ca_file, cert_file, key_file : str, optional
+        PEM files (relative to the config file).
+    verify : bool, default True
+        Verify the broker's certificate.
+    """
+
+    ca_file: _Path | None = None
+    cert_file: _Path | None = None
+    key_file: _Path | None = None
+    verify: Annotated[bool, Field(strict=True)] = True
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _resolve_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve_local(value, info)
 
 
 class StreamSourceConfig(_Section):
@@ -70,26 +202,90 @@ class StreamSourceConfig(_Section):
 
     Parameters
     ----------
-    kind : {"landing-folder", "zarr-append", "stdin"}
+    kind : {"landing-folder", "zarr-append", "stdin", "kafka", "redis", "nats", "mqtt"}
     uri : str, optional
-        The landing folder or the Zarr store (not for stdin).
+        The landing folder or the Zarr store (not for stdin and brokers).
     variable : str, optional
         Zarr array name (store, or ``.zarr`` files in a landing folder).
     columns : list of str, optional
-        Parquet feature columns for ``.parquet`` files in a landing folder.
+        Parquet feature columns for ``.parquet`` files in a landing folder, or the
+        Arrow columns of broker messages in ``format: arrow``.
     sample_dim, feature_dim : str
         Dimension names of a Zarr store written by xarray.
     quarantine : str, optional
         Where unreadable landing files go; default ``<uri>/quarantine``.
+
+    Broker kinds (:mod:`streamgmm.online.brokers`):
+
+    bootstrap_servers : str
+        Kafka: ``host:port[,host:port...]``.
+    url : str
+        Redis (``redis://host:port/db``), NATS (``nats://host:port``), MQTT
+        (``mqtt://host:port``).
+    topic, stream, subject : str
+        What is read: a Kafka or MQTT topic, a Redis or NATS JetStream stream
+        (and a NATS subject filter).
+    partitions : list of int, optional
+        Kafka: the partitions read (default all of the topic's).
+    format : {"json", "binary", "arrow"}, default "binary"
+        The messages' format (:mod:`streamgmm.online.messages`).
+    group, client_id : str, optional
+        Consumer group / client id where the broker uses one (positions are
+        never taken from the broker: the runner's state holds them).
+    dead_letter : DeadLetterConfig, optional
+        Default: the folder ``dead-letters`` inside ``online.state``.
+    wait_for_broker : float, optional
+        Seconds to wait for a broker that is down at start (else: a clear error).
+    reconnect_seconds : float or None, default 300
+        How long a lost connection is retried during a run (null: forever).
+    credentials : BrokerCredentials, optional
+        Names of environment variables holding the secrets.
+    tls : BrokerTLS, optional
     """
 
-    kind: Literal["landing-folder", "zarr-append", "stdin"]
-    uri: Annotated[str, Field(strict=True)] | None = None
+    kind: Literal["landing-folder", "zarr-append", "stdin", "kafka", "redis", "nats", "mqtt"]
+    uri: _Path | None = None
     variable: _Name | None = None
     columns: tuple[_Name, ...] | None = None
     sample_dim: _Name = "sample"
     feature_dim: _Name = "feature"
-    quarantine: Annotated[str, Field(strict=True)] | None = None
+    quarantine: _Path | None = None
+    # ---- broker kinds
+    bootstrap_servers: _Name | None = None
+    url: _Name | None = None
+    topic: _Name | None = None
+    stream: _Name | None = None
+    subject: _Name | None = None
+    partitions: tuple[NonNegativeInt, ...] | None = None
+    format: Literal["json", "binary", "arrow"] = "binary"
+    group: _Name | None = None
+    client_id: _Name | None = None
+    dead_letter: DeadLetterConfig | None = None
+    wait_for_broker: NonNegativeFloat | None = None
+    reconnect_seconds: PositiveFloat | None = 300.0
+    credentials: BrokerCredentials | None = None
+    tls: BrokerTLS | None = None
+
+    #: Keys that only broker kinds take (an error with the other kinds).
+    _BROKER_ONLY = (
+        "bootstrap_servers", "url", "topic", "stream", "subject", "partitions", "group", "client_id",
+        "dead_letter", "wait_for_broker", "credentials", "tls",
+    )
+
+    @property
+    def is_broker(self) -> bool:
+        """Whether the source is a message broker."""
+        return self.kind in BROKER_KINDS
+
+    @property
+    def address_key(self) -> str:
+        """The key naming the broker's address (``bootstrap_servers`` or ``url``)."""
+        return _ADDRESS_KEY[self.kind]
+
+    @property
+    def address(self) -> str:
+        """The broker's address as configured."""
+        return getattr(self, self.address_key)
 
     @field_validator("uri", "quarantine")
     @classmethod
@@ -103,12 +299,57 @@ class StreamSourceConfig(_Section):
 
     @model_validator(mode="after")
     def _uri_matches_kind(self) -> "StreamSourceConfig":
+        if self.is_broker:
+            return self._broker_keys()
+        broker_keys = [name for name in self._BROKER_ONLY if getattr(self, name) is not None]
+        if broker_keys:
+            raise ValueError(
+                f"source.{broker_keys[0]} is for broker kinds ({', '.join(BROKER_KINDS)}), not {self.kind!r}"
+            )
+        if "format" in self.model_fields_set:
+            raise ValueError(f"source.format is the message format of broker kinds, not of {self.kind!r}")
         if self.kind == "stdin" and self.uri is not None:
             raise ValueError("source.uri is not used with kind 'stdin'; remove it")
         if self.kind != "stdin" and self.uri is None:
             raise ValueError(f"source.uri is required for kind {self.kind!r} (the folder or the store)")
         if self.columns is not None and self.kind != "landing-folder":
-            raise ValueError("source.columns selects Parquet columns of landing-folder files only")
+            raise ValueError(
+                "source.columns selects Parquet columns of landing-folder files, or Arrow columns of "
+                "broker messages (format: arrow)"
+            )
+        return self
+
+    def _broker_keys(self) -> "StreamSourceConfig":
+        """The keys a broker kind needs, and none it does not use."""
+        kind = self.kind
+        for name in ("uri", "variable", "quarantine"):
+            if getattr(self, name) is not None:
+                hint = " (undecodable messages go to source.dead_letter)" if name == "quarantine" else ""
+                raise ValueError(f"source.{name} is not used with kind {kind!r}; remove it{hint}")
+        address_key, stream_key = _ADDRESS_KEY[kind], _STREAM_KEY[kind]
+        if getattr(self, address_key) is None:
+            example = "127.0.0.1:9092" if kind == "kafka" else f"{kind}://127.0.0.1:PORT"
+            raise ValueError(f"source.{address_key} is required for kind {kind!r} (e.g. {example})")
+        other_address = "url" if address_key == "bootstrap_servers" else "bootstrap_servers"
+        if getattr(self, other_address) is not None:
+            raise ValueError(f"kind {kind!r} takes source.{address_key}, not source.{other_address}")
+        if getattr(self, stream_key) is None:
+            raise ValueError(f"source.{stream_key} is required for kind {kind!r} (what is read)")
+        allowed = {stream_key} | ({"subject"} if kind == "nats" else set())
+        for name in ("topic", "stream", "subject"):
+            if name not in allowed and getattr(self, name) is not None:
+                raise ValueError(f"source.{name} is not used with kind {kind!r}; it reads source.{stream_key}")
+        if self.partitions is not None and kind != "kafka":
+            raise ValueError("source.partitions are Kafka partitions; remove it")
+        if self.columns is not None and self.format != "arrow":
+            raise ValueError("source.columns selects Arrow columns; it needs format: arrow")
+        if self.dead_letter is not None:
+            where, _ = self.dead_letter.destination
+            if where not in ("folder", _DEAD_LETTER_KEY[kind]):
+                raise ValueError(
+                    f"source.dead_letter.{where} is not a {kind} destination: give "
+                    f"dead_letter.{_DEAD_LETTER_KEY[kind]} or dead_letter.folder"
+                )
         return self
 
 
@@ -277,6 +518,11 @@ class OnlineSettings(_Section):
         the source replaced, rewritten or shortened: "refuse" stops with both
         identities named; "reset" keeps the learnt model and reads the source
         from its beginning (``streamgmm stream --reset-source`` for one run).
+    fsync : bool, default True
+        Make each commit durable against power loss and OS crashes. ``false`` keeps
+        exactly-once under ``kill -9`` (the atomic rename stays) and saves the two
+        fsyncs that dominate a commit's cost; after an OS crash the stream may
+        resume from an earlier commit.
     snapshot : SnapshotSettings
     drift : DriftSettings, optional (null disables)
     anomaly : AnomalySettings, optional (null disables)
@@ -292,6 +538,7 @@ class OnlineSettings(_Section):
     poll_seconds: PositiveFloat = 1.0
     drain: Annotated[bool, Field(strict=True)] = False
     on_source_change: Literal["refuse", "reset"] = "refuse"
+    fsync: Annotated[bool, Field(strict=True)] = True
     snapshot: SnapshotSettings = Field(default_factory=dict)  # type: ignore[arg-type]
     drift: DriftSettings | None = Field(default_factory=dict)  # type: ignore[arg-type]
     anomaly: AnomalySettings | None = Field(default_factory=dict)  # type: ignore[arg-type]

@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import IO, Any, Callable
 
 from ..config.online import OnlineUpdateConfig
+from .brokers import build_broker_source
 from .runner import ModelSetup, RunnerState, SnapshotPolicy, StreamRunner, StreamSettings
 from .sources import AppendedZarrSource, LandingFolderSource, StdinSource, StreamSource
 
-__all__ = ["build_source", "build_settings", "build_runner"]
+__all__ = ["build_source", "build_settings", "build_runner", "close_source"]
 
 
 def build_source(config: OnlineUpdateConfig, stdin: IO[str] | None = None) -> StreamSource:
-    """The stream source a config describes."""
+    """The stream source a config describes (a broker's: see :mod:`.brokers`)."""
     source = config.source
+    if source.is_broker:
+        return build_broker_source(source, config.online.state)
     if source.kind == "landing-folder":
         return LandingFolderSource(
             source.uri,  # type: ignore[arg-type]
@@ -34,6 +37,13 @@ def build_source(config: OnlineUpdateConfig, stdin: IO[str] | None = None) -> St
             feature_dim=source.feature_dim,
         )
     return StdinSource(stdin)
+
+
+def close_source(source: StreamSource) -> None:
+    """Release a source's connection (broker sources have one; files have nothing to close)."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
 
 
 def build_settings(config: OnlineUpdateConfig) -> StreamSettings:
@@ -91,6 +101,7 @@ def build_settings(config: OnlineUpdateConfig) -> StreamSettings:
         poll_seconds=online.poll_seconds,
         drain=online.drain,
         on_source_change=online.on_source_change,
+        fsync_commits=online.fsync,
     )
 
 

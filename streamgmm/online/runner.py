@@ -148,7 +148,7 @@ class StreamRunner:
         self.model_factory = (
             default_model_factory(settings.model.kind) if model_factory is None else model_factory
         )
-        self.state_file = StateFile(settings.state_dir)
+        self.state_file = StateFile(settings.state_dir, durable=settings.fsync_commits)
         self.history = BatchHistory(settings.state_dir)
         self._registry = None
 
@@ -202,6 +202,18 @@ class StreamRunner:
                 "such rows."
             )
         return rows[finite], finite
+
+    def _commit(self, state: RunnerState) -> None:
+        """Save ``state`` atomically, then acknowledge its position to the source (brokers).
+
+        The acknowledgement comes only after the commit: a broker never learns of
+        progress the state file does not hold (the state is the single truth; an
+        ack lost in a crash is sent again after the replayed batch).
+        """
+        self.state_file.save(state)
+        acknowledge = getattr(self.source, "acknowledge", None)
+        if acknowledge is not None and state.position is not None:
+            acknowledge(state.position)
 
     # --------------------------------------------------------------- source identity
     def _identity(self, batch: Batch, previous: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -293,7 +305,7 @@ class StreamRunner:
         model = self._model(None, None)
         position: dict[str, Any] | None = None
         identity: dict[str, Any] | None = None
-        rows_read = dropped = 0
+        rows_read = dropped = dead_letters = 0
         held: list[np.ndarray] = []
         valid: list[np.ndarray] = []
         while not model.warmed_up:
@@ -303,6 +315,7 @@ class StreamRunner:
             rows, finite = self._valid_rows(batch, getattr(model, "n_features_in_", None))
             rows_read += batch.rows.shape[0]
             dropped += int(finite.size - rows.shape[0])
+            dead_letters += batch.dead_letters
             position = batch.position
             identity = self._identity(batch, identity)
             valid.append(finite)
@@ -316,7 +329,7 @@ class StreamRunner:
         if self.settings.scores_path:
             flagged = scores < threshold if threshold is not None else np.zeros(scores.shape, dtype=bool)
             self._writer(model.n_components).write(0, np.concatenate(valid), scores, responsibilities, flagged)
-        return model, position, rows_read, dropped, scores, threshold, identity
+        return model, position, rows_read, dropped, dead_letters, scores, threshold, identity
 
     def prepare_destinations(self) -> None:
         """The state folder, the registry and the scores store: outside the source, ours, writable.
@@ -414,18 +427,21 @@ class StreamRunner:
         warmed = self._warm_up(deadline)
         if warmed is None:
             return None
-        model, position, rows_read, dropped, scores, threshold, identity = warmed
+        model, position, rows_read, dropped, dead_letters, scores, threshold, identity = warmed
         detector = self._new_detector()
         state = RunnerState(
             online=model.online_state_,
             position=position,
             stream_key=key,
-            counters={"batches": 0, "rows_read": rows_read, "invalid_rows": dropped, "warm_up_rows": rows_read},
+            counters={
+                "batches": 0, "rows_read": rows_read, "invalid_rows": dropped, "warm_up_rows": rows_read,
+                "dead_letters": dead_letters,
+            },
             drift=None if detector is None else detector.state_dict(),
             anomaly_threshold=threshold,
             source_identity=identity,
         )
-        self.state_file.save(state)
+        self._commit(state)
         logger.info(
             "warm-up done on %d rows (batch EM); stream position %s committed", rows_read, position
         )
@@ -554,8 +570,13 @@ class StreamRunner:
         versions: list[int] = []
         alarms: list[dict[str, Any]] = []
         batch_lls: list[float] = []
-        run_batches = run_rows = run_invalid = run_anomalies = 0
+        run_batches = run_rows = run_invalid = run_anomalies = run_dead = 0
         stop_reason = "source idle"
+        if self._snapshot_due(state, time.time()):
+            # Killed between a batch's commit and the snapshot it was due: publish it now, at
+            # the batch an uninterrupted run publishes at (found, if it was published already).
+            state, version = self._publish(state)
+            versions.append(version)
         while True:
             if settings.max_batches is not None and run_batches >= settings.max_batches:
                 stop_reason = "max_batches reached"
@@ -573,16 +594,19 @@ class StreamRunner:
             first_row = state.count("rows_read")
             rows, finite = self._valid_rows(batch, model.n_features_in_)
             n_bad = int(finite.size - rows.shape[0])
-            state = state.with_counts(rows_read=batch.rows.shape[0], invalid_rows=n_bad)
+            state = state.with_counts(
+                rows_read=batch.rows.shape[0], invalid_rows=n_bad, dead_letters=batch.dead_letters
+            )
             run_rows += batch.rows.shape[0]
             run_invalid += n_bad
+            run_dead += batch.dead_letters
             if rows.shape[0] == 0:
                 state = replace(
                     state.with_counts(empty_batches=1),
                     position=batch.position,
                     source_identity=self._identity(batch, state.source_identity),
                 )
-                self.state_file.save(state)
+                self._commit(state)
                 continue
             # Per-row scores (one more E-step, before the update) only for what uses them.
             wants_scores = writer is not None or state.anomaly_threshold is not None or (
@@ -642,7 +666,7 @@ class StreamRunner:
                 history_row=row,
             )
             # The commit: model, position, source identity and log line together.
-            self.state_file.save(state)
+            self._commit(state)
             self.history.append(row)
             run_batches += 1
             if self.on_batch is not None:
@@ -674,6 +698,7 @@ class StreamRunner:
                 components_in_use(state.online.posterior.weights, settings.model.weight_threshold)
                 if isinstance(state.online, SVIState) else None
             ),
+            dead_letters=run_dead,
         )
 
 

@@ -7,8 +7,10 @@ position atomically together with the model, so a source must be *replayable*:
 ``p`` (once those rows exist). That is what makes a restarted runner lose no
 batch and count none twice.
 
-Writing a new transport (Kafka, MQTT, Redis streams, ...) means implementing
-:class:`StreamSource`:
+Writing a new transport means implementing :class:`StreamSource`; message
+brokers (Kafka, Redis Streams, NATS JetStream, MQTT) subclass
+:class:`streamgmm.online.brokers.common.BrokerSource`, which does the shared
+part (messages to batches, dead letters, reconnects):
 
 - ``next_batch(position, max_rows, partial=False) -> Batch | None``: the rows
   after ``position`` (``max_rows`` of them, or fewer only with ``partial=True`` or
@@ -24,6 +26,8 @@ Writing a new transport (Kafka, MQTT, Redis streams, ...) means implementing
 - optionally ``expect_features(n)``: the runner tells the source the model's
   number of features, so that a source which can skip bad units (the landing
   folder's quarantine) does so instead of failing the stream.
+- optionally ``acknowledge(position)``: called by the runner right after
+  ``position`` was committed (never before), for brokers that take acks.
 - optionally ``identity(batch, previous) -> dict`` and
   ``verify_identity(recorded, position)``: what identifies the source and the
   data consumed up to the position after ``batch`` (committed with it), and the
@@ -137,11 +141,15 @@ class Batch:
         The source position *after* these rows (JSON data).
     where : str
         Human-readable location for messages and logs, e.g. "file a.parquet rows 0-999".
+    dead_letters : int
+        Messages of a broker stream skipped within this batch's span (undecodable,
+        sent to the dead-letter sink; see :mod:`streamgmm.online.brokers.common`).
     """
 
     rows: np.ndarray
     position: dict[str, Any]
     where: str
+    dead_letters: int = 0
 
 
 @runtime_checkable

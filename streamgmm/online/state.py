@@ -68,7 +68,8 @@ class RunnerState:
         Identifies the stream and model setup that wrote the state.
     counters : dict
         ``batches``, ``rows_read``, ``invalid_rows``, ``empty_batches``,
-        ``anomalies``, ``scored_rows`` (ints).
+        ``anomalies``, ``scored_rows``, ``dead_letters`` (broker messages set
+        aside as undecodable) (ints).
     drift : dict or None
         The drift detector's ``state_dict()``.
     alarms : list of dict
@@ -199,11 +200,14 @@ class StateFile:
     ----------
     directory : path-like
         Created on first save.
+    durable : bool, default True
+        fsync each commit (see ``StreamSettings.fsync_commits``).
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, durable: bool = True) -> None:
         self.directory = Path(directory)
         self.path = self.directory / STATE_FILENAME
+        self.durable = durable
 
     def exists(self) -> bool:
         """Whether a state has been committed."""
@@ -253,7 +257,7 @@ class StateFile:
         }
         if online.averaged is not None:
             arrays.update(_stats_arrays("averaged_", online.averaged))
-        save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION)
+        save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION, durable=self.durable)
 
     def load(self, expected_key: str) -> RunnerState | None:
         """The committed state, or None if the stream has not committed yet.

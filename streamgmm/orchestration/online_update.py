@@ -39,7 +39,7 @@ from ._shared import IO_RETRY_OPTIONS, NO_CACHE, artifact_key
 from streamgmm.config import load_config
 from streamgmm.config.online import OnlineUpdateConfig
 from streamgmm.preflight import check_job, prepare_reports_folder
-from streamgmm.online.from_config import build_runner
+from streamgmm.online.from_config import build_runner, close_source
 from streamgmm.online.runner import RunSummary
 from streamgmm.reporting.embed import plots_markdown
 from streamgmm.reporting.stream_plots import plot_stream_state
@@ -115,7 +115,10 @@ def run_stream(config: OnlineUpdateConfig, max_batches: int | None, max_seconds:
     runner = build_runner(
         config, on_batch=progress, overrides={"max_batches": max_batches, "max_seconds": max_seconds}
     )
-    summary = runner.run()
+    try:
+        summary = runner.run()
+    finally:
+        close_source(runner.source)
     for alarm in summary.alarms:
         logger.warning("drift alarm at batch %d (%s)", alarm["batch"], alarm["where"])
     return summary
@@ -138,6 +141,7 @@ def record_artifacts(name: str, summary: RunSummary, version: int | None, plot: 
         {"measure": "batches", "this run": summary.batches, "total": state.count("batches")},
         {"measure": "rows read", "this run": summary.rows, "total": state.count("rows_read")},
         {"measure": "invalid rows dropped", "this run": summary.invalid_rows, "total": state.count("invalid_rows")},
+        {"measure": "dead letters", "this run": summary.dead_letters, "total": state.count("dead_letters")},
         {"measure": "anomalies", "this run": summary.anomalies, "total": state.count("anomalies")},
         {"measure": "drift alarms", "this run": len(summary.alarms), "total": len(state.alarms)},
     ]
@@ -195,7 +199,8 @@ def online_update(
 
 COMMAND = FlowCommand(
     name="online_update",
-    description="Consume a stream (append-only Zarr store, landing folder or stdin) with online "
+    description="Consume a stream (append-only Zarr store, landing folder, stdin or a message "
+    "broker) with online "
     "stepwise EM for a bounded time, committing after every batch; publish model versions "
     "and report per-batch log-likelihood, anomalies and drift alarms.",
     flow=online_update,

@@ -57,10 +57,10 @@ def test_a_valid_config_resolves_paths_and_maps_to_runner_settings() -> None:
 @pytest.mark.parametrize(
     "changes, expected",
     [
-        ({"source": {"kind": "kafka"}}, "source.kind"),
+        ({"source": {"kind": "amqp"}}, "source.kind"),
         ({"source": {"kind": "stdin", "uri": "x"}}, "source.uri is not used with kind 'stdin'"),
         ({"source": {"kind": "zarr-append", "uri": None}}, "source.uri is required"),
-        ({"source": {"kind": "zarr-append", "columns": ["a"]}}, "landing-folder files only"),
+        ({"source": {"kind": "zarr-append", "columns": ["a"]}}, "Parquet columns of landing-folder files"),
         ({"source": {"uri": "s3://bucket/land"}}, "give a path, not a URL"),
         ({"online": {"batch_size": 0}}, "online.batch_size"),
         ({"online": {"step": {"decay": 0.5}}}, "online.step.decay"),
