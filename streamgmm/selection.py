@@ -124,9 +124,11 @@ def _check_candidates(candidates: Sequence[Any]) -> list[Candidate]:
 
 
 def _fitted_model(state: EMState, feature_names: Sequence[str] | None, n_invalid_rows: int,
-                  estimator_params: dict[str, Any]) -> GaussianMixture:
-    """A fitted estimator as ``GaussianMixture(...).fit(rows)`` leaves it."""
+                  estimator_params: dict[str, Any], data_dtype: np.dtype) -> GaussianMixture:
+    """A fitted estimator as ``GaussianMixture(...).fit(rows)`` leaves it (attributes in
+    the compute dtype of rows of ``data_dtype``)."""
     model = GaussianMixture.from_parameters(state.params, **estimator_params)
+    model._set_fitted(state.params, resolve_dtype(model.dtype, data_dtype))
     model.converged_ = bool(state.converged)
     model.n_iter_ = int(state.n_iter)
     model.lower_bound_ = float(state.lower_bound)
@@ -211,7 +213,8 @@ def fit_candidates(
     mixtures = [prototype._mixture_spec() for prototype in prototypes]
     with open_driver(X, None, first._driver_options()).driver as driver:
         result = fit(driver, mixtures, first._fit_plan(), on_pass=report, stacklevel=2)
-    return [_fitted_model(state, driver.feature_names, result.n_invalid_rows, estimator_params)
+    return [_fitted_model(state, driver.feature_names, result.n_invalid_rows, estimator_params,
+                          driver.dtype)
             for state in result.states]
 
 

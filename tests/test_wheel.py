@@ -182,7 +182,11 @@ def test_serve_from_the_wheel_serves_the_installed_flows(venv, empty_folder, pre
     try:
         lines = []
         deadline = time.monotonic() + 300
-        while len(lines) < 3 and time.monotonic() < deadline:  # the header and one per deployment
+        # The header (package, deployments file, folder, API), then each deployment: read
+        # up to the last one's line.
+        while time.monotonic() < deadline and not any(
+            x.strip().startswith("score/daily:") for x in lines
+        ):
             line = process.stdout.readline()
             if not line:
                 break
@@ -197,7 +201,9 @@ def test_serve_from_the_wheel_serves_the_installed_flows(venv, empty_folder, pre
             out, err = process.communicate()
     said = "".join(lines) + out
     assert "DECOY IMPORTED" not in said + err
-    assert f"2 deployment(s) of {empty_folder.resolve() / 'prefect.yaml'}" in said, err[-3000:]
+    assert f"  deployments file  {empty_folder.resolve() / 'prefect.yaml'}\n" in said, err[-3000:]
+    assert "2 deployment(s):\n" in said
+    assert f"streamgmm 0.1.0 installed at {venv.resolve()}/lib/" in said  # the wheel, not a checkout
     site = f"{venv.resolve()}/lib/"
     for flow, deployment in (("batch_fit", "nightly"), ("score", "daily")):
         line = next(x for x in lines if x.strip().startswith(f"{flow}/{deployment}:"))

@@ -58,6 +58,11 @@ def _temporary_name(target: Path, label: str) -> str:
     return f".{target.name}.{label}~{_HOST}~{os.getpid()}~{uuid.uuid4().hex[:12]}.tmp"
 
 
+def is_temporary_of(name: str, target_name: str) -> bool:
+    """Whether the file name ``name`` is a temporary of an atomic write of ``target_name``."""
+    return name.startswith(f".{target_name}.") and name.endswith(".tmp")
+
+
 def _writer_is_gone(name: str) -> bool:
     """Whether the temporary ``name`` belongs to a writer process on this host that has died."""
     parts = name[: -len(".tmp")].split("~")
@@ -100,7 +105,7 @@ def remove_debris(target: str | os.PathLike[str]) -> int:
     except OSError:
         return 0
     for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+        if not is_temporary_of(entry.name, target.name):
             continue
         if not _writer_is_gone(entry.name):
             continue

@@ -73,7 +73,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..core.errors import StreamGMMError
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, is_temporary_of
 
 __all__ = [
     "LegacyTest",
@@ -354,7 +354,8 @@ _PROBE_PREFIX = ".streamgmm-probe-"
 
 def _ours(name: str) -> bool:
     """The marker, or a probe or marker being written right now (by another process, too)."""
-    return name == MARKER_FILENAME or name.startswith((_PROBE_PREFIX, f".{MARKER_FILENAME}-"))
+    return (name == MARKER_FILENAME or name.startswith(_PROBE_PREFIX)
+            or is_temporary_of(name, MARKER_FILENAME))
 
 
 def folder_entries(folder: str | os.PathLike[str]) -> list[str]:

@@ -31,6 +31,7 @@ from streamgmm.io.destinations import (
     DestinationError,
     check_outside_inputs,
     check_replaceable,
+    check_reusable,
     normalise_location,
     probe_writable,
     read_marker,
@@ -388,3 +389,16 @@ def test_a_checkpoint_inside_the_data_is_refused_before_any_pass(tmp_path):
     assert sorted(p.name for p in store.rglob("*")) == before
     fitted = streamgmm.GaussianMixture(2, random_state=0).fit(str(store), checkpoint=tmp_path / "ok")
     assert np.isfinite(fitted.lower_bound_)
+
+
+def test_a_marker_another_process_is_writing_is_not_a_foreign_file(tmp_path):
+    """Two processes publishing into a new registry at once: the second finds only the
+    first's marker temporary (the atomic writer's ``.NAME.write~HOST~PID~RANDOM.tmp``),
+    which must not make the folder look like someone else's."""
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    (folder / f".{MARKER_FILENAME}.write~host~12345~0123456789ab.tmp").write_text("{")
+    check_reusable(folder, "registry")  # as if empty
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(DestinationError, match="notes.txt"):
+        check_reusable(folder, "registry")
