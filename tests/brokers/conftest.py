@@ -66,3 +66,7 @@ def redis_broker_factory(tmp_path: Path) -> Iterator[Callable[[], BrokerProcess]
     yield from _factory(redis_process, tmp_path)
 
 
+
+
+# The NATS and MQTT fixtures (same helpers, their own module).
+from conftest_nats_mqtt import mqtt_broker, nats_server  # noqa: E402,F401
