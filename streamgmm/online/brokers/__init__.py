@@ -18,13 +18,17 @@ from typing import Any, Callable
 
 from ...config.online import BROKER_KINDS, StreamSourceConfig
 from ..sources import StreamSource
+from . import mqtt, nats_jetstream
 
 __all__ = ["SOURCE_BUILDERS", "build_broker_source"]
 
 SourceBuilder = Callable[[StreamSourceConfig, str], StreamSource]
 
 #: ``source.kind`` -> builder of the broker source.
-SOURCE_BUILDERS: dict[str, SourceBuilder] = {}
+SOURCE_BUILDERS: dict[str, SourceBuilder] = {
+    "nats": nats_jetstream.build,
+    "mqtt": mqtt.build,
+}
 
 
 def build_broker_source(config: StreamSourceConfig, state_dir: str) -> Any:
