@@ -9,6 +9,7 @@ without the fault: bitwise equal.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import threading
 from pathlib import Path
@@ -22,7 +23,16 @@ from streamgmm.online.messages import encode_rows
 from streamgmm.online.runner import StreamRunner
 
 from broker_helpers import free_port
-from runner_helpers import assert_same_state, mixture_rows, settings, unique
+from runner_helpers import (
+    assert_same_outcome,
+    assert_same_state,
+    mixture_rows,
+    run_and_kill_at_batch,
+    run_to_end,
+    settings,
+    unique,
+    write_config,
+)
 
 pytest.importorskip("paho.mqtt")
 
@@ -129,3 +139,43 @@ def test_frame_round_trip() -> None:
     assert unframe(frame(7, b"rows")) == (7, b"rows")
     with pytest.raises(ValueError, match="no streamgmm sequence header"):
         unframe(b"rows")
+
+
+@pytest.mark.slow
+def test_killed_and_restarted_runner_equals_the_uninterrupted_one(
+    mqtt_broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``streamgmm stream`` killed with SIGKILL four times, restarted each time: bitwise the calm run.
+
+    amqtt drops the messages in flight to a consumer that dies (their PUBACK never
+    comes), so after each kill the producer sends everything again, as a producer
+    that is not sure what arrived does; the consumer drops what it already has.
+    """
+    monkeypatch.setenv("MQTT_USER", USER)
+    n_messages = 120
+    payloads = _good(n_messages)
+    folders = {}
+    for name in ("calm", "crashy"):
+        topic = unique(f"{name}/")
+        source = {
+            "kind": "mqtt", "url": mqtt_broker.url, "topic": topic, "client_id": f"kill-{topic}",
+            "spool": "spool", "credentials": {"username_env": "MQTT_USER"},
+        }
+        config = write_config(tmp_path / name, source, idle=5.0)
+        session = MqttSource(  # the consumer's session exists before the producer sends
+            mqtt_broker.url, topic, client_id=source["client_id"], spool=tmp_path / name / "spool", username=USER
+        )
+        session.connect()
+        session.close()
+        _produce(mqtt_broker.url, topic, payloads)
+        folders[name] = (config, topic)
+    run_to_end(folders["calm"][0])
+    config, topic = folders["crashy"]
+    rng = random.Random(5)
+    kills = 0
+    for target in sorted(rng.sample(range(3, 45), 4)):
+        kills += run_and_kill_at_batch(config, target, rng)
+        _produce(mqtt_broker.url, topic, payloads)
+    assert kills == 4
+    run_to_end(config)
+    assert_same_outcome(tmp_path / "calm", tmp_path / "crashy", rows=n_messages * ROWS)

@@ -7,6 +7,7 @@ the same runner over the same messages without the fault: bitwise equal.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import threading
 import time
@@ -21,7 +22,16 @@ from streamgmm.online.messages import encode_rows
 from streamgmm.online.runner import StreamRunner
 from streamgmm.online.sources import SourceMismatchError
 
-from runner_helpers import assert_same_state, mixture_rows, settings, unique
+from runner_helpers import (
+    assert_same_outcome,
+    assert_same_state,
+    mixture_rows,
+    run_and_kill_at_batch,
+    run_to_end,
+    settings,
+    unique,
+    write_config,
+)
 from broker_helpers import free_port
 
 pytest.importorskip("nats")
@@ -138,3 +148,18 @@ def test_a_recreated_stream_is_refused(nats_server, tmp_path: Path) -> None:
     _produce(nats_server.url, stream, _good(seed=500))
     with pytest.raises(SourceMismatchError, match="deleted and created again"):
         _run(NatsJetStreamSource(nats_server.url, stream), tmp_path)
+
+
+@pytest.mark.slow
+def test_killed_and_restarted_runner_equals_the_uninterrupted_one(nats_server, tmp_path: Path) -> None:
+    """``streamgmm stream`` killed with SIGKILL four times, restarted each time: bitwise the calm run."""
+    stream, n_messages = unique("KILL"), 120
+    _produce(nats_server.url, stream, _good(n_messages))
+    source = {"kind": "nats", "url": nats_server.url, "stream": stream, "format": "binary"}
+    calm, crashy = write_config(tmp_path / "calm", source), write_config(tmp_path / "crashy", source)
+    run_to_end(calm)
+    rng = random.Random(11)
+    kills = sum(run_and_kill_at_batch(crashy, target, rng) for target in sorted(rng.sample(range(3, 45), 4)))
+    assert kills == 4
+    run_to_end(crashy)
+    assert_same_outcome(calm.parent, crashy.parent, rows=n_messages * ROWS)
