@@ -23,15 +23,22 @@ Other brokers add their fixtures in ``conftest_nats_mqtt.py`` with the same clas
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import yaml
+
+from streamgmm.online.messages import encode_rows
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -179,3 +186,145 @@ def stream_command(config: Path) -> list[str]:
     return [sys.executable, "-m", "streamgmm.cli.stream", str(config), "--progress-every", "1"]
 
 
+
+
+# ------------------------------------------------------------- one entry per broker
+#: Partitions of the Kafka topics the tests and the benchmark write.
+KAFKA_PARTITIONS = 3
+
+
+def _produce_kafka(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    from streamgmm.online.brokers.kafka import create_topic, produce
+
+    create_topic(broker.address, name, partitions=KAFKA_PARTITIONS)
+    produce(broker.address, name, payloads, partitions=KAFKA_PARTITIONS)
+
+
+def _produce_redis(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    import redis
+
+    client = redis.Redis(port=broker.port)
+    for start in range(0, len(payloads), 500):
+        pipe = client.pipeline(transaction=False)
+        for payload in payloads[start : start + 500]:
+            pipe.xadd(name, {"data": payload})
+        pipe.execute()
+    client.close()
+
+
+@dataclass(frozen=True)
+class BrokerKind:
+    """How the tests and the benchmark use one broker.
+
+    Attributes
+    ----------
+    name : str
+        The ``source.kind``.
+    server : callable
+        ``server(folder) -> BrokerProcess`` (not started).
+    produce : callable
+        ``produce(broker, stream_name, payloads)``: the messages, in stream order.
+    source : callable
+        ``source(broker, stream_name) -> dict``: the config's ``source`` section.
+    keeps_data : bool
+        Whether a restarted server still holds what was produced before.
+    """
+
+    name: str
+    server: Callable[[Path], BrokerProcess]
+    produce: Callable[[BrokerProcess, str, Sequence[bytes]], None]
+    source: Callable[[BrokerProcess, str], dict[str, Any]]
+    keeps_data: bool
+
+
+#: The brokers under test; adding one is one entry.
+BROKER_KINDS: dict[str, BrokerKind] = {
+    "kafka": BrokerKind(
+        "kafka", kafka_process, _produce_kafka,
+        lambda b, name: {"kind": "kafka", "bootstrap_servers": b.address, "topic": name}, keeps_data=False,
+    ),
+    "redis": BrokerKind(
+        "redis", redis_process, _produce_redis,
+        lambda b, name: {"kind": "redis", "url": f"redis://{b.address}/0", "stream": name}, keeps_data=True,
+    ),
+}
+
+
+# ------------------------------------------------------------------ streams and runs
+#: The tests' mixture: 3 components in 4 features.
+CENTRES = np.random.default_rng(2024).normal(scale=5.0, size=(3, 4))
+
+
+def mixture_rows(n: int, seed: int) -> np.ndarray:
+    """Rows (n, 4) of the tests' mixture."""
+    rng = np.random.default_rng(seed)
+    return CENTRES[rng.integers(0, 3, size=n)] + rng.normal(size=(n, 4))
+
+
+#: Messages no stream can read, and why (one of each kind of fault).
+BAD_PAYLOADS = (
+    b"not a message",                                                   # bad header
+    encode_rows(np.ones((5, 3)), "binary"),                             # wrong number of features
+    encode_rows(np.array([[1.0, 2.0, np.nan, 4.0]]), "binary"),         # NaN
+    encode_rows(np.ones((5, 4)), "binary")[:-8],                        # truncated
+)
+
+
+def stream_payloads(n_good: int, rows_per_message: int, seed: int = 0, bad_at: Sequence[int] = ()) -> list[bytes]:
+    """``n_good`` binary messages of mixture rows, with :data:`BAD_PAYLOADS` inserted at ``bad_at``."""
+    payloads = [encode_rows(mixture_rows(rows_per_message, seed + i), "binary") for i in range(n_good)]
+    for j, index in enumerate(sorted(bad_at, reverse=True)):
+        payloads.insert(index, BAD_PAYLOADS[j % len(BAD_PAYLOADS)])
+    return payloads
+
+
+def write_config(folder: Path, source: dict[str, Any], **online: Any) -> Path:
+    """An online_update config in ``folder`` reading ``source`` (K=3 full, batches of 200)."""
+    document = {
+        "source": source,
+        "model": {"n_components": 3, "covariance_type": "full", "warm_up_size": 600, "seed": 0},
+        "online": {"batch_size": 200, "state": "state", "snapshot": {"every_batches": 10},
+                   "idle_seconds": 3.0, "poll_seconds": 0.1, **online},
+        "registry": {"root": "registry", "model": "brokered"},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "online.yaml"
+    config.write_text(yaml.safe_dump(document))
+    return config
+
+
+def committed_state(config: Path) -> Any:
+    """The runner state a config's stream committed."""
+    from streamgmm.config import load_config
+    from streamgmm.online.from_config import build_runner, close_source
+
+    runner = build_runner(load_config(config, kind="online_update"))
+    try:
+        return runner.state_file.load(runner.stream_key())
+    finally:
+        close_source(runner.source)
+
+
+def assert_same_stream(left: Any, right: Any) -> None:
+    """Two committed states are bitwise the same model, counters, detector and position."""
+    for name in ("weights", "means", "covariances", "precisions_cholesky"):
+        np.testing.assert_array_equal(getattr(left.online.params, name), getattr(right.online.params, name))
+    np.testing.assert_array_equal(left.online.running.s2, right.online.running.s2)
+    assert left.counters == right.counters
+    assert left.drift == right.drift and left.position == right.position
+
+
+def run_and_kill_at_batch(config: Path, target: int, rng: random.Random) -> bool:
+    """Run ``streamgmm stream``; SIGKILL it soon after it reports batch ``target``. False if it finished."""
+    process = subprocess.Popen(stream_command(config), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True, env=child_env())
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("batch") and int(line.split()[1]) >= target:
+            time.sleep(rng.uniform(0.0, 0.03))  # land anywhere in the next batch's work
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=60)
+            return True
+    process.wait(timeout=600)
+    assert process.returncode == 0
+    return False

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ...config.online import BROKER_KINDS, StreamSourceConfig
 from ..sources import StreamSource
-from . import mqtt, nats_jetstream
+from . import kafka, mqtt, nats_jetstream, redis_streams
 
 __all__ = ["SOURCE_BUILDERS", "build_broker_source"]
 
@@ -26,6 +26,8 @@ SourceBuilder = Callable[[StreamSourceConfig, str], StreamSource]
 
 #: ``source.kind`` -> builder of the broker source.
 SOURCE_BUILDERS: dict[str, SourceBuilder] = {
+    "kafka": kafka.build,
+    "redis": redis_streams.build,
     "nats": nats_jetstream.build,
     "mqtt": mqtt.build,
 }

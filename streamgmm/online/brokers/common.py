@@ -329,11 +329,15 @@ class Message:
     address : dict
         This message's own address (e.g. ``{"partition": 0, "offset": 17}``), for
         dead letters and messages.
+    problem : str, optional
+        Why the message cannot be rows, found by the broker module before decoding
+        (e.g. a Redis entry without the payload field): it is dead-lettered with it.
     """
 
     payload: bytes
     position: dict[str, Any]
     address: dict[str, Any]
+    problem: str | None = None
 
 
 @dataclass
@@ -393,6 +397,8 @@ class BrokerSource:
         self._buffer: list[_Decoded] = []
         self._buffer_start: dict[str, Any] | None = None
         self._buffer_valid = False
+        #: The last message of the last batch returned (for a broker's ``identity``).
+        self.last_message: Message | None = None
 
     # --------------------------------------------------------------- broker-specific
     def _fetch(self, after: dict[str, Any] | None) -> list[Message]:
@@ -419,6 +425,8 @@ class BrokerSource:
             self._buffer_valid = False  # decoded under another D: decode again
 
     def _decode(self, message: Message) -> _Decoded:
+        if message.problem is not None:
+            return _Decoded(message, None, message.problem)
         try:
             rows = decode_rows(message.payload, self.fmt, n_features=self.n_features, columns=self.columns)
         except MessageDecodeError as exc:
@@ -469,6 +477,7 @@ class BrokerSource:
         rows = np.concatenate(blocks) if len(blocks) > 1 else (blocks[0] if blocks else np.empty((0, width)))
         last = batch_part[-1].message.position
         self._buffer_start = last
+        self.last_message = batch_part[-1].message
         first_address, last_address = batch_part[0].message.address, batch_part[-1].message.address
         where = f"{self.kind} messages {_where(first_address)} to {_where(last_address)}"
         return Batch(rows=rows, position=last, where=where, dead_letters=len(dead))

@@ -1,0 +1,134 @@
+"""Stream runner throughput from message brokers, beside the landing folder, in one run.
+
+    .venv/bin/python benchmarks/bench_brokers.py             # 300,000 rows per source
+    .venv/bin/python benchmarks/bench_brokers.py --quick     # reduced sizes (smoke test)
+    .venv/bin/python benchmarks/bench_brokers.py --brokers redis,kafka
+
+What is measured: sustained rows/s from each source into the stream runner with a
+commit of the model state and the position after every batch (D=13, K=16, diag and
+full covariances, batches of 1,000 rows). The rows are produced before the clock
+starts (binary messages of ``--message-rows`` rows; for the landing folder, one
+``.npy`` file per batch); a first run does the warm-up and one batch, and the clock
+times a second run (resumed from the state) over all the remaining rows, so the
+figure is the steady state: read, decode, stepwise EM, scoring, drift, commit. The
+brokers are real servers started on 127.0.0.1 (the test suite's fixtures). Goal:
+>= 100,000 rows/s on every source.
+
+Adding a broker is one entry of ``BROKER_KINDS`` in ``tests/brokers/broker_helpers.py``
+(shared with the tests): how to start its server, how to produce payloads into it,
+and the ``source`` section that reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests" / "brokers"))  # the broker servers of the tests
+
+from _common import format_table, machine_summary, wait_for_low_load  # noqa: E402
+from bench_online import stationary_mixture  # noqa: E402
+from broker_helpers import BROKER_KINDS  # noqa: E402
+
+from streamgmm.config import parse_config  # noqa: E402
+from streamgmm.online.from_config import build_runner, close_source  # noqa: E402
+from streamgmm.online.messages import encode_rows  # noqa: E402
+
+D, K, BATCH = 13, 16, 1000
+GOAL = 100_000
+
+
+# --------------------------------------------------------------------------- timing
+def _timed_stream(source: dict[str, Any], folder: Path, covariance_type: str, n_rows: int) -> float:
+    """Rows/s of the runner over ``n_rows`` rows after its warm-up run (commit per batch)."""
+    document = {
+        "source": source,
+        "model": {"n_components": K, "covariance_type": covariance_type, "seed": 0, "warm_up_size": 2 * BATCH},
+        "online": {"state": str(folder / "state"), "batch_size": BATCH, "idle_seconds": 0.0,
+                   "poll_seconds": 0.05},
+    }
+    config = parse_config(document, "online_update", base_dir=folder)
+    warm = build_runner(config, overrides={"max_batches": 1})
+    warm.run()
+    close_source(warm.source)
+    runner = build_runner(config)
+    before = runner.state_file.load(runner.stream_key()).count("rows_read")
+    started = time.perf_counter()
+    summary = runner.run()
+    elapsed = time.perf_counter() - started
+    close_source(runner.source)
+    done = summary.state.count("rows_read") - before
+    if done != n_rows - before:
+        raise RuntimeError(f"{source['kind']}: read {done} rows after the warm-up, expected {n_rows - before}")
+    return done / elapsed
+
+
+def _landing(folder: Path, rows: np.ndarray) -> dict[str, Any]:
+    land = folder / "land"
+    land.mkdir(parents=True)
+    for i, start in enumerate(range(0, len(rows), BATCH)):
+        np.save(land / f"part-{i:06d}.npy", rows[start : start + BATCH])
+    return {"kind": "landing-folder", "uri": str(land)}
+
+
+def run(n_rows: int, message_rows: int, names: list[str]) -> list[list[object]]:
+    rows = stationary_mixture()(n_rows, seed=1)
+    payloads = [encode_rows(rows[s : s + message_rows], "binary") for s in range(0, n_rows, message_rows)]
+    table = []
+    work = Path(tempfile.mkdtemp(prefix="bench-brokers-"))
+    try:
+        servers = {}
+        for broker in BROKER_KINDS.values():
+            if broker.name in names:
+                servers[broker.name] = broker.server(work / f"{broker.name}-server").start()
+        for covariance_type in ("diag", "full"):
+            folder = work / f"landing-{covariance_type}"
+            landing = _timed_stream(_landing(folder, rows), folder, covariance_type, n_rows)
+            table.append([covariance_type, "landing folder (.npy files)", f"{landing:,.0f}", "1.00x",
+                          "yes" if landing >= GOAL else "NO"])
+            for broker in BROKER_KINDS.values():
+                if broker.name not in servers:
+                    continue
+                name = f"bench-{covariance_type}"
+                broker.produce(servers[broker.name], name, payloads)
+                folder = work / f"{broker.name}-{covariance_type}"
+                rate = _timed_stream(broker.source(servers[broker.name], name), folder, covariance_type, n_rows)
+                table.append([covariance_type, f"{broker.name} ({message_rows}-row binary messages)",
+                              f"{rate:,.0f}", f"{rate / landing:.2f}x", "yes" if rate >= GOAL else "NO"])
+        for server in servers.values():
+            server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--message-rows", type=int, default=100)
+    parser.add_argument("--brokers", default=",".join(BROKER_KINDS))
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (smoke test)")
+    args = parser.parse_args(argv)
+    n_rows = 20_000 if args.quick else args.rows
+    print(machine_summary())
+    if not args.quick:
+        wait_for_low_load(1.0, max_wait=120.0)
+    print(f"\nstream runner throughput, commit per batch (D={D}, K={K}, batches of {BATCH:,}, "
+          f"{n_rows:,} rows), rows/s")
+    print(format_table(["covariance", "source", "rows/s", "vs landing folder", f">= {GOAL:,}"],
+                       run(n_rows, args.message_rows, args.brokers.split(","))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
