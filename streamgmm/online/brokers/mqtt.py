@@ -60,6 +60,7 @@ import logging
 import os
 import struct
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Sequence
@@ -88,7 +89,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     paho = None  # type: ignore[assignment]
 
 __all__ = [
-    "MqttSource", "MqttProducer", "MqttDeadLetters", "frame", "unframe", "build", "SEQUENCE_HEADER",
+    "MqttSource", "MqttProducer", "MqttDeadLetters", "create_session", "frame", "unframe", "build", "SEQUENCE_HEADER",
     "SPOOL_ID_FILENAME", "DEFAULT_SPOOL_FOLDER",
 ]
 
@@ -105,6 +106,8 @@ DEFAULT_SPOOL_FOLDER = "mqtt-spool"
 UNSEQUENCED_SUFFIX = ".unsequenced"
 #: Spooled messages read per fetch.
 FETCH_MESSAGES = 64
+#: On close: quiet time (no message arriving) awaited before leaving, and the longest wait.
+CLOSE_QUIET, CLOSE_WAIT = 0.3, 5.0
 #: Seconds to wait for the broker's CONNACK.
 CONNECT_TIMEOUT = 10.0
 
@@ -136,6 +139,50 @@ def _host_port(url: str) -> tuple[str, int]:
     if parsed.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
         raise SourceError(f"source.url: {url!r} is not an MQTT address (mqtt://host:port)")
     return parsed.hostname or "127.0.0.1", parsed.port or (8883 if parsed.scheme in ("mqtts", "ssl") else 1883)
+
+
+def _url_user(url: str) -> str | None:
+    """The user name in ``mqtt://user@host:port`` (a password belongs in credentials, not the URL)."""
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.password is not None:
+        raise SourceError(
+            "source.url: put no password in the MQTT URL; name the variable holding it in "
+            "source.credentials.password_env"
+        )
+    return parsed.username
+
+
+def create_session(url: str, topic: str, client_id: str, *, username: str | None = None,
+                   password: str | None = None, tls: dict[str, Any] | None = None) -> None:
+    """Create (or keep) the persistent QoS 1 session of a consumer, then leave it.
+
+    MQTT delivers only to subscriptions that exist when a message is published:
+    run this (``streamgmm replay ... mqtt --session CLIENT_ID``) before a producer
+    starts, so that the broker queues every message for the consumer.
+    """
+    host, port = _host_port(url)
+    client = _client(client_id, False, username if username is not None else _url_user(url), password, tls)
+    subscribed = threading.Event()
+    connected = _Connected()
+
+    def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            connected.refused = str(reason)
+        else:
+            c.subscribe(topic, qos=1)
+        connected.event.set()
+
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    try:
+        connected.wait(url)
+        if not subscribed.wait(CONNECT_TIMEOUT):
+            raise ConnectionError(f"the MQTT broker at {url} did not confirm the subscription to {topic!r}")
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 def _client(client_id: str, clean: bool, username: str | None, password: str | None,
@@ -225,7 +272,9 @@ class MqttSource(BrokerSource):
         self._floor = -1  # sequences up to here are committed (duplicates when they come again)
         self._waiting_for: int | None = None
         self._address = _host_port(url)
-        self._client = _client(client_id, False, username, password, tls)
+        self._client = _client(client_id, False, username if username is not None else _url_user(url),
+                               password, tls)
+        self._last_arrival = 0.0
         self._client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(max_reconnect_delay)))
         self._connected: _Connected | None = None
         self._client.on_connect = self._on_connect
@@ -256,6 +305,16 @@ class MqttSource(BrokerSource):
         self._connected = _Connected()
         self._client.loop_start()
         self._connected.wait(self.url)
+        # What the broker queued for the session comes right after the CONNACK: let it land,
+        # so that a run that stops when the source is idle sees it.
+        self._last_arrival = time.monotonic()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wait until no message has arrived for ``CLOSE_QUIET`` seconds (at most ``CLOSE_WAIT``)."""
+        deadline = time.monotonic() + CLOSE_WAIT
+        while time.monotonic() - self._last_arrival < CLOSE_QUIET and time.monotonic() < deadline:
+            time.sleep(CLOSE_QUIET / 4)
 
     # ------------------------------------------------------------------ client side
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -276,6 +335,7 @@ class MqttSource(BrokerSource):
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         """Spool the message (fsync'ed), then PUBACK it; drop known sequences."""
+        self._last_arrival = time.monotonic()
         try:
             seq, body = unframe(message.payload)
         except ValueError:  # no place in the stream: kept aside, dead-lettered by the reading thread
@@ -391,10 +451,19 @@ class MqttSource(BrokerSource):
                 self._spooled(int(name[:-4])).unlink(missing_ok=True)
 
     def close(self) -> None:
-        if self._connected is not None:
-            self._client.loop_stop()
-            self._client.disconnect()
-            self._connected = None
+        """Leave the session, after spooling the messages already on their way (up to a few seconds).
+
+        A broker may drop what it sent but did not see acknowledged when the client
+        leaves (amqtt does), so the client first waits until nothing has arrived
+        for a moment (at most ``CLOSE_WAIT`` seconds: a producer that never pauses
+        is not waited for).
+        """
+        if self._connected is None:
+            return
+        self._settle()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected = None
 
 
 class MqttDeadLetters:
@@ -430,7 +499,7 @@ class MqttProducer:
         host, port = _host_port(url)
         self.topic = topic
         self._client = _client(client_id or f"streamgmm-producer-{uuid.uuid4().hex[:8]}", True,
-                               username, password, tls)
+                               username if username is not None else _url_user(url), password, tls)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
         connected = _Connected()
