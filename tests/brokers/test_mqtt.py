@@ -18,21 +18,12 @@ import numpy as np
 import pytest
 
 from streamgmm.online.brokers.common import BrokerUnavailableError, FolderDeadLetters
-from streamgmm.online.brokers.mqtt import MqttProducer, MqttSource, unframe
+from streamgmm.online.brokers.mqtt import MqttProducer, MqttSource, create_session, unframe
 from streamgmm.online.messages import encode_rows
 from streamgmm.online.runner import StreamRunner
 
-from broker_helpers import free_port
-from runner_helpers import (
-    assert_same_outcome,
-    assert_same_state,
-    mixture_rows,
-    run_and_kill_at_batch,
-    run_to_end,
-    settings,
-    unique,
-    write_config,
-)
+from broker_helpers import assert_same_stream, free_port, mixture_rows, run_and_kill_at_batch
+from runner_helpers import assert_same_outcome, run_to_end, settings, unique, write_kill_config
 
 pytest.importorskip("paho.mqtt")
 
@@ -76,7 +67,7 @@ def test_every_row_once_even_when_the_producer_sends_twice(mqtt_broker, tmp_path
     twice_source.connect()
     _produce(mqtt_broker.url, twice_topic, _good()[:20] + _good())  # a producer that re-sends
     twice = _run(twice_source, tmp_path / "twice")
-    assert_same_state(twice.state, calm.state)
+    assert_same_stream(twice.state, calm.state)
     assert not list((tmp_path / "twice" / "spool").glob("*.msg"))  # committed messages leave the spool
 
 
@@ -130,7 +121,7 @@ def test_broker_restart_mid_stream_resumes_and_equals_the_calm_run(mqtt_broker, 
         summary = _run(source, tmp_path / "restart", idle_seconds=10)  # while the client reconnects
     finally:
         sender.join()
-    assert_same_state(summary.state, calm.state)
+    assert_same_stream(summary.state, calm.state)
 
 
 def test_frame_round_trip() -> None:
@@ -161,12 +152,8 @@ def test_killed_and_restarted_runner_equals_the_uninterrupted_one(
             "kind": "mqtt", "url": mqtt_broker.url, "topic": topic, "client_id": f"kill-{topic}",
             "spool": "spool", "credentials": {"username_env": "MQTT_USER"},
         }
-        config = write_config(tmp_path / name, source, idle=5.0)
-        session = MqttSource(  # the consumer's session exists before the producer sends
-            mqtt_broker.url, topic, client_id=source["client_id"], spool=tmp_path / name / "spool", username=USER
-        )
-        session.connect()
-        session.close()
+        config = write_kill_config(tmp_path / name, source, idle=5.0)
+        create_session(mqtt_broker.url, topic, source["client_id"], username=USER)  # before the producer
         _produce(mqtt_broker.url, topic, payloads)
         folders[name] = (config, topic)
     run_to_end(folders["calm"][0])

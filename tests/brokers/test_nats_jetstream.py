@@ -22,17 +22,8 @@ from streamgmm.online.messages import encode_rows
 from streamgmm.online.runner import StreamRunner
 from streamgmm.online.sources import SourceMismatchError
 
-from runner_helpers import (
-    assert_same_outcome,
-    assert_same_state,
-    mixture_rows,
-    run_and_kill_at_batch,
-    run_to_end,
-    settings,
-    unique,
-    write_config,
-)
-from broker_helpers import free_port
+from runner_helpers import assert_same_outcome, run_to_end, settings, unique, write_kill_config
+from broker_helpers import assert_same_stream, free_port, mixture_rows, run_and_kill_at_batch
 
 pytest.importorskip("nats")
 
@@ -57,11 +48,11 @@ def _run(source: NatsJetStreamSource, folder: Path, **changes):
         source.close()
 
 
-def test_reads_every_row_once_like_the_rows_themselves(nats_server, tmp_path: Path) -> None:
+def test_reads_every_row_once_like_the_rows_themselves(nats_broker, tmp_path: Path) -> None:
     stream = unique("ROWS")
     payloads = _good()
-    _produce(nats_server.url, stream, payloads)
-    summary = _run(NatsJetStreamSource(nats_server.url, stream), tmp_path)
+    _produce(nats_broker.url, stream, payloads)
+    summary = _run(NatsJetStreamSource(nats_broker.url, stream), tmp_path)
     assert summary.state.count("rows_read") == MESSAGES * ROWS
     assert summary.state.position == {"stream_seq": MESSAGES + 1}
     # The same rows through a plain in-memory list of batches give the same model.
@@ -74,19 +65,19 @@ def test_reads_every_row_once_like_the_rows_themselves(nats_server, tmp_path: Pa
     np.testing.assert_array_equal(summary.state.online.params.means, reference.online_state_.params.means)
 
 
-def test_bad_messages_are_dead_lettered_with_reason_and_position(nats_server, tmp_path: Path) -> None:
+def test_bad_messages_are_dead_lettered_with_reason_and_position(nats_broker, tmp_path: Path) -> None:
     stream = unique("BAD")
     good = _good()
     payloads = good[:10] + [b"not rows at all", encode_rows(np.ones((5, 3)), "binary")] + good[10:]
-    _produce(nats_server.url, stream, payloads)
+    _produce(nats_broker.url, stream, payloads)
     # The dead-letter subject is captured by a stream, so the letters are kept.
     dead_stream = unique("DEAD")
     dead_subject = f"{dead_stream.lower()}.letters"
-    connection = NatsConnection(nats_server.url)
+    connection = NatsConnection(nats_broker.url)
     connection.open()
     connection.run(lambda: connection.js.add_stream(name=dead_stream, subjects=[dead_subject]))
 
-    summary = _run(NatsJetStreamSource(nats_server.url, stream, dead_letters=dead_subject), tmp_path)
+    summary = _run(NatsJetStreamSource(nats_broker.url, stream, dead_letters=dead_subject), tmp_path)
     assert summary.state.count("rows_read") == MESSAGES * ROWS
     assert summary.state.count("dead_letters") == 2
     letters = [connection.run(lambda seq=seq: connection.js.get_msg(dead_stream, seq=seq)) for seq in (1, 2)]
@@ -99,9 +90,9 @@ def test_bad_messages_are_dead_lettered_with_reason_and_position(nats_server, tm
     # The same stream again, dead letters into a folder: same model, two files with reasons.
     folder = tmp_path / "again"
     summary_folder = _run(
-        NatsJetStreamSource(nats_server.url, stream, dead_letters=FolderDeadLetters(folder / "dead")), folder
+        NatsJetStreamSource(nats_broker.url, stream, dead_letters=FolderDeadLetters(folder / "dead")), folder
     )
-    assert_same_state(summary_folder.state, summary.state)
+    assert_same_stream(summary_folder.state, summary.state)
     sidecars = sorted((folder / "dead").glob("*.json"))
     assert [json.loads(p.read_text())["position"] for p in sidecars] == [{"stream_seq": 11}, {"stream_seq": 12}]
 
@@ -112,51 +103,51 @@ def test_broker_down_at_start_is_a_clear_error(tmp_path: Path) -> None:
         NatsJetStreamSource(url, "ANY")
 
 
-def test_missing_stream_is_a_clear_error(nats_server) -> None:
+def test_missing_stream_is_a_clear_error(nats_broker) -> None:
     with pytest.raises(Exception, match="source.stream: the NATS JetStream stream 'NOSUCH' does not exist"):
-        NatsJetStreamSource(nats_server.url, "NOSUCH")
+        NatsJetStreamSource(nats_broker.url, "NOSUCH")
 
 
-def test_broker_restart_mid_stream_resumes_and_equals_the_calm_run(nats_server, tmp_path: Path) -> None:
+def test_broker_restart_mid_stream_resumes_and_equals_the_calm_run(nats_broker, tmp_path: Path) -> None:
     stream = unique("RESTART")
-    _produce(nats_server.url, stream, _good())
-    calm = _run(NatsJetStreamSource(nats_server.url, stream), tmp_path / "calm")
+    _produce(nats_broker.url, stream, _good())
+    calm = _run(NatsJetStreamSource(nats_broker.url, stream), tmp_path / "calm")
 
-    source = NatsJetStreamSource(nats_server.url, stream)
+    source = NatsJetStreamSource(nats_broker.url, stream)
     runner = StreamRunner(source, settings(tmp_path / "restart", max_batches=4))
     runner.run()
-    nats_server.stop(signal.SIGKILL)  #: a crash; JetStream's file store keeps the messages
-    restarter = threading.Timer(1.5, nats_server.start)
+    nats_broker.stop(signal.SIGKILL)  #: a crash; JetStream's file store keeps the messages
+    restarter = threading.Timer(1.5, nats_broker.start)
     restarter.start()
     try:
         summary = StreamRunner(source, settings(tmp_path / "restart")).run()
     finally:
         restarter.join()
         source.close()
-    assert_same_state(summary.state, calm.state)
+    assert_same_stream(summary.state, calm.state)
 
 
-def test_a_recreated_stream_is_refused(nats_server, tmp_path: Path) -> None:
+def test_a_recreated_stream_is_refused(nats_broker, tmp_path: Path) -> None:
     stream = unique("AGAIN")
-    _produce(nats_server.url, stream, _good())
-    _run(NatsJetStreamSource(nats_server.url, stream), tmp_path, max_batches=3)
-    connection = NatsConnection(nats_server.url)
+    _produce(nats_broker.url, stream, _good())
+    _run(NatsJetStreamSource(nats_broker.url, stream), tmp_path, max_batches=3)
+    connection = NatsConnection(nats_broker.url)
     connection.open()
     connection.run(lambda: connection.js.delete_stream(stream))
     connection.close()
     time.sleep(1.1)  # the creation time has a resolution finer than this, but make it obvious
-    _produce(nats_server.url, stream, _good(seed=500))
+    _produce(nats_broker.url, stream, _good(seed=500))
     with pytest.raises(SourceMismatchError, match="deleted and created again"):
-        _run(NatsJetStreamSource(nats_server.url, stream), tmp_path)
+        _run(NatsJetStreamSource(nats_broker.url, stream), tmp_path)
 
 
 @pytest.mark.slow
-def test_killed_and_restarted_runner_equals_the_uninterrupted_one(nats_server, tmp_path: Path) -> None:
+def test_killed_and_restarted_runner_equals_the_uninterrupted_one(nats_broker, tmp_path: Path) -> None:
     """``streamgmm stream`` killed with SIGKILL four times, restarted each time: bitwise the calm run."""
     stream, n_messages = unique("KILL"), 120
-    _produce(nats_server.url, stream, _good(n_messages))
-    source = {"kind": "nats", "url": nats_server.url, "stream": stream, "format": "binary"}
-    calm, crashy = write_config(tmp_path / "calm", source), write_config(tmp_path / "crashy", source)
+    _produce(nats_broker.url, stream, _good(n_messages))
+    source = {"kind": "nats", "url": nats_broker.url, "stream": stream, "format": "binary"}
+    calm, crashy = write_kill_config(tmp_path / "calm", source), write_kill_config(tmp_path / "crashy", source)
     run_to_end(calm)
     rng = random.Random(11)
     kills = sum(run_and_kill_at_batch(crashy, target, rng) for target in sorted(rng.sample(range(3, 45), 4)))
