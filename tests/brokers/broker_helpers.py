@@ -251,12 +251,9 @@ def _produce_redis(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) 
 
 
 def _produce_nats(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
-    from streamgmm.online.brokers.nats_jetstream import NatsProducer
+    from streamgmm.online.brokers.nats_jetstream import produce
 
-    producer = NatsProducer(f"nats://{broker.address}", name, f"{name}.rows")
-    for payload in payloads:
-        producer.send(payload)
-    producer.close()
+    produce(f"nats://{broker.address}", name, f"{name}.rows", payloads)
 
 
 #: amqtt queues messages for offline consumers only when they are not anonymous.
@@ -265,14 +262,9 @@ MQTT_USER = "streamgmm"
 
 def _produce_mqtt(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
     """The consumer's session first (MQTT queues only for existing subscriptions), then the messages."""
-    from streamgmm.online.brokers.mqtt import MqttProducer, create_session
+    from streamgmm.online.brokers.mqtt import produce
 
-    url = f"mqtt://{MQTT_USER}@{broker.address}"
-    create_session(url, name, f"consumer-{name}")
-    producer = MqttProducer(url, name)
-    for seq, payload in enumerate(payloads, start=1):
-        producer.send(payload, seq)
-    producer.close()
+    produce(f"mqtt://{MQTT_USER}@{broker.address}", name, payloads, session=f"consumer-{name}")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 from urllib.parse import urlparse
 
 from ...io.atomic import atomic_write_bytes
@@ -89,7 +89,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     paho = None  # type: ignore[assignment]
 
 __all__ = [
-    "MqttSource", "MqttProducer", "MqttDeadLetters", "create_session", "frame", "unframe", "build", "SEQUENCE_HEADER",
+    "MqttSource", "MqttProducer", "MqttDeadLetters", "create_session", "frame", "unframe", "build", "produce", "SEQUENCE_HEADER",
     "SPOOL_ID_FILENAME", "DEFAULT_SPOOL_FOLDER",
 ]
 
@@ -544,3 +544,27 @@ def build(config: Any, state_dir: str) -> MqttSource:
         else MqttDeadLetters(source, config.dead_letter.topic)
     )
     return source
+
+
+def produce(url: str, topic: str, payloads: Iterable[bytes], *, first_seq: int = 1,
+            session: str | None = None, wait_for_broker: float | None = None,
+            username: str | None = None, password: str | None = None,
+            tls: dict[str, Any] | None = None) -> int:
+    """Publish each payload with QoS 1, framed with sequence ``first_seq``, ``first_seq + 1``, ...
+
+    ``session``: the consumer's client id; its persistent session is created first
+    (:func:`create_session`), so the broker queues every message for it. Sending
+    the same payloads with the same numbers again is harmless (the consumer drops
+    sequences it has). Returns the number published (all acknowledged by the broker).
+    """
+    if session is not None:
+        create_session(url, topic, session, username=username, password=password, tls=tls)
+    producer = MqttProducer(url, topic, wait_for_broker=wait_for_broker, username=username,
+                            password=password, tls=tls)
+    count = 0
+    try:
+        for count, payload in enumerate(payloads, start=1):
+            producer.send(payload, first_seq + count - 1)
+    finally:
+        producer.close()
+    return count

@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 
 from ..sources import Batch, SourceError, SourceMismatchError
 from .common import (
@@ -70,7 +70,7 @@ try:  # the client is an optional extra: streamgmm[nats]
 except ImportError:  # pragma: no cover - exercised only without the extra
     nats = None  # type: ignore[assignment]
 
-__all__ = ["NatsJetStreamSource", "NatsDeadLetters", "NatsProducer", "NatsConnection", "build"]
+__all__ = ["NatsJetStreamSource", "NatsDeadLetters", "NatsProducer", "NatsConnection", "build", "produce"]
 
 logger = logging.getLogger("streamgmm.online")
 
@@ -482,3 +482,22 @@ def build(config: Any, state_dir: str) -> NatsJetStreamSource:
         else NatsDeadLetters(source.connection, config.dead_letter.subject, source.describe())
     )
     return source
+
+
+def produce(url: str, stream: str, subject: str, payloads: Iterable[bytes], *, paced: bool = False,
+            wait_for_broker: float | None = None, **credentials: Any) -> int:
+    """Publish each payload to ``subject`` (creating ``stream`` if missing); the number published.
+
+    ``paced``: publish each message as it comes (a live producer), instead of in
+    windows of 64 awaited together.
+    """
+    producer = NatsProducer(url, stream, subject, wait_for_broker=wait_for_broker,
+                            window=1 if paced else 64, **credentials)
+    count = 0
+    try:
+        for payload in payloads:
+            producer.send(payload)
+            count += 1
+    finally:
+        producer.close()
+    return count
