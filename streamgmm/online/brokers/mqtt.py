@@ -78,6 +78,7 @@ from .common import (
     credentials,
     dead_letter_fields,
     dead_letter_folder,
+    endpoints,
     require_client,
     shared_options,
 )
@@ -138,7 +139,9 @@ def _host_port(url: str) -> tuple[str, int]:
     parsed = urlparse(url if "://" in url else f"mqtt://{url}")
     if parsed.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
         raise SourceError(f"source.url: {url!r} is not an MQTT address (mqtt://host:port)")
-    return parsed.hostname or "127.0.0.1", parsed.port or (8883 if parsed.scheme in ("mqtts", "ssl") else 1883)
+    if parsed.port is None and parsed.scheme in ("mqtts", "ssl"):
+        return parsed.hostname or "127.0.0.1", 8883
+    return endpoints("mqtt", url)[0]
 
 
 def _url_user(url: str) -> str | None:
@@ -270,6 +273,7 @@ class MqttSource(BrokerSource):
         self.spool = Path(spool)
         self.wait_for_broker = wait_for_broker
         self._floor = -1  # sequences up to here are committed (duplicates when they come again)
+        self._swept_to: int | None = None  # spooled messages up to here are deleted
         self._waiting_for: int | None = None
         self._address = _host_port(url)
         self._client = _client(client_id, False, username if username is not None else _url_user(url),
@@ -328,7 +332,8 @@ class MqttSource(BrokerSource):
             self._connected.event.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        logger.warning("mqtt: connection to %s lost (%s); the client reconnects", self.url, reason)
+        if self._connected is not None:  # not our own close()
+            logger.warning("mqtt: connection to %s lost (%s); the client reconnects", self.url, reason)
 
     def _spooled(self, seq: int) -> Path:
         return self.spool / f"{seq:020d}.msg"
@@ -444,11 +449,16 @@ class MqttSource(BrokerSource):
 
     def acknowledge(self, position: dict[str, Any]) -> None:
         """Delete the spooled messages up to the committed sequence (already PUBACKed)."""
-        floor = int(position["seq"])
+        floor, before = int(position["seq"]), self._swept_to
         self._floor = max(self._floor, floor)
-        for name in os.listdir(self.spool):
-            if name.endswith(".msg") and int(name[:-4]) <= floor:
-                self._spooled(int(name[:-4])).unlink(missing_ok=True)
+        if before is None:  # the first commit of this process: whatever lies below it
+            stale = [int(name[:-4]) for name in os.listdir(self.spool) if name.endswith(".msg")]
+        else:
+            stale = list(range(before + 1, floor + 1))
+        self._swept_to = floor
+        for seq in stale:
+            if seq <= floor:
+                self._spooled(seq).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Leave the session, after spooling the messages already on their way (up to a few seconds).
@@ -461,9 +471,9 @@ class MqttSource(BrokerSource):
         if self._connected is None:
             return
         self._settle()
+        self._connected = None
         self._client.disconnect()
         self._client.loop_stop()
-        self._connected = None
 
 
 class MqttDeadLetters:
