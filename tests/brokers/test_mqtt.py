@@ -54,12 +54,18 @@ def _run(source: MqttSource, folder: Path, **changes):
         source.close()
 
 
+def _calm_run(url: str, folder: Path):
+    """The reference: every message sent once, to a consumer that is never interrupted."""
+    topic = unique("calm/")
+    source = _source(url, topic, folder)
+    source.connect()
+    _produce(url, topic, _good())
+    return _run(source, folder)
+
+
 def test_every_row_once_even_when_the_producer_sends_twice(mqtt_broker, tmp_path: Path) -> None:
-    calm_topic, twice_topic = unique("calm/"), unique("twice/")
-    calm_source = _source(mqtt_broker.url, calm_topic, tmp_path / "calm")
-    calm_source.connect()
-    _produce(mqtt_broker.url, calm_topic, _good())
-    calm = _run(calm_source, tmp_path / "calm")
+    twice_topic = unique("twice/")
+    calm = _calm_run(mqtt_broker.url, tmp_path / "calm")
     assert calm.state.count("rows_read") == MESSAGES * ROWS
     assert calm.state.position == {"seq": MESSAGES}
 
@@ -102,11 +108,8 @@ def test_broker_down_at_start_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_broker_restart_mid_stream_resumes_and_equals_the_calm_run(mqtt_broker, tmp_path: Path) -> None:
-    calm_topic, topic = unique("calm/"), unique("restart/")
-    calm_source = _source(mqtt_broker.url, calm_topic, tmp_path / "calm")
-    calm_source.connect()
-    _produce(mqtt_broker.url, calm_topic, _good())
-    calm = _run(calm_source, tmp_path / "calm")
+    topic = unique("restart/")
+    calm = _calm_run(mqtt_broker.url, tmp_path / "calm")
 
     source = _source(mqtt_broker.url, topic, tmp_path / "restart")
     source.connect()

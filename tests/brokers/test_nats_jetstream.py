@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from streamgmm.online.brokers.common import BrokerUnavailableError, FolderDeadLetters
-from streamgmm.online.brokers.nats_jetstream import NatsConnection, NatsJetStreamSource, NatsProducer
+from streamgmm.online.brokers.nats_jetstream import NatsConnection, NatsJetStreamSource, produce
 from streamgmm.online.messages import encode_rows
 from streamgmm.online.runner import StreamRunner
 from streamgmm.online.sources import SourceMismatchError
@@ -31,10 +31,7 @@ MESSAGES, ROWS = 30, 100
 
 
 def _produce(url: str, stream: str, payloads: list[bytes]) -> None:
-    producer = NatsProducer(url, stream, f"{stream.lower()}.rows")
-    for payload in payloads:
-        producer.send(payload)
-    producer.close()
+    produce(url, stream, f"{stream.lower()}.rows", payloads)
 
 
 def _good(n: int = MESSAGES, seed: int = 0) -> list[bytes]:
