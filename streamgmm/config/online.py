@@ -514,6 +514,11 @@ class OnlineSettings(_Section):
         the source replaced, rewritten or shortened: "refuse" stops with both
         identities named; "reset" keeps the learnt model and reads the source
         from its beginning (``streamgmm stream --reset-source`` for one run).
+    fsync : bool, default True
+        Make each commit durable against power loss and OS crashes. ``false`` keeps
+        exactly-once under ``kill -9`` (the atomic rename stays) and saves the two
+        fsyncs that dominate a commit's cost; after an OS crash the stream may
+        resume from an earlier commit.
     snapshot : SnapshotSettings
     drift : DriftSettings, optional (null disables)
     anomaly : AnomalySettings, optional (null disables)
@@ -529,6 +534,7 @@ class OnlineSettings(_Section):
     poll_seconds: PositiveFloat = 1.0
     drain: Annotated[bool, Field(strict=True)] = False
     on_source_change: Literal["refuse", "reset"] = "refuse"
+    fsync: Annotated[bool, Field(strict=True)] = True
     snapshot: SnapshotSettings = Field(default_factory=dict)  # type: ignore[arg-type]
     drift: DriftSettings | None = Field(default_factory=dict)  # type: ignore[arg-type]
     anomaly: AnomalySettings | None = Field(default_factory=dict)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ is a JSON document in the ``header`` entry (``uint8`` bytes), which carries the
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .atomic import atomic_save_npz
+from .atomic import atomic_save_npz, current_version, next_version, swap_in_unflushed
 
 __all__ = ["HEADER_ENTRY", "load_state_file", "save_state_file"]
 
@@ -37,6 +38,7 @@ def save_state_file(
     arrays: Mapping[str, np.ndarray],
     *,
     schema_version: int,
+    durable: bool = True,
 ) -> None:
     """Replace the state file at ``path`` atomically and durably.
 
@@ -49,13 +51,24 @@ def save_state_file(
         Numeric arrays, any shapes; the name ``header`` is reserved.
     schema_version : int
         Version of the writer's layout, checked by :func:`load_state_file`.
+    durable : bool, default True
+        fsync before and after the rename (see :func:`streamgmm.io.atomic.atomic_write_bytes`).
+        ``False``: safe against a killed process only, and much cheaper (no flush at
+        all, :func:`streamgmm.io.atomic.swap_in_unflushed`).
     """
     if HEADER_ENTRY in arrays:
         raise ValueError(f"the array name {HEADER_ENTRY!r} is reserved for the header")
     document = json.dumps({"schema_version": schema_version, **header}, allow_nan=False)
     entries = dict(arrays)
     entries[HEADER_ENTRY] = np.frombuffer(document.encode(), dtype=np.uint8)
-    atomic_save_npz(path, entries)
+    if durable:
+        # An unflushed next version (of a run with durable=False) would shadow this one.
+        next_version(path).unlink(missing_ok=True)
+        atomic_save_npz(path, entries)
+        return
+    buffer = io.BytesIO()
+    np.savez(buffer, **entries)
+    swap_in_unflushed(path, buffer.getvalue(), zipfile.is_zipfile)
 
 
 def load_state_file(
@@ -90,9 +103,10 @@ def load_state_file(
     -------
     The parsed value, or None if there is no file at ``path``.
     """
-    path = Path(path)
-    if not path.exists():
+    found = current_version(path, zipfile.is_zipfile)  # an unflushed next version first
+    if found is None:
         return None
+    path = found
     try:
         with np.load(path, allow_pickle=False) as arrays:
             header = json.loads(bytes(arrays[HEADER_ENTRY]).decode())

@@ -7,6 +7,8 @@
 - :mod:`streamgmm.online.runner`: consumes a source with exactly-once, crash-safe
   commits of the model state together with the source position.
 - :mod:`streamgmm.online.drift`: change detectors on the per-batch log-likelihood.
+- :mod:`streamgmm.online.messages` and :mod:`streamgmm.online.brokers`: message
+  formats, and sources reading message brokers (Kafka, Redis Streams, ...).
 
 Submodules are imported on use; importing this package is cheap.
 """

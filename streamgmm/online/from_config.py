@@ -99,6 +99,7 @@ def build_settings(config: OnlineUpdateConfig) -> StreamSettings:
         poll_seconds=online.poll_seconds,
         drain=online.drain,
         on_source_change=online.on_source_change,
+        fsync_commits=online.fsync,
     )
 
 

@@ -137,7 +137,7 @@ class StreamRunner:
         self.settings = settings
         self.on_batch = on_batch
         self.model_factory = default_model_factory() if model_factory is None else model_factory
-        self.state_file = StateFile(settings.state_dir)
+        self.state_file = StateFile(settings.state_dir, durable=settings.fsync_commits)
         self.history = BatchHistory(settings.state_dir)
         self._registry = None
 
@@ -434,17 +434,6 @@ class StreamRunner:
         last_time = float(state.snapshot.get("time") or 0.0)
         return policy.every_seconds is not None and now - last_time >= policy.every_seconds
 
-    def _snapshot_missed(self, state: RunnerState) -> bool:
-        """Whether the committed batch count made a snapshot due that was never published.
-
-        Only the batch rule is replayed (a time rule depends on when the run resumes),
-        so a resumed stream publishes at the same batches as an uninterrupted one.
-        """
-        every = self.settings.snapshots.every_batches
-        if self.registry() is None or every is None:
-            return False
-        return state.count("batches") - int(state.snapshot.get("batch", 0)) >= every
-
     def _stream_positions(self, state: RunnerState) -> dict[str, Any]:
         return {
             "stream_key": state.stream_key,
@@ -553,7 +542,9 @@ class StreamRunner:
         batch_lls: list[float] = []
         run_batches = run_rows = run_invalid = run_anomalies = run_dead = 0
         stop_reason = "source idle"
-        if self._snapshot_missed(state):  # killed between a commit and the snapshot it made due
+        if self._snapshot_due(state, time.time()):
+            # Killed between a batch's commit and the snapshot it was due: publish it now, at
+            # the batch an uninterrupted run publishes at (found, if it was published already).
             state, version = self._publish(state)
             versions.append(version)
         while True:

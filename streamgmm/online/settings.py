@@ -108,6 +108,13 @@ class StreamSettings:
         (its identity no longer matches the commit): "refuse" stops with both
         identities named; "reset" keeps the learnt model and counters and reads
         the source from its beginning (a warning, and the reset is committed).
+    fsync_commits : bool, default True
+        Make every commit durable against power loss and OS crashes (fsync of the
+        state file and its folder). False keeps the atomic rename: a runner killed
+        anywhere (``kill -9``) still resumes exactly at its last commit, but an OS
+        crash may take the stream back to an earlier commit (or damage the file on
+        filesystems that do not order data before renames). The two fsyncs are
+        most of a commit's cost (config ``online.fsync``).
     """
 
     state_dir: str
@@ -127,6 +134,7 @@ class StreamSettings:
     poll_seconds: float = 1.0
     drain: bool = False
     log_every: int = 100
+    fsync_commits: bool = True
     on_source_change: str = "refuse"
 
 

@@ -169,11 +169,14 @@ class StateFile:
     ----------
     directory : path-like
         Created on first save.
+    durable : bool, default True
+        fsync each commit (see ``StreamSettings.fsync_commits``).
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, durable: bool = True) -> None:
         self.directory = Path(directory)
         self.path = self.directory / STATE_FILENAME
+        self.durable = durable
 
     def exists(self) -> bool:
         """Whether a state has been committed."""
@@ -210,7 +213,7 @@ class StateFile:
         }
         if online.averaged is not None:
             arrays.update(_stats_arrays("averaged_", online.averaged))
-        save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION)
+        save_state_file(self.path, header, arrays, schema_version=_SCHEMA_VERSION, durable=self.durable)
 
     def load(self, expected_key: str) -> RunnerState | None:
         """The committed state, or None if the stream has not committed yet.

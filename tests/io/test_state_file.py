@@ -69,3 +69,42 @@ def test_the_header_refuses_nan_and_the_reserved_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved"):
         save_state_file(tmp_path / "s.npz", {}, {"header": np.zeros(1)}, schema_version=1)
     assert not (tmp_path / "s.npz").exists()
+
+
+def _state(step: int) -> dict[str, np.ndarray]:
+    return {"step": np.array([step])}
+
+
+def test_unflushed_saves_replace_the_file_without_renaming_over_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.npz"
+    for step in range(3):
+        save_state_file(path, {"step": step}, _state(step), schema_version=2, durable=False)
+        header, arrays = _load(path)
+        assert header["step"] == step and arrays["step"][0] == step
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npz"]
+
+
+def test_a_process_killed_between_the_steps_of_an_unflushed_save_leaves_a_complete_version(tmp_path: Path) -> None:
+    from streamgmm.io.atomic import next_version
+
+    path = tmp_path / "s.npz"
+    save_state_file(path, {"step": 1}, _state(1), schema_version=2, durable=False)
+    complete = path.read_bytes()
+    save_state_file(tmp_path / "two.npz", {"step": 2}, _state(2), schema_version=2, durable=False)
+    newer = (tmp_path / "two.npz").read_bytes()
+    upcoming = next_version(path)
+    # Killed while writing the next version: the torn one is ignored, then cleared.
+    upcoming.write_bytes(newer[: len(newer) // 2])
+    assert _load(path)[0]["step"] == 1
+    # Killed after the next version was complete (before or after unlinking the old one).
+    upcoming.write_bytes(newer)
+    assert _load(path)[0]["step"] == 2
+    path.unlink()
+    assert _load(path)[0]["step"] == 2
+    # The next save takes the complete next version as the newest, then moves on.
+    save_state_file(path, {"step": 3}, _state(3), schema_version=2, durable=False)
+    assert _load(path)[0]["step"] == 3 and not upcoming.exists()
+    # A durable save after an unflushed one is not shadowed by a stale next version.
+    upcoming.write_bytes(complete)
+    save_state_file(path, {"step": 4}, _state(4), schema_version=2)
+    assert _load(path)[0]["step"] == 4 and not upcoming.exists()

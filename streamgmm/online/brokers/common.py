@@ -88,7 +88,7 @@ __all__ = [
     "address_name",
     "connect_at_start",
     "credentials",
-    "dead_letter_folder",
+    "dead_letter_sink",
     "endpoints",
     "shared_options",
     "unreachable",
@@ -530,16 +530,20 @@ def unreachable(kind: str, address: str, timeout: float = 2.0) -> str | None:
     return "; ".join(problems)
 
 
-def dead_letter_folder(config: Any, state_dir: str | os.PathLike[str]) -> Path | None:
-    """The dead-letter folder a source config asks for (its default inside the state folder).
+def dead_letter_sink(
+    config: Any, state_dir: str | os.PathLike[str], source: BrokerSource,
+    broker_sink: Callable[[str], DeadLetterSink],
+) -> DeadLetterSink:
+    """The dead-letter sink a source config asks for.
 
-    None when ``source.dead_letter`` names a broker destination (the broker's
-    module builds that sink).
+    A folder (``source.dead_letter.folder``, by default ``dead-letters`` inside the
+    state folder), or the broker destination it names, built by
+    ``broker_sink(name)`` (the broker's module).
     """
     if config.dead_letter is None:
-        return Path(state_dir) / DEFAULT_DEAD_LETTER_FOLDER
+        return FolderDeadLetters(Path(state_dir) / DEFAULT_DEAD_LETTER_FOLDER, source.describe())
     where, value = config.dead_letter.destination
-    return Path(value) if where == "folder" else None
+    return FolderDeadLetters(value, source.describe()) if where == "folder" else broker_sink(value)
 
 
 def shared_options(config: Any) -> dict[str, Any]:

@@ -39,13 +39,11 @@ from typing import Any, Iterable, Sequence
 from ..sources import Batch, SourceError, SourceMismatchError
 from .common import (
     BrokerSource,
-    DeadLetterSink,
-    FolderDeadLetters,
     Message,
     connect_at_start,
     credentials,
     dead_letter_fields,
-    dead_letter_folder,
+    dead_letter_sink,
     require_client,
     shared_options,
 )
@@ -267,8 +265,16 @@ class KafkaSource(BrokerSource):
         self._fetched = dict(offsets)
 
     def _pull(self) -> None:
-        """Queue what the client has now, per partition, in offset order."""
-        for record in self.consumer.consume(CONSUME_COUNT, CONSUME_WAIT):
+        """Queue what the client has now, per partition, in offset order.
+
+        Takes what the client holds without waiting; only when it holds nothing,
+        waits (up to ``CONSUME_WAIT``) for the first record, never for a full count.
+        """
+        records = self.consumer.consume(CONSUME_COUNT, 0)
+        if not records:
+            records = self.consumer.consume(1, CONSUME_WAIT)
+            records += self.consumer.consume(CONSUME_COUNT, 0)
+        for record in records:
             error = record.error()
             if error is not None:
                 if error.code() == confluent_kafka.KafkaError._PARTITION_EOF:
@@ -407,10 +413,7 @@ def build(config: Any, state_dir: str) -> KafkaSource:
         username=secrets["username"], password=secrets["password"], tls=config.tls,
         client_id=config.client_id, wait_for_broker=config.wait_for_broker, **shared_options(config),
     )
-    folder = dead_letter_folder(config, state_dir)
-    sink: DeadLetterSink = (
-        FolderDeadLetters(folder, source.describe()) if folder is not None
-        else KafkaDeadLetters(source.options, config.dead_letter.topic, source.describe())
+    source.dead_letters = dead_letter_sink(
+        config, state_dir, source, lambda topic: KafkaDeadLetters(source.options, topic, source.describe())
     )
-    source.dead_letters = sink
     return source

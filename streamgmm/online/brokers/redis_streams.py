@@ -33,13 +33,11 @@ from typing import Any, Iterable
 from ..sources import Batch, SourceMismatchError
 from .common import (
     BrokerSource,
-    DeadLetterSink,
-    FolderDeadLetters,
     Message,
     connect_at_start,
     credentials,
     dead_letter_fields,
-    dead_letter_folder,
+    dead_letter_sink,
     require_client,
     shared_options,
 )
@@ -280,12 +278,9 @@ def build(config: Any, state_dir: str) -> RedisStreamSource:
         password=secrets["password"], tls=config.tls, wait_for_broker=config.wait_for_broker,
         **shared_options(config),
     )
-    folder = dead_letter_folder(config, state_dir)
-    sink: DeadLetterSink = (
-        FolderDeadLetters(folder, source.describe()) if folder is not None
-        else RedisStreamDeadLetters(source.client, config.dead_letter.stream, source.describe())
+    source.dead_letters = dead_letter_sink(
+        config, state_dir, source, lambda stream: RedisStreamDeadLetters(source.client, stream, source.describe())
     )
-    source.dead_letters = sink
     return source
 
 
