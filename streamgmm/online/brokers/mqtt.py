@@ -72,12 +72,11 @@ from .common import (
     Backoff,
     BrokerSource,
     DeadLetterSink,
-    FolderDeadLetters,
     Message,
     connect_at_start,
     credentials,
     dead_letter_fields,
-    dead_letter_folder,
+    dead_letter_sink,
     endpoints,
     require_client,
     shared_options,
@@ -548,11 +547,7 @@ def build(config: Any, state_dir: str) -> MqttSource:
         tls=None if config.tls is None else config.tls.model_dump(),
         wait_for_broker=config.wait_for_broker, **shared_options(config),
     )
-    folder = dead_letter_folder(config, state_dir)
-    source.dead_letters = (
-        FolderDeadLetters(folder, source.describe()) if folder is not None
-        else MqttDeadLetters(source, config.dead_letter.topic)
-    )
+    source.dead_letters = dead_letter_sink(config, state_dir, source, lambda topic: MqttDeadLetters(source, topic))
     return source
 
 

@@ -52,12 +52,11 @@ from .common import (
     Backoff,
     BrokerSource,
     DeadLetterSink,
-    FolderDeadLetters,
     Message,
     connect_at_start,
     credentials,
     dead_letter_fields,
-    dead_letter_folder,
+    dead_letter_sink,
     require_client,
     retry,
     shared_options,
@@ -476,10 +475,8 @@ def build(config: Any, state_dir: str) -> NatsJetStreamSource:
         tls=None if config.tls is None else config.tls.model_dump(),
         wait_for_broker=config.wait_for_broker, **shared_options(config),
     )
-    folder = dead_letter_folder(config, state_dir)
-    source.dead_letters = (
-        FolderDeadLetters(folder, source.describe()) if folder is not None
-        else NatsDeadLetters(source.connection, config.dead_letter.subject, source.describe())
+    source.dead_letters = dead_letter_sink(
+        config, state_dir, source, lambda subject: NatsDeadLetters(source.connection, subject, source.describe())
     )
     return source
 
