@@ -263,11 +263,30 @@ def _produce_nats(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -
 MQTT_USER = "streamgmm"
 
 
-def _produce_mqtt(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
-    """The consumer's session first (MQTT queues only for existing subscriptions), then the messages."""
-    from streamgmm.online.brokers.mqtt import produce
+def _mqtt_spool(broker: BrokerProcess, name: str) -> Path:
+    """The spool of the consumer of topic ``name`` (beside the broker's files)."""
+    return broker.log.parent / "spools" / name
 
-    produce(f"mqtt://{MQTT_USER}@{broker.address}", name, payloads, session=f"consumer-{name}")
+
+def _produce_mqtt(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    """Messages delivered into the consumer's spool, as the other brokers hold theirs.
+
+    The consumer's session first (MQTT queues only for existing subscriptions), then
+    the messages; then the consumer receives them all into its spool. amqtt sends a
+    whole backlog at once and drops what is in flight when a client leaves, so the
+    spool is filled here, before the stream's runs (which read it).
+    """
+    from streamgmm.online.brokers.mqtt import MqttSource, produce
+
+    url = f"mqtt://{MQTT_USER}@{broker.address}"
+    produce(url, name, payloads, session=f"consumer-{name}")
+    spool = _mqtt_spool(broker, name)
+    consumer = MqttSource(url, name, client_id=f"consumer-{name}", spool=spool)
+    consumer.connect()
+    deadline = time.monotonic() + 600
+    while len(list(spool.glob("*.msg"))) < len(payloads) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    consumer.close()
 
 
 @dataclass(frozen=True)
@@ -312,7 +331,7 @@ BROKER_KINDS: dict[str, BrokerKind] = {
     "mqtt": BrokerKind(
         "mqtt", mqtt_process, _produce_mqtt,
         lambda b, name: {"kind": "mqtt", "url": f"mqtt://{MQTT_USER}@{b.address}", "topic": name,
-                         "client_id": f"consumer-{name}"},
+                         "client_id": f"consumer-{name}", "spool": str(_mqtt_spool(b, name))},
         keeps_data=False,
     ),
 }
