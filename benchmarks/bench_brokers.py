@@ -95,8 +95,8 @@ def run(n_rows: int, message_rows: int, names: list[str]) -> list[list[object]]:
     payloads = [encode_rows(rows[s : s + message_rows], "binary") for s in range(0, n_rows, message_rows)]
     table = []
     work = Path(tempfile.mkdtemp(prefix="bench-brokers-"))
+    servers: dict[str, Any] = {}
     try:
-        servers = {}
         for broker in BROKER_KINDS.values():
             if broker.name in names:
                 servers[broker.name] = broker.server(work / f"{broker.name}-server").start()
@@ -124,9 +124,9 @@ def run(n_rows: int, message_rows: int, names: list[str]) -> list[list[object]]:
                     f"{rates[False]:,.0f}", f"{rates[False] / landing[False]:.2f}x",
                     "yes" if rates[False] >= GOAL else "NO",
                 ])
+    finally:  # the servers are stopped also when a run fails
         for server in servers.values():
             server.stop()
-    finally:
         shutil.rmtree(work, ignore_errors=True)
     return table
 
