@@ -35,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +68,15 @@ def _timed_stream(source: dict[str, Any], folder: Path, covariance_type: str, n_
                    "poll_seconds": 0.05, "fsync": fsync},
     }
     config = parse_config(document, "online_update", base_dir=folder)
+    # Bounded by batches and waiting for each (no idle tail in the timing; a broker's
+    # client may take a moment to deliver its first records).
     warm = build_runner(config, overrides={"max_batches": 1})
+    warm.settings = replace(warm.settings, idle_seconds=None)
     warm.run()
     close_source(warm.source)
-    runner = build_runner(config)
-    before = runner.state_file.load(runner.stream_key()).count("rows_read")
+    before = warm.state_file.load(warm.stream_key()).count("rows_read")
+    runner = build_runner(config, overrides={"max_batches": (n_rows - before) // BATCH})
+    runner.settings = replace(runner.settings, idle_seconds=None)
     started = time.perf_counter()
     summary = runner.run()
     elapsed = time.perf_counter() - started

@@ -131,7 +131,7 @@ def _encode_json(rows: np.ndarray) -> bytes:
 
 # ------------------------------------------------------------------------------- arrow
 def _decode_arrow(payload: bytes, n_features: int | None, columns: Sequence[str] | None) -> np.ndarray:
-    import pyarrow as pa
+    import pyarrow as pa  # on use: a heavy import only the arrow format needs
 
     try:
         table = pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
@@ -161,7 +161,7 @@ def _decode_arrow(payload: bytes, n_features: int | None, columns: Sequence[str]
 
 
 def _encode_arrow(rows: np.ndarray, columns: Sequence[str] | None) -> bytes:
-    import pyarrow as pa
+    import pyarrow as pa  # on use, as above
 
     names = list(columns) if columns is not None else [f"x{j}" for j in range(rows.shape[1])]
     if len(names) != rows.shape[1]:

@@ -373,7 +373,7 @@ def write_config(folder: Path, source: dict[str, Any], **online: Any) -> Path:
         "source": source,
         "model": {"n_components": 3, "covariance_type": "full", "warm_up_size": 600, "seed": 0},
         "online": {"batch_size": 200, "state": "state", "snapshot": {"every_batches": 10},
-                   "idle_seconds": 3.0, "poll_seconds": 0.1, **online},
+                   "idle_seconds": 8.0, "poll_seconds": 0.1, **online},
         "registry": {"root": "registry", "model": "brokered"},
     }
     folder.mkdir(parents=True, exist_ok=True)
@@ -408,12 +408,15 @@ def run_and_kill_at_batch(config: Path, target: int, rng: random.Random) -> bool
     process = subprocess.Popen(stream_command(config), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                text=True, env=child_env())
     assert process.stderr is not None
+    seen: list[str] = []
     for line in process.stderr:
+        seen.append(line)
         if line.startswith("batch") and int(line.split()[1]) >= target:
             time.sleep(rng.uniform(0.0, 0.03))  # land anywhere in the next batch's work
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=60)
             return True
     process.wait(timeout=600)
-    assert process.returncode == 0
+    assert process.returncode == 0, "".join(seen[-30:])
+    print(f"the runner ended before batch {target}:", "".join(seen[-30:]), sep="\n")
     return False

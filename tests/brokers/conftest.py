@@ -6,6 +6,10 @@
   stop and restart theirs (``broker.stop()``, ``broker.start()`` on the same port).
 - ``nats_broker``, ``mqtt_broker``: session-scoped nats-server (JetStream) and amqtt
   (``.url`` is the address the sources take).
+
+Every broker's fixture is here (pytest refuses ``pytest_plugins`` outside the root
+conftest); their test entries go into ``BROKER_KINDS`` of ``broker_helpers.py`` (the
+benchmark reads it too).
 """
 
 from __future__ import annotations

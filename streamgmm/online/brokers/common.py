@@ -63,6 +63,7 @@ import logging
 import os
 import random
 import re
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -518,8 +519,6 @@ def endpoints(kind: str, address: str) -> list[tuple[str, int]]:
 
 def unreachable(kind: str, address: str, timeout: float = 2.0) -> str | None:
     """Why no server of ``address`` accepts a TCP connection within ``timeout`` (None: one does)."""
-    import socket
-
     problems = []
     for host, port in endpoints(kind, address):
         try:

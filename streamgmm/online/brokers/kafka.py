@@ -62,6 +62,8 @@ _client_logger = logging.getLogger("streamgmm.online.kafka.client")
 #: Records asked of the client per call, and how long a call may wait for them (s).
 CONSUME_COUNT = 1000
 CONSUME_WAIT = 0.1
+#: After (re)assigning partitions the client first has to fetch: wait longer for a first record.
+FIRST_CONSUME_WAIT = 2.0
 #: Messages merged per fetch (the base class asks again for more).
 FETCH_MESSAGES = 2000
 #: Metadata and watermark requests (s).
@@ -227,6 +229,7 @@ class KafkaSource(BrokerSource):
         self.partitions = sorted(set(partitions if partitions is not None else found))
         self._queues: dict[int, deque[Any]] = {p: deque() for p in self.partitions}
         self._fetched: dict[int, int] | None = None  # next offset the client delivers, per partition
+        self._just_assigned = False
 
     # ------------------------------------------------------------------ plumbing
     def _topic_partitions(self) -> list[int]:
@@ -263,6 +266,7 @@ class KafkaSource(BrokerSource):
         for queue in self._queues.values():
             queue.clear()
         self._fetched = dict(offsets)
+        self._just_assigned = True
 
     def _pull(self) -> None:
         """Queue what the client has now, per partition, in offset order.
@@ -272,8 +276,10 @@ class KafkaSource(BrokerSource):
         """
         records = self.consumer.consume(CONSUME_COUNT, 0)
         if not records:
-            records = self.consumer.consume(1, CONSUME_WAIT)
+            wait = FIRST_CONSUME_WAIT if self._just_assigned else CONSUME_WAIT
+            records = self.consumer.consume(1, wait)
             records += self.consumer.consume(CONSUME_COUNT, 0)
+        self._just_assigned = False
         for record in records:
             error = record.error()
             if error is not None:
