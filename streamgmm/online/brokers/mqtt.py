@@ -113,6 +113,8 @@ FETCH_MESSAGES = 64
 CLOSE_QUIET, CLOSE_WAIT = 0.3, 5.0
 #: Longest time a spooled message waits for its sync and PUBACK (group commit).
 FLUSH_SECONDS = 0.02
+#: Seconds a producer waits for the broker's PUBACKs of what it sent.
+PUBLISH_TIMEOUT = 120.0
 #: Seconds to wait for the broker's CONNACK.
 CONNECT_TIMEOUT = 10.0
 
@@ -589,9 +591,25 @@ class MqttProducer:
             self.flush()
 
     def flush(self) -> None:
-        for info in self._pending:
-            info.wait_for_publish(timeout=60)
-        self._pending = []
+        """Wait until the broker acknowledged every message sent (PUBACK).
+
+        Raises
+        ------
+        SourceError
+            Messages still unacknowledged after ``PUBLISH_TIMEOUT`` seconds (the broker
+            is stuck or gone): they may be lost; send them again (duplicates are dropped).
+        """
+        pending, self._pending = self._pending, []
+        deadline = time.monotonic() + PUBLISH_TIMEOUT
+        for info in pending:
+            info.wait_for_publish(timeout=max(0.0, deadline - time.monotonic()))
+        unacknowledged = sum(not info.is_published() for info in pending)
+        if unacknowledged:
+            raise SourceError(
+                f"{unacknowledged} of {len(pending)} messages to topic {self.topic!r} were not "
+                f"acknowledged by the broker in {PUBLISH_TIMEOUT:g} s; send them again (the "
+                "consumer drops sequences it already has)"
+            )
 
     def close(self) -> None:
         self.flush()
