@@ -38,8 +38,10 @@ What exactly-once means here, and its limits:
   kill -9 of the consumer at any moment.
 - A message the broker lost before it reached the spool cannot be recovered by
   the consumer: a broker restart without a session store, a broker that drops
-  unacknowledged messages when the consumer dies (amqtt 0.12 does, for the
-  messages in flight at that moment), a session that expired. The stream then
+  unacknowledged messages when the consumer leaves or is slow (amqtt 0.12 drops the
+  messages in flight when the consumer dies or disconnects, and those whose PUBACK
+  takes over 5 s, e.g. on an overloaded machine; its SQLite session store keeps
+  only text payloads), a session that expired. The stream then
   waits at the missing number (logged) until the producer sends it again: a
   producer that re-sends what it is not sure of (``streamgmm replay`` re-sends a
   whole replay; duplicates are dropped) closes the gap. With a broker that keeps
@@ -49,9 +51,11 @@ What exactly-once means here, and its limits:
   dead-lettered at once (it has no place in the stream) and not counted in the
   batches; a message with the header but undecodable rows is dead-lettered with
   its sequence when its batch is read, like in every broker source.
-- Reconnects are the client's (paho-mqtt): exponential delay from 0.5 s up to
+- Reconnects are the client's (paho-mqtt): exponential delay from 1 s up to
   ``max_reconnect_delay``, each logged; the topic is subscribed again on every
-  connection (a broker that lost the session gets it back).
+  connection (a broker that lost the session gets it back). To lose as little as
+  possible on amqtt, the source lets a backlog land before its first read and
+  before it leaves (until nothing arrives for 0.3 s, at most 5 s).
 """
 
 from __future__ import annotations
