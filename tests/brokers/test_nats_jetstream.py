@@ -20,10 +20,10 @@ from streamgmm.online.brokers.common import BrokerUnavailableError, FolderDeadLe
 from streamgmm.online.brokers.nats_jetstream import NatsConnection, NatsJetStreamSource, produce
 from streamgmm.online.messages import encode_rows
 from streamgmm.online.runner import StreamRunner
-from streamgmm.online.sources import SourceMismatchError
+from streamgmm.online.sources import SourceError, SourceMismatchError
 
 from runner_helpers import assert_same_outcome, run_to_end, settings, unique, write_kill_config
-from broker_helpers import assert_same_stream, free_port, mixture_rows, run_and_kill_at_batch
+from broker_helpers import assert_same_stream, free_port, mixture_rows, nats_process, run_and_kill_at_batch
 
 pytest.importorskip("nats")
 
@@ -100,8 +100,21 @@ def test_broker_down_at_start_is_a_clear_error(tmp_path: Path) -> None:
         NatsJetStreamSource(url, "ANY")
 
 
+def test_a_source_asked_to_wait_connects_once_the_server_is_up(tmp_path: Path) -> None:
+    server = nats_process(tmp_path / "late")
+    late = threading.Timer(1.0, server.start)
+    late.start()
+    try:
+        # It waited and connected: what stops it now is the stream, not the server.
+        with pytest.raises(SourceError, match="the NATS JetStream stream 'LATE' does not exist"):
+            NatsJetStreamSource(server.url, "LATE", wait_for_broker=60)
+    finally:
+        late.join()
+        server.stop()
+
+
 def test_missing_stream_is_a_clear_error(nats_broker) -> None:
-    with pytest.raises(Exception, match="source.stream: the NATS JetStream stream 'NOSUCH' does not exist"):
+    with pytest.raises(SourceError, match="source.stream: the NATS JetStream stream 'NOSUCH' does not exist"):
         NatsJetStreamSource(nats_broker.url, "NOSUCH")
 
 
