@@ -121,6 +121,8 @@ TARGETS: dict[str, Callable[[argparse.Namespace, Iterable[bytes]], int]] = {
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("dataset", choices=sorted(DATASETS))
+    parser.add_argument("--data", type=Path, default=None, metavar="PATH",
+                        help="the dataset's folder or Parquet file (default: data/real of the checkout)")
     parser.add_argument("target", choices=(*TARGETS, "zarr", "folder"))
     parser.add_argument("path", nargs="?", type=Path, help="zarr / folder: the store or the landing folder")
     parser.add_argument("--rows-per-message", "--append-rows", type=int, default=1000, dest="rows",
@@ -161,7 +163,11 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(2)
 
     _check(error, args)
-    table = DATASETS[args.dataset]()
+    try:
+        table = DATASETS[args.dataset](args.data)
+    except FileNotFoundError as exc:
+        print(f"streamgmm replay: {exc}", file=sys.stderr)
+        return 1
     started = time.monotonic()
     if args.target in ("zarr", "folder"):
         try:
