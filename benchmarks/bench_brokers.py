@@ -100,7 +100,7 @@ def run(n_rows: int, message_rows: int, names: list[str]) -> list[list[object]]:
     payloads = [encode_rows(rows[s : s + message_rows], "binary") for s in range(0, n_rows, message_rows)]
     table = []
     work = Path(tempfile.mkdtemp(prefix="bench-brokers-"))
-    servers: dict[str, Any] = {}
+    servers = {}
     try:
         for broker in BROKER_KINDS.values():
             if broker.name in names:
@@ -129,7 +129,7 @@ def run(n_rows: int, message_rows: int, names: list[str]) -> list[list[object]]:
                     f"{rates[False]:,.0f}", f"{rates[False] / landing[False]:.2f}x",
                     "yes" if rates[False] >= GOAL else "NO",
                 ])
-    finally:  # the servers are stopped also when a run fails
+    finally:  # the servers are stopped whatever happened (their own processes only)
         for server in servers.values():
             server.stop()
         shutil.rmtree(work, ignore_errors=True)

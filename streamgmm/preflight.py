@@ -241,6 +241,9 @@ def job_destinations(config: Any) -> list[Destination]:
         if config.registry is not None:
             destinations.append(Destination("registry.root", config.registry.root, "registry",
                                             legacy=is_registry_layout))
+        dead_letter = config.source.dead_letter
+        if dead_letter is not None and dead_letter.folder is not None:  # the default is in online.state
+            destinations.append(Destination("source.dead_letter.folder", dead_letter.folder, "dead-letters"))
     else:
         raise TypeError(f"no preflight for {type(config).__name__}")
     return destinations

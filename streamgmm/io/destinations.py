@@ -103,7 +103,7 @@ MARKER_FILENAME = ".streamgmm-output.json"
 MARKER_ATTRIBUTE = "streamgmm_output"
 #: The kinds of output; ``overwrite`` never turns one kind into another.
 OUTPUT_KINDS = frozenset(
-    {"predictions", "scores", "registry", "checkpoint", "stream-state", "report", "datagen"}
+    {"predictions", "scores", "registry", "checkpoint", "stream-state", "report", "datagen", "dead-letters"}
 )
 _MARKER_SCHEMA_VERSION = 1
 _WRITER = "streamgmm"

@@ -296,3 +296,44 @@ def test_a_rewritten_redis_stream_is_refused(tmp_path: Path, redis_broker: Broke
     with pytest.raises(SourceMismatchError, match="holds other data than the one consumed"):
         _run(config)
     client.close()
+
+
+def test_the_committed_position_is_acknowledged_to_the_group_after_the_commit(
+    broker: tuple[BrokerKind, BrokerProcess], tmp_path: Path
+) -> None:
+    kind, server = broker
+    name = _name()
+    kind.produce(server, name, stream_payloads(24, ROWS_PER_MESSAGE))
+    config = write_config(tmp_path, {**kind.source(server, name), "group": f"{name}-monitor"})
+    position = _run(config).state.position
+    if kind.name == "redis":
+        import redis
+
+        client = redis.Redis(port=server.port)
+        groups = client.xinfo_groups(name)
+        client.close()
+        assert [g["last-delivered-id"].decode() for g in groups] == [position["last_id"]]
+    else:
+        import confluent_kafka
+
+        consumer = confluent_kafka.Consumer({"bootstrap.servers": server.address, "group.id": f"{name}-monitor"})
+        partitions = [confluent_kafka.TopicPartition(name, int(p)) for p in position["offsets"]]
+        committed = {str(tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=10)}
+        consumer.close()
+        assert committed == position["offsets"]
+
+
+def test_a_dead_letter_folder_is_checked_like_every_destination(tmp_path: Path, redis_broker: BrokerProcess) -> None:
+    users = tmp_path / "my-documents"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    source = {**BROKER_KINDS["redis"].source(redis_broker, _name()), "dead_letter": {"folder": str(users)}}
+    done = subprocess.run(stream_command(write_config(tmp_path / "stream", source)), capture_output=True,
+                          text=True, env=child_env(), timeout=300)
+    assert done.returncode == 2 and "source.dead_letter.folder" in done.stderr, done.stderr[-2000:]
+    assert (users / "notes.txt").read_text() == "mine"
+    fresh = tmp_path / "dead"  # a new folder is made and marked as streamgmm's
+    source["dead_letter"] = {"folder": str(fresh)}
+    done = subprocess.run(stream_command(write_config(tmp_path / "stream", source)), capture_output=True,
+                          text=True, env=child_env(), timeout=300)
+    assert "source.dead_letter.folder" not in done.stderr and fresh.is_dir()

@@ -230,6 +230,7 @@ class KafkaSource(BrokerSource):
         self._queues: dict[int, deque[Any]] = {p: deque() for p in self.partitions}
         self._fetched: dict[int, int] | None = None  # next offset the client delivers, per partition
         self._just_assigned = False
+        self._waiting_on: int | None = None  # the partition the merge last waited for (logged once)
 
     # ------------------------------------------------------------------ plumbing
     def _topic_partitions(self) -> list[int]:
@@ -312,6 +313,14 @@ class KafkaSource(BrokerSource):
             queue = self._queues[partition]
             if not queue:
                 if pulled:  # the partition in turn has nothing now: the merge waits for it
+                    others = sum(len(q) for q in self._queues.values())
+                    if others and self._waiting_on != partition:
+                        logger.info(
+                            "topic %s: waiting for partition %d (its turn in the round-robin merge) while "
+                            "%d record(s) of other partitions wait; a partition never written holds the "
+                            "stream (list those read in source.partitions)", self.topic, partition, others,
+                        )
+                    self._waiting_on = partition
                     break
                 self._pull()
                 pulled = True
