@@ -16,6 +16,13 @@ figure is the steady state: read, decode, stepwise EM, scoring, drift, commit. T
 brokers are real servers started on 127.0.0.1 (the test suite's fixtures). Goal:
 >= 100,000 rows/s on every source.
 
+MQTT cannot be read from a position: the source reads its own spool, which its MQTT
+client fills as messages arrive (one ``syncfs`` per 20 ms for the messages spooled
+meanwhile, then their PUBACKs). Its "produce" therefore ends once the consumer's
+session has received every message into the spool (amqtt sends a whole backlog at
+once and drops what is in flight when a client leaves), and the figure is the
+runner reading the spool; the broker's delivery rate is a separate stage.
+
 Adding a broker is one entry of ``BROKER_KINDS`` in ``tests/brokers/broker_helpers.py``
 (shared with the tests): how to start its server, how to produce payloads into it,
 and the ``source`` section that reads them.

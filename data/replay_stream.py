@@ -27,41 +27,16 @@ Targets:
 
 ``--rate`` rows per second paces the writes like a live producer (default: the whole
 stream at once). ``streamgmm stream`` can consume the target while this runs, or after.
-The logic lives in :mod:`streamgmm.online.replay`.
+This script is ``streamgmm replay`` (:mod:`streamgmm.cli.replay`), which also sends
+to message brokers (targets ``nats``, ``mqtt``, ``kafka``, ``redis``); the logic lives
+in :mod:`streamgmm.online.replay`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from streamgmm.datasets import load_basic_motions, load_japanese_vowels
-from streamgmm.online.replay import LandingFolderWriter, ZarrAppender, replay
-
-DATASETS = {"japanese-vowels": load_japanese_vowels, "basic-motions": load_basic_motions}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=sorted(DATASETS))
-    parser.add_argument("kind", choices=("zarr", "folder"))
-    parser.add_argument("target", type=Path)
-    parser.add_argument("--append-rows", type=int, default=1000, help="rows per append or file")
-    parser.add_argument("--rate", type=float, default=None, help="rows per second (default: no pacing)")
-    parser.add_argument("--limit", type=int, default=None, help="replay only the first N rows")
-    args = parser.parse_args(argv)
-    table = DATASETS[args.dataset]()
-    try:
-        writer = (ZarrAppender if args.kind == "zarr" else LandingFolderWriter)(args.target, table)
-    except FileExistsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    writes = replay(table, writer, args.append_rows, rate=args.rate, limit=args.limit)
-    rows = len(table.X) if args.limit is None else min(args.limit, len(table.X))
-    print(f"replayed {rows:,} rows of {args.dataset} to {args.target} ({writes} writes)")
-    return 0
-
+from streamgmm.cli.replay import main
 
 if __name__ == "__main__":
     sys.exit(main())

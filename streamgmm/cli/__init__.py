@@ -8,6 +8,7 @@
 ``streamgmm score CONFIG``          :mod:`.score`       the ``score`` flow, now
 ``streamgmm serve``                 :mod:`.serve`       the deployments of a ``prefect.yaml``
 ``streamgmm stream CONFIG``         :mod:`.stream`      online stepwise EM on a stream
+``streamgmm replay DATASET TARGET`` :mod:`.replay`      a real dataset as a live stream (brokers, Zarr, folder)
 ``streamgmm examples [NAME]``       :mod:`.examples`    the runnable examples
 
 Every command module has ``DESCRIPTION`` (and optionally ``EPILOG``),
@@ -69,6 +70,9 @@ COMMANDS: dict[str, CommandInfo] = {
     ),
     "stream": CommandInfo(
         "stream", "learn online from a stream (appended Zarr store, landing folder, stdin)"
+    ),
+    "replay": CommandInfo(
+        "replay", "replay speech frames / sensor samples into NATS, MQTT, Kafka, Redis, Zarr or a folder"
     ),
     "examples": CommandInfo(
         "examples", "list or run the examples (segmentation, anomalies, streams, ...)"

@@ -241,6 +241,9 @@ class StreamSourceConfig(_Section):
     credentials : BrokerCredentials, optional
         Names of environment variables holding the secrets.
     tls : BrokerTLS, optional
+    spool : str, optional
+        MQTT: the folder where received messages are kept until committed
+        (default ``<online.state>/mqtt-spool``); see :mod:`streamgmm.online.brokers.mqtt`.
     """
 
     kind: Literal["landing-folder", "zarr-append", "stdin", "kafka", "redis", "nats", "mqtt"]
@@ -265,11 +268,12 @@ class StreamSourceConfig(_Section):
     reconnect_seconds: PositiveFloat | None = 300.0
     credentials: BrokerCredentials | None = None
     tls: BrokerTLS | None = None
+    spool: _Path | None = None
 
     #: Keys that only broker kinds take (an error with the other kinds).
     _BROKER_ONLY = (
         "bootstrap_servers", "url", "topic", "stream", "subject", "partitions", "group", "client_id",
-        "dead_letter", "wait_for_broker", "credentials", "tls",
+        "dead_letter", "wait_for_broker", "credentials", "tls", "spool",
     )
 
     @property
@@ -286,6 +290,11 @@ class StreamSourceConfig(_Section):
     def address(self) -> str:
         """The broker's address as configured."""
         return getattr(self, self.address_key)
+
+    @field_validator("spool")
+    @classmethod
+    def _resolve_spool(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve_local(value, info)
 
     @field_validator("uri", "quarantine")
     @classmethod
@@ -339,6 +348,13 @@ class StreamSourceConfig(_Section):
         for name in ("topic", "stream", "subject"):
             if name not in allowed and getattr(self, name) is not None:
                 raise ValueError(f"source.{name} is not used with kind {kind!r}; it reads source.{stream_key}")
+        if self.spool is not None and kind != "mqtt":
+            raise ValueError("source.spool is the MQTT consumer's spool folder; remove it")
+        if kind == "mqtt" and self.client_id is None:
+            raise ValueError(
+                "source.client_id is required for kind 'mqtt': the persistent session's id, the same "
+                "for every run of this stream (e.g. client_id: streamgmm-sensors)"
+            )
         if self.partitions is not None and kind != "kafka":
             raise ValueError("source.partitions are Kafka partitions; remove it")
         if self.columns is not None and self.format != "arrow":

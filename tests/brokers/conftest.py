@@ -4,11 +4,12 @@
   at the end of the session by their own process id.
 - ``kafka_broker_factory``, ``redis_broker_factory``: private brokers for tests that
   stop and restart theirs (``broker.stop()``, ``broker.start()`` on the same port).
+- ``nats_broker``, ``mqtt_broker``: session-scoped nats-server (JetStream) and amqtt
+  (``.url`` is the address the sources take).
 
-Fixtures of further brokers go into ``conftest_nats_mqtt.py`` (same helpers), imported
-at the end of this file (``from conftest_nats_mqtt import ...``): pytest refuses
-``pytest_plugins`` outside the root conftest. Their test entries go into
-``BROKER_KINDS`` of ``broker_helpers.py`` (the benchmark reads it too).
+Every broker's fixture is here (pytest refuses ``pytest_plugins`` outside the root
+conftest); their test entries go into ``BROKER_KINDS`` of ``broker_helpers.py`` (the
+benchmark reads it too).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_helpers import BrokerProcess, kafka_process, redis_process
+from broker_helpers import BrokerProcess, kafka_process, mqtt_process, nats_process, redis_process
 
 
 # ------------------------------------------------------------------------- fixtures
@@ -40,6 +41,18 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerPro
 def redis_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """One redis-server for the session (``redis://`` + ``.address``)."""
     yield from _session_broker(redis_process, tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(scope="session")
+def nats_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One nats-server with JetStream (file storage: a restart keeps the streams) for the session."""
+    yield from _session_broker(nats_process, tmp_path_factory.mktemp("nats"))
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One amqtt broker (sessions in a SQLite file: a restart keeps them) for the session."""
+    yield from _session_broker(mqtt_process, tmp_path_factory.mktemp("mqtt"))
 
 
 def _factory(make: Callable[[Path], BrokerProcess], tmp_path: Path) -> Iterator[Callable[[], BrokerProcess]]:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ...config.online import BROKER_KINDS, StreamSourceConfig
 from ..sources import StreamSource
-from . import kafka, redis_streams
+from . import kafka, mqtt, nats_jetstream, redis_streams
 
 __all__ = ["SOURCE_BUILDERS", "build_broker_source"]
 
@@ -28,6 +28,8 @@ SourceBuilder = Callable[[StreamSourceConfig, str], StreamSource]
 SOURCE_BUILDERS: dict[str, SourceBuilder] = {
     "kafka": kafka.build,
     "redis": redis_streams.build,
+    "nats": nats_jetstream.build,
+    "mqtt": mqtt.build,
 }
 
 
