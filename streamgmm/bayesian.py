@@ -44,6 +44,7 @@ from .core.params import MixtureParameters
 from .core.svi import SVIState
 from .core.variational import (
     DEFAULT_WEIGHT_THRESHOLD,
+    active_components,
     PriorSettings,
     VariationalPosterior,
     VariationalPriors,
@@ -373,7 +374,7 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
     def active_components_(self) -> np.ndarray:
         """Indices of the components whose expected weight is at least ``weight_threshold``."""
         check_is_fitted(self, "weights_")
-        return np.flatnonzero(self.weights_ >= self.weight_threshold)
+        return active_components(self.weights_, self.weight_threshold)
 
     @property
     def n_active_components_(self) -> int:

@@ -315,7 +315,7 @@ class StreamSourceConfig(_Section):
             raise ValueError(
                 f"source.{broker_keys[0]} is for broker kinds ({', '.join(BROKER_KINDS)}), not {self.kind!r}"
             )
-        if "format" in self.model_fields_set:
+        if self.is_given("format"):
             raise ValueError(f"source.format is the message format of broker kinds, not of {self.kind!r}")
         if self.kind == "stdin" and self.uri is not None:
             raise ValueError("source.uri is not used with kind 'stdin'; remove it")
@@ -628,8 +628,7 @@ class OnlineUpdateConfig(_Section):
 
     @model_validator(mode="after")
     def _bayesian_streams_do_not_average(self) -> "OnlineUpdateConfig":
-        step = self.online.step
-        if self.model.kind == "bayesian" and step.average != type(step).model_fields["average"].default:
+        if self.model.kind == "bayesian" and self.online.step.is_given("average"):
             raise ValueError(
                 "online.step.average applies to model.kind: gaussian (stepwise EM); a Bayesian "
                 "stream learns by stochastic variational inference, whose posterior is the model. "

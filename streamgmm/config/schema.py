@@ -127,6 +127,16 @@ class _Section(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
+    def is_given(self, name: str) -> bool:
+        """Whether key ``name`` was set to something other than its default.
+
+        A key at its default is no setting: a config written out whole (as
+        ``streamgmm fit DATA`` saves the one it ran) repeats every key, and must
+        validate again to the same config.
+        """
+        return (name in self.model_fields_set
+                and getattr(self, name) != type(self).model_fields[name].default)
+
 
 class DataConfig(_Section):
     """Where the rows come from.
@@ -560,11 +570,7 @@ class SingleModelConfig(ModelConfig):
     @model_validator(mode="after")
     def _bayesian_keys_need_the_bayesian_kind(self) -> "SingleModelConfig":
         if self.kind == "gaussian":
-            # A key at its default is not a setting (a dumped config repeats every key).
-            given = sorted(
-                name for name in set(self.model_fields_set) & set(BAYESIAN_MODEL_KEYS)
-                if getattr(self, name) != type(self).model_fields[name].default
-            )
+            given = sorted(name for name in BAYESIAN_MODEL_KEYS if self.is_given(name))
             if given:
                 raise ValueError(
                     f"model.{given[0]} is a setting of the Bayesian mixture; set model.kind: "

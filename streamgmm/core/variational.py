@@ -661,13 +661,24 @@ def lower_bound(
 DEFAULT_WEIGHT_THRESHOLD = 0.01
 
 
-def components_in_use(weights: np.ndarray, weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD) -> int:
-    """How many components have an expected weight of at least ``weight_threshold``.
+def active_components(weights: np.ndarray,
+                      weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD) -> np.ndarray:
+    """Indices of the components whose expected weight is at least ``weight_threshold``.
 
     Parameters
     ----------
     weights : ndarray of shape (K,)
         Expected weights (``VariationalPosterior.weights``).
     weight_threshold : float in [0, 1)
+
+    Returns
+    -------
+    ndarray of int, shape (m,)
     """
-    return int(np.count_nonzero(np.asarray(weights) >= weight_threshold))
+    return np.flatnonzero(np.asarray(weights) >= weight_threshold)
+
+
+def components_in_use(weights: np.ndarray, weight_threshold: float = DEFAULT_WEIGHT_THRESHOLD) -> int:
+    """How many components have an expected weight of at least ``weight_threshold``
+    (the length of :func:`active_components`)."""
+    return int(len(active_components(weights, weight_threshold)))

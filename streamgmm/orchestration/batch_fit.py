@@ -54,7 +54,7 @@ from ._shared import (
     write_predictions,
 )
 from streamgmm.config import BatchFitConfig, load_config
-from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD
+from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD, active_components
 from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
@@ -68,6 +68,7 @@ from streamgmm.reporting import (
     plot_lower_bounds,
     terminal_summary,
 )
+from streamgmm.reporting.components import plot_expected_weights
 
 __all__ = [
     "COMMAND", "BatchFitResult", "batch_fit", "batch_fit_with_config", "main", "preflight",
@@ -199,6 +200,15 @@ def make_plots(
             title=f"{version.name} v{version.version}: clusters (1 and 2 sd) on principal axes",
         ),
     }
+    if version.posterior is not None:  # a Bayesian version: which components the data use
+        threshold = float(version.metadata.mixture["weight_threshold"])
+        weights = version.posterior.weights
+        plots["Expected weights; components in use above the threshold"] = plot_expected_weights(
+            weights, active_components(weights, threshold), folder / f"{stem}-weights.png",
+            threshold=threshold,
+            title=f"{version.name} v{version.version}: {version.components_in_use} of "
+            f"{len(weights)} components in use",
+        )
     get_run_logger().info("Saved plots to %s", ", ".join(map(str, plots.values())))
     return plots
 

@@ -128,6 +128,10 @@ def test_batch_fit_flow_publishes_the_posterior_and_reports_components_in_use(
     assert "components_in_use" in str(table.data)
     summary = Artifact.get("batch-fit-small-bayesian-summary")
     assert "3 components in use" in summary.data
+    # the expected weights, sorted, with the threshold: on disk and embedded in the summary
+    weights_plot = result.plots["Expected weights; components in use above the threshold"]
+    assert weights_plot.name == "small-bayesian-v1-weights.png" and weights_plot.stat().st_size > 0
+    assert "Expected weights; components in use above the threshold" in summary.data
     lines = terminal_summary(model="m", version=1, location="here", metrics=result.metrics, predictions=None)
     assert "  in use        3 components (Bayesian mixture)" in lines
 
