@@ -246,6 +246,8 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         )
 
     def _set_fitted(self, posterior: VariationalPosterior, family: Variational) -> None:
+        # float64 whatever the compute dtype, as scikit-learn's variational mixture (its
+        # float64 priors promote a float32 fit's parameters).
         priors = family.priors
         concentration = posterior.weight_concentration
         self.weight_concentration_ = (

@@ -27,7 +27,7 @@ from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
 from .io.destinations import check_outside_inputs
 from .io.labelled import rows_named
 from .io.sources import stored_location
-from .mixture_base import MixtureEstimator
+from .mixture_base import MixtureEstimator, still_shown
 from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
 from .validation import check_estimator_parameters, resolve_dtype
@@ -242,10 +242,10 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         """
         check_is_fitted(self, "precisions_cholesky_")
         kept = self.__dict__.get("_fitted_parameters")
-        if kept is not None and kept.covariance_type == self.covariance_type and all(
-            np.array_equal(getattr(self, name + "_"),
-                           getattr(kept, name).astype(getattr(self, name + "_").dtype))
-            for name in ("weights", "means", "covariances", "precisions_cholesky")
+        names = ("weights", "means", "covariances", "precisions_cholesky")
+        if kept is not None and kept.covariance_type == self.covariance_type and still_shown(
+            {name: getattr(self, name + "_") for name in names},
+            {name: getattr(kept, name) for name in names},
         ):  # the attributes still show the fit: its exact float64 value
             return kept
         return MixtureParameters(

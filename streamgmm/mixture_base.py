@@ -27,7 +27,22 @@ from .io.detect import is_out_of_core
 from .io.labelled import is_lazy_xarray, like_input, rows_named
 from .validation import check_finite_rows, resolve_dtype
 
-__all__ = ["MixtureEstimator"]
+__all__ = ["MixtureEstimator", "still_shown"]
+
+
+def still_shown(attributes: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Whether each fitted attribute still equals its float64 value rounded to its dtype.
+
+    A float32 fit shows its parameters in float32 (as scikit-learn does) and keeps
+    the float64 values it computed for the registry, warm starts and ``partial_fit``;
+    those are used only while the attributes still show them (a user may assign new
+    values to the attributes).
+    """
+    return all(
+        np.array_equal(np.asarray(shown), np.asarray(value).astype(np.asarray(shown).dtype))
+        for name, shown in attributes.items()
+        for value in [values[name]]
+    )
 
 
 class MixtureEstimator(DensityMixin, BaseEstimator):
