@@ -29,15 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
-from ..orchestration._server import early_server
+from ..orchestration._server import PRINT_ONLY_OPTIONS, early_server
 
 __all__ = ["COMMANDS", "PACKAGE_FOLDER", "CommandInfo", "build_parser", "main"]
 
 #: Commands that run a flow on Prefect: their process starts Prefect's temporary API
 #: server first thing (:func:`~streamgmm.orchestration._server.early_server`).
 FLOW_COMMANDS = frozenset({"fit", "select-k", "score"})
-#: Options that print and exit: no server for them.
-_PRINT_ONLY = frozenset({"-h", "--help", "--version"})
 
 #: Where the running code is installed (``--version`` and ``serve`` say it).
 PACKAGE_FOLDER = Path(__file__).resolve().parent.parent
@@ -153,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # command (numpy, scikit-learn, Dask, Prefect) and checks its config, on the
     # other core; it is stopped at exit if the flow did not run.
     with early_server(process_ends and command in FLOW_COMMANDS
-                      and not _PRINT_ONLY.intersection(argv)):
+                      and not PRINT_ONLY_OPTIONS.intersection(argv)):
         args = build_parser(command).parse_args(argv)
         code = int(args.handler(args))
     if process_ends:

@@ -3,7 +3,8 @@
 The server (uvicorn serving ``prefect.server.api.server:create_app`` with Prefect
 3.8's ephemeral-mode variables) takes about 3 s to answer, most of it importing
 Prefect's server code. A command that will run a flow starts it first thing
-(:func:`early_server`, from ``streamgmm.cli.main``), before the command's own
+(:func:`early_server`, from ``streamgmm.cli.main`` and, through
+:func:`run_flow_module`, ``python -m flows.<name>``), before the command's own
 process imports numpy, scikit-learn, Dask and Prefect and checks the config: the
 two start-ups then share the machine's cores instead of following each other.
 :func:`streamgmm.orchestration._api.flow_run_api` takes that server
@@ -20,6 +21,7 @@ does: the same environment, working directory and profile.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 import socket
@@ -30,8 +32,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = [
-    "EPHEMERAL_SERVER_ENVIRONMENT", "HOST", "PORT_IN_USE_EXIT_CODE", "SERVER_DEFAULTS",
-    "ServerProcess", "early_server", "take_early",
+    "EPHEMERAL_SERVER_ENVIRONMENT", "HOST", "PORT_IN_USE_EXIT_CODE", "PRINT_ONLY_OPTIONS",
+    "SERVER_DEFAULTS", "ServerProcess", "early_server", "run_flow_module", "take_early",
 ]
 
 #: What Prefect's ``SubprocessASGIServer`` sets for its server (Prefect 3.8): no UI,
@@ -47,6 +49,8 @@ SERVER_DEFAULTS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 PORT_IN_USE_EXIT_CODE = 3
 HOST = "127.0.0.1"
 STOP_TIMEOUT_SECONDS = 5
+#: Options with which a command prints and exits: no server for them.
+PRINT_ONLY_OPTIONS = frozenset({"-h", "--help", "--version"})
 #: Settings naming the database elsewhere than ``$PREFECT_HOME/prefect.db``.
 DATABASE_URL_VARIABLES = ("PREFECT_API_DATABASE_CONNECTION_URL",
                           "PREFECT_SERVER_DATABASE_CONNECTION_URL")
@@ -156,3 +160,13 @@ def take_early() -> ServerProcess | None:
     global _early
     server, _early = _early, None
     return server
+
+
+def run_flow_module(module: str) -> int:
+    """``python -m flows.<name> ...``: ``main()`` of the flow ``module``, the server started first.
+
+    The server starts (see :func:`early_server`) before ``module`` and Prefect are
+    imported, unless the command line asks for help.
+    """
+    with early_server(not PRINT_ONLY_OPTIONS.intersection(sys.argv[1:])):
+        return int(importlib.import_module(module).main())
