@@ -33,6 +33,7 @@ from prefect.logging import get_logger
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import (
     PREFECT_API_URL,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
     PREFECT_UI_URL,
     get_current_settings,
@@ -180,8 +181,11 @@ def flow_run_api() -> Iterator[contextlib.AbstractContextManager[None]]:
 def _ready(server: TemporaryAPI) -> Iterator[None]:
     """Wait for the server; inside, Prefect talks to it; on exit, what is queued for it is sent."""
     server.wait_ready(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    # The temporary server serves no UI: no "View at" link to it.
-    with temporary_settings(updates={PREFECT_API_URL: server.url, PREFECT_UI_URL: ""}):
+    # The temporary server serves no UI: no "View at" link to it. Nor does it outlive
+    # the run: no flow-run heartbeats for it to watch (Prefect's heartbeat thread
+    # sleeps in 1 s steps and is joined at the flow's end, 0.5 s on average).
+    with temporary_settings(updates={PREFECT_API_URL: server.url, PREFECT_UI_URL: "",
+                                     PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         try:
             yield
         finally:
