@@ -16,8 +16,10 @@ shows the median of the warm runs.
 Phases, from the timestamps of the run's log lines (what happens between them):
 
 - interpreter + imports: a separate ``python -c "import streamgmm.cli.fit"`` (or ``.score``);
-- config + preflight: from there to the line starting Prefect's API server;
-- Prefect API start: until the flow run begins (with a local cluster started meanwhile, after);
+- config + preflight: from there to the line starting Prefect's API server, or (when
+  the command started it first thing) taking it into use;
+- Prefect API start: until the flow run begins (with a local cluster started meanwhile,
+  after; with a server started first thing, only what is left of its start);
 - flow start + data open: the ``load-config`` and ``open-data`` tasks;
 - cluster start: until the fit starts (``compute_scheduler``);
 - EM passes: the fit's own time (``Fitted in X s``): not a fixed cost;
@@ -56,7 +58,10 @@ EXAMPLE = REPO / "data" / "generated" / "example.zarr"
 
 #: Log lines that mark the phases: name -> pattern (the first match counts).
 MARKS = {
-    "api": r"Starting temporary server|Starting Prefect's temporary API server",
+    # The server is started (before: Prefect's, then streamgmm's) or, started with the
+    # command, taken into use: either way the line comes right after the preflight.
+    "api": r"Starting temporary server|Starting Prefect's temporary API server"
+           r"|Using Prefect's temporary API server",
     "flow": r"Beginning flow run",
     "opened": r"Task run 'open-data-\w+' - Finished in state",
     "fitting": r"Task run 'fit-\w+' - Fitting K=",

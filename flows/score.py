@@ -1,6 +1,9 @@
 """Entrypoint ``flows/score.py:score`` of prefect.yaml: re-exports the packaged flow."""
 
-from streamgmm.orchestration.score import score, main  # noqa: F401
-
 if __name__ == "__main__":  # python -m flows.score CONFIG [--quiet]
-    raise SystemExit(main())
+    # Prefect's API server starts before the flow module (and Prefect) is imported.
+    from streamgmm.orchestration._server import run_flow_module
+
+    raise SystemExit(run_flow_module("streamgmm.orchestration.score"))
+
+from streamgmm.orchestration.score import score, main  # noqa: E402, F401

@@ -31,34 +31,102 @@ contracts in ``pyproject.toml`` check it in the test suite. From the top::
 
 A layer may import any layer below it, never one above; no exception is listed.
 The package root
-re-exports from ``core``, ``registry``, ``estimator`` and ``bayesian``. The stream runner
-(``online``) gets its model from the factory the estimator registers
+re-exports from ``core``, ``registry``, ``estimator`` and ``bayesian``, each name
+imported on first use (so the command line starts without scikit-learn or Dask). The
+stream runner (``online``) gets its model from the factory the root registers
 (:func:`streamgmm.online.model.register_model_factory`), not by importing it.
 """
 
-from .bayesian import BayesianGaussianMixture
-from .core.errors import (
-    EmptyComponentWarning,
-    IllConditionedCovarianceError,
-    InvalidInputError,
-    InvalidParameterError,
-    NonFiniteModelError,
-    StreamGMMError,
-    ValuesTooLargeError,
-)
-from .core.params import MixtureParameters
-from .core.statistics import SufficientStatistics
-from .estimator import GaussianMixture
-from .registry.errors import (
-    ArtifactIntegrityError,
-    ModelNotFoundError,
-    ReadOnlyRegistryError,
-    RegistryError,
-    RegistryLockTimeoutError,
-    UnsupportedSchemaVersionError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .online.model import register_model_factory
+
+if TYPE_CHECKING:  # the names, for type checkers; at run time they load on first use
+    from .bayesian import BayesianGaussianMixture
+    from .core.errors import (
+        EmptyComponentWarning,
+        IllConditionedCovarianceError,
+        InvalidInputError,
+        InvalidParameterError,
+        NonFiniteModelError,
+        StreamGMMError,
+        ValuesTooLargeError,
+    )
+    from .core.params import MixtureParameters
+    from .core.statistics import SufficientStatistics
+    from .estimator import GaussianMixture
+    from .registry.errors import (
+        ArtifactIntegrityError,
+        ModelNotFoundError,
+        ReadOnlyRegistryError,
+        RegistryError,
+        RegistryLockTimeoutError,
+        UnsupportedSchemaVersionError,
+    )
 
 __version__ = "0.1.0"
+
+#: Public name -> the module defining it. They are imported on first use (PEP 562),
+#: so ``import streamgmm.cli`` (every command) does not load scikit-learn, Dask and
+#: xarray before it needs them: ``streamgmm fit`` starts Prefect's API server first.
+_EXPORTS: dict[str, str] = {
+    "BayesianGaussianMixture": ".bayesian",
+    "GaussianMixture": ".estimator",
+    "MixtureParameters": ".core.params",
+    "SufficientStatistics": ".core.statistics",
+    **dict.fromkeys(
+        ("EmptyComponentWarning", "IllConditionedCovarianceError", "InvalidInputError",
+         "InvalidParameterError", "NonFiniteModelError", "StreamGMMError",
+         "ValuesTooLargeError"),
+        ".core.errors",
+    ),
+    **dict.fromkeys(
+        ("ArtifactIntegrityError", "ModelNotFoundError", "ReadOnlyRegistryError",
+         "RegistryError", "RegistryLockTimeoutError", "UnsupportedSchemaVersionError"),
+        ".registry.errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use (then cached here)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+#: Kind of stream model -> the estimator module whose ``_stream_model`` makes it.
+_STREAM_MODELS: dict[str, str] = {"gaussian": ".estimator", "bayesian": ".bayesian"}
+
+
+class _StreamModelFactory:
+    """The stream runners' model factory of one kind; imports its estimator on first use.
+
+    Registered for every kind as the package loads, so a runner built from any
+    ``streamgmm`` import finds one, and a factory a user registers afterwards wins.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, online: Any, params: dict[str, Any]) -> Any:
+        make = importlib.import_module(_STREAM_MODELS[self.kind], __name__)._stream_model
+        return make(online, params)
+
+
+for _kind in _STREAM_MODELS:
+    register_model_factory(_StreamModelFactory(_kind), kind=_kind)
+del _kind
 
 
 def open_rows(source, **options):

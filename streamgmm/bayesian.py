@@ -60,7 +60,6 @@ from .io.detect import is_out_of_core
 from .io.labelled import rows_named
 from .io.sources import stored_location
 from .mixture_base import MixtureEstimator
-from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES
 from .online.svi_fit import StochasticVariationalMixin
 from .validation import check_estimator_parameters, resolve_dtype
@@ -490,5 +489,3 @@ def _stream_model(online: SVIState | None, params: dict[str, Any]) -> BayesianGa
         return BayesianGaussianMixture(**params)
     return BayesianGaussianMixture.from_online_state(online, **params)
 
-
-register_model_factory(_stream_model, kind="bayesian")

@@ -28,7 +28,6 @@ from .io.destinations import check_outside_inputs
 from .io.labelled import rows_named
 from .io.sources import stored_location
 from .mixture_base import MixtureEstimator, still_shown
-from .online.model import register_model_factory
 from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
 from .validation import check_estimator_parameters, resolve_dtype
 
@@ -379,5 +378,3 @@ def _stream_model(online: OnlineState | None, params: dict[str, Any]) -> Gaussia
         return GaussianMixture(**params)
     return GaussianMixture.from_online_state(online, **params)
 
-
-register_model_factory(_stream_model)

@@ -15,7 +15,9 @@ import pytest
 
 from streamgmm.cli import COMMANDS
 
-HEAVY = ("prefect", "dask", "distributed", "zarr", "xarray", "streamgmm.orchestration")
+#: Prefect, Dask and the rest, the flow modules and scikit-learn: what a light command never loads.
+HEAVY = ("prefect", "dask", "distributed", "zarr", "xarray", "sklearn",
+         "streamgmm.orchestration._command", "streamgmm.orchestration.batch_fit")
 
 
 def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -37,6 +39,19 @@ def test_models_list_imports_neither_prefect_nor_dask(tmp_path):
     result = _python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "no models" in result.stdout and "heavy: []" in result.stdout
+
+
+def test_the_command_line_starts_without_numpy_or_prefect(tmp_path):
+    """``import streamgmm.cli`` (every command) loads no numerics: a flow command starts
+    Prefect's API server before it imports them."""
+    code = (
+        "import sys\n"
+        "import streamgmm.cli\n"
+        f"print('heavy:', [m for m in {HEAVY + ('numpy', 'scipy')!r} if m in sys.modules])\n"
+    )
+    result = _python(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -30,8 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..orchestration._server import PRINT_ONLY_OPTIONS, early_server
 
 __all__ = ["COMMANDS", "PACKAGE_FOLDER", "CommandInfo", "build_parser", "main"]
+
+#: Commands that run a flow on Prefect: their process starts Prefect's temporary API
+#: server first thing (:func:`~streamgmm.orchestration._server.early_server`).
+FLOW_COMMANDS = frozenset({"fit", "select-k", "score"})
 
 #: Where the running code is installed (``--version`` and ``serve`` say it).
 PACKAGE_FOLDER = Path(__file__).resolve().parent.parent
@@ -136,15 +141,23 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``streamgmm`` command; returns the exit code.
 
-    Called without ``argv`` (as the console script), the process ends right after:
+    Called without ``argv`` (as the console script), a flow command starts
+    Prefect's temporary API server first (see :data:`FLOW_COMMANDS`), and the
+    process ends right after:
     the objects left are frozen out of the garbage collector, whose walk over them
     at interpreter exit (half a million after a flow: Prefect, Dask, matplotlib)
     took 1–3 s; the memory goes back to the system as the process ends anyway.
     """
     process_ends = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(_requested(argv)).parse_args(argv)
-    code = int(args.handler(args))
+    command = _requested(argv)
+    # A flow command's Prefect API server starts before this process imports the
+    # command (numpy, scikit-learn, Dask, Prefect) and checks its config, on the
+    # other core; it is stopped at exit if the flow did not run.
+    with early_server(process_ends and command in FLOW_COMMANDS
+                      and not PRINT_ONLY_OPTIONS.intersection(argv)):
+        args = build_parser(command).parse_args(argv)
+        code = int(args.handler(args))
     if process_ends:
         gc.freeze()
     return code

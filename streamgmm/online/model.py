@@ -6,21 +6,24 @@ imports one. It talks to an :class:`OnlineModel` (what
 :class:`~streamgmm.online.partial_fit.StepwiseEMMixin`, and
 ``streamgmm.BayesianGaussianMixture`` through
 :class:`~streamgmm.online.svi_fit.StochasticVariationalMixin`) made by an
-:class:`OnlineModelFactory`. The estimator layer registers one factory per kind
-of mixture (``"gaussian"``, ``"bayesian"``) when it is imported (``import
-streamgmm`` does), with :func:`register_model_factory`; the runner picks the
+:class:`OnlineModelFactory`. The package root registers one factory per kind
+of mixture (``"gaussian"``, ``"bayesian"``) when it is imported (any ``import
+streamgmm...`` does), with :func:`register_model_factory`; each imports its
+estimator on first use; the runner picks the
 factory of its settings' ``model.kind``, or may be given one explicitly.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..core.errors import StreamGMMError
-from ..core.stepwise import OnlineState
-from ..core.svi import SVIState
+
+if TYPE_CHECKING:  # annotations only: ``import streamgmm`` registers factories without numpy
+    import numpy as np
+
+    from ..core.stepwise import OnlineState
+    from ..core.svi import SVIState
 
 __all__ = [
     "MODEL_KINDS", "OnlineModel", "OnlineModelFactory", "default_model_factory", "register_model_factory",
@@ -95,7 +98,8 @@ _FACTORIES: dict[str, OnlineModelFactory] = {}
 def register_model_factory(factory: OnlineModelFactory, kind: str = "gaussian") -> None:
     """Make ``factory`` the default of every runner of ``kind`` not given one.
 
-    The estimator layer calls it once per kind (:data:`MODEL_KINDS`).
+    The package root calls it once per kind (:data:`MODEL_KINDS`); a factory
+    registered later replaces that one.
     """
     if kind not in MODEL_KINDS:
         raise StreamGMMError(f"unknown model kind {kind!r}: choose one of {', '.join(MODEL_KINDS)}")

@@ -7,7 +7,9 @@ out over chunks inside a task) and records Prefect artifacts.
 
 Flows: :mod:`.batch_fit`, :mod:`.select_k`, :mod:`.score`, :mod:`.online_update`
 (:data:`FLOW_MODULES`). Shared pieces: :mod:`._shared` (retry rules, task options,
-common tasks) and :mod:`._command` (running a flow as a command).
+common tasks), :mod:`._command` (running a flow as a command), :mod:`._api` (the
+Prefect API a command's run uses) and :mod:`._server` (Prefect's temporary API
+server as a process, started by a flow command first thing; imports no Prefect).
 
 They ship in the wheel and run from it, from any working directory::
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect.settings import (
@@ -89,12 +90,17 @@ class FlowCommand:
     preflight : callable
         ``preflight(config_path)`` validates the config and its destinations,
         raising :class:`~streamgmm.config.ConfigError`; called before the flow.
+    warm_up : tuple of str
+        Modules the flow's tasks import on first use (matplotlib for plots),
+        imported before waiting for Prefect's API server: while it starts, on the
+        other core, rather than in the middle of the run.
     """
 
     name: str
     description: str
     flow: Callable[[str], Any]
     preflight: Callable[[str], Any]
+    warm_up: tuple[str, ...] = field(default=())
 
     def run(self, config_path: str, *, quiet: bool = False) -> int:
         """Check the config, run the flow, print its closing summary; the exit code."""
@@ -109,11 +115,15 @@ class FlowCommand:
         if quiet:
             quiet_logging()
         try:
-            # Prefect's API server and the job's cluster (if any) start side by side;
-            # the flow runs once both are up, and reuses that cluster.
+            # Prefect's API server, the job's cluster (if any) and the imports of
+            # warm_up go side by side; the flow runs once all are done, and reuses
+            # that cluster.
             with ephemeral_startup_allowance(), flow_run_api() as api:
-                with compute_ahead(config), api:
-                    result = self.flow(config_path)
+                with compute_ahead(config):
+                    for module in self.warm_up:
+                        importlib.import_module(module)
+                    with api:
+                        result = self.flow(config_path)
         except (StreamGMMError, OSError, ValueError) as exc:
             print(f"{self.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1

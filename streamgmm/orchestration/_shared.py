@@ -16,8 +16,11 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-import streamgmm
+from streamgmm.bayesian import BayesianGaussianMixture
 from streamgmm.config import DataConfig, RegistryConfig
+from streamgmm.drivers.predictions import write_predictions as write_prediction_arrays
+from streamgmm.estimator import GaussianMixture
+from streamgmm.io.sources import open_rows
 from streamgmm.registry.errors import RegistryLockTimeoutError
 from streamgmm.core.params import MixtureParameters
 from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD, VariationalPosterior, VariationalPriors
@@ -143,7 +146,7 @@ def artifact_key(flow: str, model: str, what: str) -> str:
 @task(name="open-data", **IO_RETRY_OPTIONS, **NO_CACHE)
 def open_data(data: DataConfig) -> RowData:
     """Open the rows lazily (metadata only) and log what they are."""
-    rows = streamgmm.open_rows(data.uri, **data.open_options())
+    rows = open_rows(data.uri, **data.open_options())
     chunks = rows.row_chunks
     get_run_logger().info(
         "Data %s: %s rows x %d features (%s), %d row chunks of up to %s rows, features %s",
@@ -206,7 +209,7 @@ def write_predictions(
 ) -> str:
     """Labels, responsibilities and log-likelihoods of every row, to a Zarr group."""
     with warnings_to_run_log(), chunk_progress(scheduler):
-        written = streamgmm.write_predictions(
+        written = write_prediction_arrays(
             params, rows, target, overwrite=overwrite, dtype=dtype, scheduler=scheduler
         )
     get_run_logger().info("Wrote predictions to %s", written)
@@ -223,5 +226,5 @@ def plot_sample(version: ModelVersion, rows: RowData) -> tuple[Any, Any]:
     if not len(sample):
         return sample, None
     if version.kind == "bayesian":
-        return sample, streamgmm.BayesianGaussianMixture.from_version(version).predict(sample)
-    return sample, streamgmm.GaussianMixture.from_version(version).predict(sample)
+        return sample, BayesianGaussianMixture.from_version(version).predict(sample)
+    return sample, GaussianMixture.from_version(version).predict(sample)

@@ -40,7 +40,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-import streamgmm
 from ._command import FlowCommand
 from ._shared import (
     IO_RETRY_OPTIONS,
@@ -53,13 +52,16 @@ from ._shared import (
     warnings_to_run_log,
     write_predictions,
 )
+from streamgmm.bayesian import BayesianGaussianMixture
 from streamgmm.config import BatchFitConfig, load_config
+from streamgmm.estimator import GaussianMixture
 from streamgmm.core.variational import DEFAULT_WEIGHT_THRESHOLD, active_components
 from streamgmm.preflight import check_job, prepare_reports_folder
 from streamgmm.drivers.compute import compute_scheduler, describe_scheduler
 from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion
 from streamgmm.reporting import (
+    PLOT_MODULES,
     FitMetrics,
     evaluate_fit,
     markdown_summary,
@@ -131,11 +133,11 @@ def load_batch_config(config_path: str) -> BatchFitConfig:
 @task(name="fit", log_prints=True, **NO_CACHE)
 def fit_mixture(
     config: BatchFitConfig, rows: RowData, scheduler: Any
-) -> tuple[streamgmm.GaussianMixture | streamgmm.BayesianGaussianMixture, float]:
+) -> tuple[GaussianMixture | BayesianGaussianMixture, float]:
     """One out-of-core fit of the configured kind; the estimator's progress lines become run logs."""
     logger = get_run_logger()
     estimator = (
-        streamgmm.BayesianGaussianMixture if config.model.kind == "bayesian" else streamgmm.GaussianMixture
+        BayesianGaussianMixture if config.model.kind == "bayesian" else GaussianMixture
     )
     model = estimator(
         **config.model.estimator_params(),
@@ -168,7 +170,7 @@ def fit_mixture(
 
 @task(name="evaluate", **IO_RETRY_OPTIONS, **NO_CACHE)
 def evaluate(
-    model: streamgmm.GaussianMixture | streamgmm.BayesianGaussianMixture, rows: RowData, scheduler: Any, fit_seconds: float
+    model: GaussianMixture | BayesianGaussianMixture, rows: RowData, scheduler: Any, fit_seconds: float
 ) -> FitMetrics:
     """Exact log-likelihood, BIC and AIC of the final model (one pass over the data)."""
     with chunk_progress(scheduler):
@@ -262,7 +264,7 @@ def run_batch_fit(config: BatchFitConfig) -> BatchFitResult:
         # The fit may have taken hours: check the destinations again before a version is
         # published, so that a run failing on one leaves no version behind.
         check_job(config, "the batch_fit config", inputs=False)
-        bayesian = isinstance(model, streamgmm.BayesianGaussianMixture)
+        bayesian = isinstance(model, BayesianGaussianMixture)
         version = publish_model(
             config.registry, model.posterior_ if bayesian else model.parameters_, rows,
             metrics=metrics.registry_metrics(),
@@ -319,6 +321,7 @@ COMMAND = FlowCommand(
     "to the model registry and record Prefect artifacts.",
     flow=batch_fit,
     preflight=preflight,
+    warm_up=PLOT_MODULES,
 )
 
 

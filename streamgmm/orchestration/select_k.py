@@ -65,6 +65,7 @@ from streamgmm.io.sources import RowData
 from streamgmm.registry import ModelVersion
 from streamgmm.bayesian import BayesianGaussianMixture
 from streamgmm.reporting import (
+    PLOT_MODULES,
     FitMetrics,
     candidates_table,
     plot_clusters,
@@ -470,6 +471,7 @@ COMMAND = FlowCommand(
     "record Prefect artifacts.",
     flow=select_k,
     preflight=preflight,
+    warm_up=PLOT_MODULES,
 )
 
 

@@ -7,6 +7,7 @@ these into artifacts, and commands print them.
 
 from .metrics import FitMetrics, evaluate_fit, metrics_from_log_likelihood
 from .plots import (
+    PLOT_MODULES,
     component_covariances,
     draw_information_criteria,
     plot_clusters,
@@ -25,6 +26,7 @@ from .selection import candidates_table, selection_markdown, selection_record
 from .summary import markdown_summary, metrics_table, terminal_summary
 
 __all__ = [
+    "PLOT_MODULES",
     "FitMetrics",
     "ScoreSummary",
     "candidates_table",

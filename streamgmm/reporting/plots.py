@@ -25,6 +25,7 @@ from streamgmm.io.atomic import atomic_write_bytes
 
 __all__ = [
     "CRITERIA_LINEAR_BELOW",
+    "PLOT_MODULES",
     "component_covariances",
     "draw_information_criteria",
     "plot_clusters",
@@ -33,6 +34,11 @@ __all__ = [
     "principal_axes",
     "save_figure",
 ]
+
+
+#: What drawing a plot imports on first use (matplotlib loads only when a plot is
+#: drawn; a job that will plot may import these earlier, while it waits anyway).
+PLOT_MODULES: tuple[str, ...] = ("matplotlib.figure",)
 
 
 def component_covariances(params: MixtureParameters) -> np.ndarray:
