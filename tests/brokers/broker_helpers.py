@@ -25,6 +25,8 @@ restart tests; tests that restart a broker take a private one
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import random
@@ -403,11 +405,21 @@ def assert_same_stream(left: Any, right: Any) -> None:
     assert left.drift == right.drift and left.position == right.position
 
 
+#: The smallest pipe Linux allows (one page): the kill tests' bound on how far a runner
+#: can get ahead of the process reading its progress lines.
+PIPE_PAGE_BYTES = 4096
+
+
 def run_and_kill_at_batch(config: Path, target: int, rng: random.Random) -> bool:
     """Run ``streamgmm stream``; SIGKILL it soon after it reports batch ``target``. False if it finished."""
     process = subprocess.Popen(stream_command(config), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                text=True, env=child_env())
     assert process.stderr is not None
+    # A fast source runs far ahead of a reader starved of CPU; with the smallest pipe the
+    # runner blocks on its progress line after a few dozen batches, so a kill lands at most
+    # that far past its target, never after the end of the stream.
+    with contextlib.suppress(OSError):  # EBUSY: already holding more than a page
+        fcntl.fcntl(process.stderr.fileno(), fcntl.F_SETPIPE_SZ, PIPE_PAGE_BYTES)
     seen: list[str] = []
     for line in process.stderr:
         seen.append(line)
