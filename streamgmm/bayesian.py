@@ -52,17 +52,13 @@ from .core.variational import (
     resolve_priors,
     variational_form,
 )
-from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
+from .engine import MixtureSpec, WarmStart, fit
 from .engine.fit import check_sizes
 from .engine.moments import data_moments
-from .io.destinations import check_outside_inputs
 from .io.detect import is_out_of_core
-from .io.labelled import rows_named
-from .io.sources import stored_location
 from .mixture_base import MixtureEstimator
-from .online.partial_fit import ONLINE_ATTRIBUTES
 from .online.svi_fit import StochasticVariationalMixin
-from .validation import check_estimator_parameters, resolve_dtype
+from .validation import resolve_dtype
 
 if TYPE_CHECKING:  # pragma: no cover - annotation only; any object with .posterior works
     from .registry.version import ModelVersion
@@ -438,14 +434,7 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         -------
         self
         """
-        check_estimator_parameters(self.get_params())
-        # A batch fit starts a new model: a later partial_fit continues from it afresh.
-        for attribute in ONLINE_ATTRIBUTES:
-            self.__dict__.pop(attribute, None)
-        X = rows_named(X, sample_dim, feature_dim)
-        data = open_driver(X, sample_weight, self._driver_options(),
-                           estimator_name=type(self).__name__)
-        self._record_features(data.driver)
+        X, data, store = self._open_fit(X, sample_weight, checkpoint, sample_dim, feature_dim)
         n_features = data.driver.n_features
         # Every prior is refused here, before any pass over the data.
         settings = self._prior_settings()
@@ -455,10 +444,6 @@ class BayesianGaussianMixture(StochasticVariationalMixin, MixtureEstimator):
         resp = None
         if self.responsibilities_init is not None:
             resp = self._given_responsibilities(X, data.driver)
-        store = None
-        if checkpoint is not None:
-            check_outside_inputs(checkpoint, [("X", stored_location(X))], key="checkpoint")
-            store = Checkpointing(checkpoint, lambda: self._fit_key(data.describe()))
         with data.driver as driver:
             check_sizes(driver, [spec], lone=True)
             mean = covariance = None

@@ -23,13 +23,10 @@ from sklearn.utils.validation import check_is_fitted
 from .core.estep import NaturalForm, natural_form
 from .core.params import MixtureParameters
 from .core.stepwise import OnlineState
-from .engine import Checkpointing, MixtureSpec, WarmStart, fit, open_driver
-from .io.destinations import check_outside_inputs
-from .io.labelled import rows_named
-from .io.sources import stored_location
+from .engine import MixtureSpec, WarmStart, fit
 from .mixture_base import MixtureEstimator, still_shown
-from .online.partial_fit import ONLINE_ATTRIBUTES, StepwiseEMMixin
-from .validation import check_estimator_parameters, resolve_dtype
+from .online.partial_fit import StepwiseEMMixin
+from .validation import resolve_dtype
 
 if TYPE_CHECKING:  # pragma: no cover - annotation only; any object with .parameters works
     from .registry.version import ModelVersion
@@ -329,23 +326,11 @@ class GaussianMixture(StepwiseEMMixin, MixtureEstimator):
         -------
         self
         """
-        check_estimator_parameters(self.get_params())
-        # A batch fit starts a new model: a later partial_fit continues from it afresh.
-        for attribute in ONLINE_ATTRIBUTES:
-            self.__dict__.pop(attribute, None)
-        X = rows_named(X, sample_dim, feature_dim)
-        data = open_driver(X, sample_weight, self._driver_options(),
-                           estimator_name=type(self).__name__)
-        self._record_features(data.driver)
+        X, data, store = self._open_fit(X, sample_weight, checkpoint, sample_dim, feature_dim)
         warm = (
             WarmStart(self.parameters_, self.lower_bound_)
             if self.warm_start and hasattr(self, "converged_") else None
         )
-        store = None
-        if checkpoint is not None:
-            # Checked before the first pass: a checkpoint folder must not touch the data.
-            check_outside_inputs(checkpoint, [("X", stored_location(X))], key="checkpoint")
-            store = Checkpointing(checkpoint, lambda: self._fit_key(data.describe()))
         with data.driver as driver:
             result = fit(driver, self._mixture_spec(), self._fit_plan(), warm_start=warm,
                          checkpoint=store, stacklevel=2)

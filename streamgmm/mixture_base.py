@@ -11,6 +11,7 @@ of its fitted model); the attributes ``weights_``, ``means_``,
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,13 @@ from .core.errors import InvalidInputError, InvalidParameterError
 from .core.estep import NaturalForm
 from .core.family import MAXIMUM_LIKELIHOOD, MixtureFamily
 from .drivers.checkpoint import fit_key
-from .engine import Driver, DriverOptions, FitPlan, FitResult, open_driver
+from .engine import Checkpointing, Driver, DriverOptions, FitPlan, FitResult, OpenedData, open_driver
+from .io.destinations import check_outside_inputs
 from .io.detect import is_out_of_core
 from .io.labelled import is_lazy_xarray, like_input, rows_named
-from .validation import check_finite_rows, resolve_dtype
+from .io.sources import stored_location
+from .online.partial_fit import ONLINE_ATTRIBUTES
+from .validation import check_estimator_parameters, check_finite_rows, resolve_dtype
 
 __all__ = ["MixtureEstimator", "still_shown"]
 
@@ -87,6 +91,37 @@ class MixtureEstimator(DensityMixin, BaseEstimator):
             dtype=self.dtype, verbose=self.verbose, verbose_interval=self.verbose_interval,
             family=family,
         )
+
+    def _open_fit(
+        self, X: Any, sample_weight: Any, checkpoint: str | os.PathLike | None,
+        sample_dim: str | None, feature_dim: str | None,
+    ) -> tuple[Any, OpenedData, Checkpointing | None]:
+        """What every ``fit`` does before its first pass.
+
+        Checks the parameters, forgets an earlier ``partial_fit`` (a batch fit starts
+        a new model), opens X (rows named by ``sample_dim``/``feature_dim`` for xarray
+        and Zarr), records its features and checks the checkpoint folder against it.
+
+        Returns
+        -------
+        X : the input with its dimensions named
+        data : OpenedData
+            The driver over X and its description.
+        store : Checkpointing or None
+        """
+        check_estimator_parameters(self.get_params())
+        for attribute in ONLINE_ATTRIBUTES:
+            self.__dict__.pop(attribute, None)
+        X = rows_named(X, sample_dim, feature_dim)
+        data = open_driver(X, sample_weight, self._driver_options(),
+                           estimator_name=type(self).__name__)
+        self._record_features(data.driver)
+        store = None
+        if checkpoint is not None:
+            # Checked before the first pass: a checkpoint folder must not touch the data.
+            check_outside_inputs(checkpoint, [("X", stored_location(X))], key="checkpoint")
+            store = Checkpointing(checkpoint, lambda: self._fit_key(data.describe()))
+        return X, data, store
 
     def _record_fit(self, result: FitResult) -> None:
         """The fit's outcome attributes (the parameters are the subclass's ``_set_fitted``)."""
